@@ -1,0 +1,21 @@
+#!/bin/bash
+# README command 2 (and .ci/run): install what the tests need, then build with
+# ASan + UBSan and run every test: unit tests (cmocka), CLI tests on fake hosts,
+# real LXC containers, fuzz smoke runs, and the format check.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/deps.sh"
+# shellcheck disable=SC2086
+need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
+	lxc busybox-static uidmap
+
+build=$here/build-test
+[ -f "$build/build.ninja" ] ||
+	meson setup "$build" "$here" -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false >&2
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+meson test -C "$build" --print-errorlogs "$@"
+
+echo "format check (clang-format, .clang-format):"
+clang-format --dry-run --Werror "$here"/src/*.[ch] "$here"/tests/unit/*.c "$here"/bench/*.c
+echo "format: ok"

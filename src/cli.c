@@ -1,0 +1,278 @@
+/* main: global options, the command table, dispatch and help. Options are
+ * parsed in two passes: the global ones before COMMAND (stopping at it), then
+ * the global and the command's own options anywhere after it. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "xalloc.h"
+
+#ifndef LXGPU_VERSION
+#define LXGPU_VERSION "0.0.0"
+#endif
+
+const struct cli_option cli_options[] = {
+	{"sysroot",   required_argument, KEY_SYSROOT,  "DIR",
+         "read and write every host path below DIR (env LXGPU_SYSROOT)"                                   },
+	{ "lxcpath",  required_argument, KEY_LXCPATH,  "DIR",
+         "plain LXC containers live in DIR (default /var/lib/lxc)"                                        },
+	{ "json",     no_argument,       KEY_JSON,     NULL,  "print JSON (\"schema\": 1) instead of text"},
+	{ "no-color", no_argument,       KEY_NO_COLOR, NULL,  "no colour, also on a terminal"             },
+	{ "quiet",    no_argument,       KEY_QUIET,    NULL,  "print errors only"                         },
+	{ "verbose",  no_argument,       KEY_VERBOSE,  NULL,  "say more"                                  },
+	{ "help",     no_argument,       KEY_HELP,     NULL,  "show help and exit"                        },
+	{ "version",  no_argument,       KEY_VERSION,  NULL,  "show the version and exit"                 },
+	{ NULL,       0,                 0,            NULL,  NULL					},
+};
+
+static const int no_options[] = { 0 };
+
+const struct cli_command cli_commands[] = {
+	{"discover", cmd_discover, "",
+         "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
+         false										   },
+	{ NULL,      NULL,         NULL, NULL,                            NULL,       0, 0, false},
+};
+
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("lxgpu: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int cli_fail(const struct lxgpu_err *err)
+{
+	return cli_error(EXIT_FAILED, "%s", err->msg[0] ? err->msg : "failed");
+}
+
+static const struct cli_option *option_by_key(int key)
+{
+	for (const struct cli_option *o = cli_options; o->name; o++)
+		if (o->key == key)
+			return o;
+	return NULL;
+}
+
+static bool is_global(int key)
+{
+	return key == KEY_SYSROOT || key == KEY_LXCPATH || key == KEY_JSON || key == KEY_NO_COLOR ||
+	       key == KEY_QUIET || key == KEY_VERBOSE || key == KEY_HELP || key == KEY_VERSION;
+}
+
+static void print_option(FILE *f, const struct cli_option *o)
+{
+	char left[64];
+	snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	fprintf(f, "  %-22s %s\n", left, o->help);
+}
+
+static void usage(FILE *f, const struct cli_command *cmd)
+{
+	if (cmd) {
+		fprintf(f, "usage: lxgpu [GLOBAL] %s%s%s\n\n%s\n", cmd->name,
+			cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->summary);
+		if (cmd->options[0]) {
+			fputs("\noptions:\n", f);
+			for (const int *k = cmd->options; *k; k++)
+				print_option(f, option_by_key(*k));
+		}
+	} else {
+		fputs("usage: lxgpu [GLOBAL] [COMMAND [ARGS]]\n\n"
+		      "Gives LXC and Proxmox VE containers a GPU, and keeps it working.\n"
+		      "With no command: the host's GPUs and every container that has one.\n\n"
+		      "commands:\n",
+		      f);
+		for (const struct cli_command *c = cli_commands; c->name; c++)
+			if (!c->hidden)
+				fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	}
+	fputs("\nglobal options (before or after COMMAND):\n", f);
+	for (const struct cli_option *o = cli_options; o->name; o++)
+		if (is_global(o->key))
+			print_option(f, o);
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static const char *option_name(char **argv, int opt)
+{
+	if (opt && opt != '?' && opt != ':') {
+		static char s[3];
+		s[0] = '-';
+		s[1] = (char)opt;
+		return s;
+	}
+	return argv[optind - 1];
+}
+
+struct parsed {
+	bool help, version, no_color;
+	const char *sysroot, *lxcpath;
+};
+
+static void apply_option(struct cli *cli, struct parsed *p, int key, const char *arg)
+{
+	switch (key) {
+	case KEY_SYSROOT:
+		p->sysroot = arg;
+		break;
+	case KEY_LXCPATH:
+		p->lxcpath = arg;
+		break;
+	case KEY_JSON:
+		cli->json = true;
+		break;
+	case KEY_NO_COLOR:
+		p->no_color = true;
+		break;
+	case KEY_QUIET:
+		cli->quiet = true;
+		break;
+	case KEY_VERBOSE:
+		cli->verbose++;
+		break;
+	case KEY_HELP:
+		p->help = true;
+		break;
+	case KEY_VERSION:
+		p->version = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static struct option *long_options(const struct cli_command *cmd)
+{
+	size_t n = 0;
+	struct option *opts = xcalloc(ARRAY_SIZE(cli_options) * 2 + 1, sizeof(*opts));
+	for (const struct cli_option *o = cli_options; o->name; o++) {
+		bool own = false;
+		for (const int *k = cmd ? cmd->options : no_options; *k; k++)
+			own |= *k == o->key;
+		if (!is_global(o->key) && !own)
+			continue;
+		opts[n++] = (struct option){ o->name, o->has_arg, NULL, o->key };
+	}
+	return opts;
+}
+
+static int parse_pass(struct cli *cli, struct parsed *p, const struct cli_command *cmd, int argc,
+		      char **argv, const char *shortopts)
+{
+	_cleanup_free_ struct option *opts = long_options(cmd);
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (opt == '?')
+			return cli_error(EXIT_USAGE, "%s%s%s: unknown option", cmd ? cmd->name : "",
+					 cmd ? ": " : "", option_name(argv, optopt));
+		if (opt == ':')
+			return cli_error(EXIT_USAGE, "%s%s%s: needs a value", cmd ? cmd->name : "",
+					 cmd ? ": " : "", option_name(argv, optopt));
+		apply_option(cli, p, opt, optarg);
+	}
+	return -1;
+}
+
+static bool want_color(bool no_color)
+{
+	const char *nc = getenv("NO_COLOR");
+	if (no_color || (nc && nc[0]))
+		return false;
+	return isatty(STDOUT_FILENO);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .sysroot = "/", .rootfd = -EBADF, .lxcpath = "/var/lib/lxc" };
+	struct parsed p = { 0 };
+	const struct cli_command *cmd = NULL;
+	struct lxgpu_err err = { 0 };
+	int r;
+
+	/* Pass 1: global options up to COMMAND ('+' stops at the first non-option). */
+	r = parse_pass(&cli, &p, NULL, argc, argv, "+:qvhV");
+	if (r >= 0)
+		return r;
+	int first = optind;
+	if (first < argc) {
+		cmd = find_command(argv[first]);
+		if (!cmd)
+			return cli_error(EXIT_USAGE, "%s: unknown command (see lxgpu --help)",
+					 argv[first]);
+		/* Pass 2: everything after COMMAND, options in any order. */
+		int sub_argc = argc - first;
+		char **sub_argv = argv + first;
+		optind = 0;
+		r = parse_pass(&cli, &p, cmd, sub_argc, sub_argv, ":qvhV");
+		if (r >= 0)
+			return r;
+		cli.args = sub_argv + optind;
+		cli.nargs = sub_argc - optind;
+	}
+	if (p.version) {
+		printf("lxgpu %s\n", LXGPU_VERSION);
+		return EXIT_OK;
+	}
+	if (p.help) {
+		usage(stdout, cmd);
+		return EXIT_OK;
+	}
+	if (cmd && (cli.nargs < cmd->min_args || cli.nargs > cmd->max_args)) {
+		if (cli.nargs < cmd->min_args)
+			return cli_error(EXIT_USAGE, "%s: missing argument (usage: lxgpu %s %s)",
+					 cmd->name, cmd->name, cmd->synopsis);
+		return cli_error(EXIT_USAGE, "%s: unexpected argument '%s'", cmd->name,
+				 cli.args[cmd->max_args]);
+	}
+
+	if (!p.sysroot) {
+		const char *env = getenv("LXGPU_SYSROOT");
+		if (env && env[0])
+			p.sysroot = env;
+	}
+	if (p.sysroot) {
+		if (p.sysroot[0] == '\0')
+			return cli_error(EXIT_USAGE, "--sysroot: empty path");
+		cli.sysroot = p.sysroot;
+	}
+	if (p.lxcpath) {
+		if (p.lxcpath[0] != '/')
+			return cli_error(EXIT_USAGE, "--lxcpath %s: must be an absolute path",
+					 p.lxcpath);
+		cli.lxcpath = p.lxcpath;
+	}
+	cli.color = want_color(p.no_color) && !cli.json;
+	cli.cmd = cmd;
+
+	cli.rootfd = fs_open_root(cli.sysroot, &err);
+	if (cli.rootfd < 0) {
+		lxgpu_wrap(&err, "--sysroot");
+		return cli_fail(&err);
+	}
+	r = cmd ? cmd->run(&cli) : cmd_status(&cli);
+	close(cli.rootfd);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_error(EXIT_FAILED, "stdout: %s", strerror(errno));
+	return r;
+}

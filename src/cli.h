@@ -1,0 +1,71 @@
+/* cli: the command table, options, text and JSON output, exit codes. The only
+ * part of lxgpu that prints or exits. */
+#ifndef LXGPU_CLI_H
+#define LXGPU_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1, /* a single-CT command changed nothing */
+	EXIT_USAGE = 2,  /* found from the arguments alone */
+	EXIT_DRIFT = 3,  /* check, doctor or sync --dry-run found drift */
+};
+
+/* Option keys: short options use their letter, long-only ones start at 256. */
+enum cli_key {
+	KEY_QUIET = 'q',
+	KEY_VERBOSE = 'v',
+	KEY_HELP = 'h',
+	KEY_VERSION = 'V',
+	KEY_SYSROOT = 256,
+	KEY_LXCPATH,
+	KEY_JSON,
+	KEY_NO_COLOR,
+};
+
+struct cli_option {
+	const char *name;
+	int has_arg; /* getopt_long's no_argument / required_argument */
+	int key;
+	const char *arg; /* metavariable shown in help: "DIR" */
+	const char *help;
+};
+
+struct cli;
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli);
+	const char *synopsis; /* arguments after the name */
+	const char *summary;
+	const int *options; /* keys of the command's own options, 0-terminated */
+	int min_args, max_args;
+	bool hidden; /* run by LXC, not by people */
+};
+
+struct cli {
+	const char *sysroot; /* "/" unless --sysroot / LXGPU_SYSROOT */
+	int rootfd;
+	const char *lxcpath; /* host view; default /var/lib/lxc */
+	bool json, color, quiet;
+	int verbose;
+	const struct cli_command *cmd;
+	char **args; /* positional arguments after the command */
+	int nargs;
+};
+
+extern const struct cli_option cli_options[];
+extern const struct cli_command cli_commands[];
+
+/* Prints "lxgpu: <msg>" on stderr and returns `code`. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(const struct lxgpu_err *err);
+
+/* Commands. */
+int cmd_status(struct cli *cli);
+int cmd_discover(struct cli *cli);
+
+#endif

@@ -1,0 +1,192 @@
+/* inventory: the scan's order and the shared bookkeeping; vendors and node
+ * kinds live in inventory_<noun>.c. */
+#include "inventory.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "xalloc.h"
+
+const char *lxgpu_vendor_name(enum lxgpu_vendor v)
+{
+	switch (v) {
+	case LXGPU_VENDOR_NVIDIA:
+		return "nvidia";
+	case LXGPU_VENDOR_AMD:
+		return "amd";
+	case LXGPU_VENDOR_INTEL:
+		return "intel";
+	case LXGPU_VENDOR_OTHER:
+		break;
+	}
+	return "other";
+}
+
+const char *lxgpu_severity_name(enum lxgpu_severity s)
+{
+	switch (s) {
+	case LXGPU_ERROR:
+		return "error";
+	case LXGPU_WARNING:
+		return "warning";
+	case LXGPU_INFO:
+		break;
+	}
+	return "info";
+}
+
+const char *lxgpu_node_role_name(enum lxgpu_node_role r)
+{
+	static const char *const names[] = {
+		[LXGPU_NODE_GPU] = "gpu",
+		[LXGPU_NODE_CTL] = "ctl",
+		[LXGPU_NODE_MODESET] = "modeset",
+		[LXGPU_NODE_UVM] = "uvm",
+		[LXGPU_NODE_UVM_TOOLS] = "uvm-tools",
+		[LXGPU_NODE_CAP] = "cap",
+		[LXGPU_NODE_DRI_CARD] = "card",
+		[LXGPU_NODE_DRI_RENDER] = "render",
+		[LXGPU_NODE_KFD] = "kfd",
+	};
+	return (size_t)r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "unknown";
+}
+
+struct lxgpu_gpu *inv_add_gpu(struct lxgpu_inventory *inv)
+{
+	xgrow(&inv->gpus, &inv->cap_gpus, inv->ngpus + 1, sizeof(*inv->gpus));
+	struct lxgpu_gpu *g = &inv->gpus[inv->ngpus++];
+	memset(g, 0, sizeof(*g));
+	g->minor = -1;
+	return g;
+}
+
+struct lxgpu_node *inv_add_node(struct lxgpu_inventory *inv, const char *path,
+				enum lxgpu_node_role role)
+{
+	xgrow(&inv->nodes, &inv->cap_nodes, inv->nnodes + 1, sizeof(*inv->nodes));
+	struct lxgpu_node *n = &inv->nodes[inv->nnodes++];
+	memset(n, 0, sizeof(*n));
+	n->path = xstrdup(path);
+	n->role = role;
+	n->type = 'c';
+	n->gpu = -1;
+	return n;
+}
+
+void inv_add_finding(struct lxgpu_inventory *inv, const char *id, enum lxgpu_severity sev,
+		     const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = xstrdup(id);
+	va_end(ap);
+	xgrow(&inv->findings, &inv->cap_findings, inv->nfindings + 1, sizeof(*inv->findings));
+	struct lxgpu_finding *f = &inv->findings[inv->nfindings++];
+	f->id = id;
+	f->severity = sev;
+	f->message = msg;
+	f->fix = fix ? xstrdup(fix) : NULL;
+}
+
+struct lxgpu_gpu *inv_gpu_by_pci(struct lxgpu_inventory *inv, const char *pci)
+{
+	for (size_t i = 0; i < inv->ngpus; i++)
+		if (pci[0] && strcmp(inv->gpus[i].pci, pci) == 0)
+			return &inv->gpus[i];
+	return NULL;
+}
+
+size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struct lxgpu_node **out,
+		       size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->nnodes && n < max; i++)
+		if (inv->nodes[i].gpu == index)
+			out[n++] = &inv->nodes[i];
+	return n;
+}
+
+size_t lxgpu_findings_count(const struct lxgpu_inventory *inv, enum lxgpu_severity min)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->nfindings; i++)
+		if (inv->findings[i].severity >= min)
+			n++;
+	return n;
+}
+
+static int gpu_order(const void *a, const void *b)
+{
+	const struct lxgpu_gpu *x = a, *y = b;
+	/* GPUs the kernel gave no PCI address (fake or broken hosts) go last. */
+	if (!x->pci[0] || !y->pci[0])
+		return (int)!x->pci[0] - (int)!y->pci[0];
+	return pci_addr_cmp(x->pci, y->pci);
+}
+
+void lxgpu_inventory_scan(int rootfd, struct lxgpu_inventory *inv)
+{
+	_Static_assert(LXGPU_INFO < LXGPU_WARNING && LXGPU_WARNING < LXGPU_ERROR, "severity order");
+	char *text = NULL;
+	size_t len = 0;
+	struct lxgpu_err local = { 0 };
+
+	memset(inv, 0, sizeof(*inv));
+	if (fs_read_in(rootfd, "proc/devices", FS_PROC_MAX, &text, &len, &local) == 0) {
+		inv->have_proc_devices = proc_devices_parse(text, len, &inv->majors);
+		if (!inv->have_proc_devices)
+			inv_add_finding(inv, "proc-devices-unparsable", LXGPU_ERROR, NULL,
+					"/proc/devices has no \"Character devices:\" section; "
+					"device majors cannot be checked");
+	} else {
+		inv_add_finding(inv, "proc-devices-unreadable", LXGPU_ERROR, NULL,
+				"%s; device majors cannot be checked", local.msg);
+	}
+	free(text);
+
+	inv_scan_pci(rootfd, inv);
+	inv_scan_nvidia(rootfd, inv);
+	qsort(inv->gpus, inv->ngpus, sizeof(*inv->gpus), gpu_order);
+	for (size_t i = 0; i < inv->ngpus; i++)
+		inv->gpus[i].index = (int)i;
+	inv_scan_nvidia_nodes(rootfd, inv);
+
+	if (inv->ngpus == 0)
+		inv_add_finding(
+			inv, "no-gpu", LXGPU_ERROR, "lspci -nnk | grep -EA3 'VGA|3D|Display'",
+			"no GPU found: no NVIDIA, AMD or Intel display device on the PCI bus "
+			"and none listed by a loaded driver");
+}
+
+void lxgpu_inventory_free(struct lxgpu_inventory *inv)
+{
+	for (size_t i = 0; i < inv->ndrivers; i++) {
+		free(inv->drivers[i].name);
+		free(inv->drivers[i].version);
+		free(inv->drivers[i].kind);
+		free(inv->drivers[i].cuda);
+	}
+	for (size_t i = 0; i < inv->ngpus; i++) {
+		free(inv->gpus[i].model);
+		free(inv->gpus[i].uuid);
+		free(inv->gpus[i].kernel_driver);
+	}
+	for (size_t i = 0; i < inv->nnodes; i++)
+		free(inv->nodes[i].path);
+	for (size_t i = 0; i < inv->nfindings; i++) {
+		free(inv->findings[i].message);
+		free(inv->findings[i].fix);
+	}
+	free(inv->drivers);
+	free(inv->gpus);
+	free(inv->nodes);
+	free(inv->findings);
+	proc_devices_free(&inv->majors);
+	memset(inv, 0, sizeof(*inv));
+}

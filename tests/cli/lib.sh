@@ -1,0 +1,67 @@
+# TAP helpers for the CLI tests: each test script sources this, makes fake
+# hosts with mkhost and runs the real lxgpu binary against them.
+set -u
+: "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
+
+tap_n=0
+tap_failed=0
+TMP=$(mktemp -d /tmp/lxgpu-test.XXXXXX)
+chmod 755 "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
+diag() { sed 's/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
+
+# eq DESC ACTUAL EXPECTED
+eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		not_ok "$1"
+		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
+	fi
+}
+# check DESC CMD...: passes when CMD succeeds
+check() {
+	local desc=$1 output; shift
+	if output=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; printf '%s\n' "$output" | diag; fi
+}
+# contains DESC HAYSTACK NEEDLE
+contains() {
+	case $2 in
+	*"$3"*) ok "$1" ;;
+	*) not_ok "$1"; printf 'missing: %s\nin: %s\n' "$3" "$2" | diag ;;
+	esac
+}
+lacks() {
+	case $2 in
+	*"$3"*) not_ok "$1"; printf 'unexpected: %s\n' "$3" | diag ;;
+	*) ok "$1" ;;
+	esac
+}
+
+need_root() { [ "$(id -u)" = 0 ] || skip_all "needs root (mknod for fake device nodes)"; }
+
+# host NAME SPEC...: builds a fake host from specs in tests/hosts, prints its root
+host() {
+	local name=$1 dir; shift
+	dir=$TMP/$name
+	local specs=()
+	for s in "$@"; do specs+=("$HOSTS/$s"); done
+	"$MKHOST" "${specs[@]}" "$dir" >&2 || { echo "mkhost failed: $*" >&2; return 1; }
+	echo "$dir"
+}
+
+# run ARGS...: runs lxgpu; sets $out, $err, $rc
+run() {
+	out=$("$LXGPU" "$@" 2>"$TMP/.stderr")
+	rc=$?
+	err=$(cat "$TMP/.stderr")
+}
+# jqr FILTER: jq -r over the last $out
+jqr() { jq -r "$1" <<<"$out"; }
+# one_line: stderr is exactly one line starting "lxgpu: "
+one_line_error() {
+	[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] && case $err in "lxgpu: "*) true ;; *) false ;; esac
+}
