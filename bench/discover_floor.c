@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 			continue;
 		snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/class", de->d_name);
 		slurp(root, path);
-		if (strncmp(buf, "0x03", 4))
+		if (strncmp(buf, "0x03", 4) && strncmp(buf, "0x12", 4))
 			continue;
 		snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/device", de->d_name);
 		slurp(root, path);

@@ -16,6 +16,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C "$build" --print-errorlogs "$@"
 
+echo "fuzz smoke run (scripts/fuzz.sh SECONDS for long runs):"
+"$here/scripts/fuzz.sh" 3
+
 echo "format check (clang-format, .clang-format):"
-clang-format --dry-run --Werror "$here"/src/*.[ch] "$here"/tests/unit/*.c "$here"/bench/*.c
+clang-format --dry-run --Werror "$here"/src/*.[ch] "$here"/tests/unit/*.c "$here"/tests/fuzz/*.c \
+	"$here"/bench/*.c
 echo "format: ok"

@@ -74,6 +74,8 @@ static bool is_global(int key)
 static void print_option(FILE *f, const struct cli_option *o)
 {
 	char left[64];
+	if (!o)
+		return;
 	snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 	fprintf(f, "  %-22s %s\n", left, o->help);
 }

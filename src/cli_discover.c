@@ -13,6 +13,10 @@ static const char *kind_text(const char *kind)
 		return "open kernel module";
 	if (strcmp(kind, "proprietary") == 0)
 		return "proprietary kernel module";
+	if (strcmp(kind, "in-kernel") == 0)
+		return "the kernel's own driver";
+	if (strcmp(kind, "dkms") == 0)
+		return "DKMS module";
 	return "kernel module of unknown kind";
 }
 
@@ -78,28 +82,54 @@ void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color)
 	}
 	table_print(&t, f, color, "");
 	table_free(&t);
+	for (size_t i = 0; i < inv->ngpus; i++) {
+		const struct lxgpu_gpu *g = &inv->gpus[i];
+		if (!g->usable)
+			fprintf(f, "%sGPU %d cannot be given to a container: %s%s\n",
+				color_of(color, C_YELLOW), g->index, g->reason,
+				color_of(color, C_RESET));
+		for (size_t k = 0; k < g->nmig; k++)
+			if (g->mig[k].ci < 0) {
+				fprintf(f, "GPU %d MIG gi%d: nvidia-cap%u", g->index, g->mig[k].gi,
+					g->mig[k].minor);
+				for (size_t c = 0; c < g->nmig; c++)
+					if (g->mig[c].gi == g->mig[k].gi && g->mig[c].ci >= 0)
+						fprintf(f, ", ci%d: nvidia-cap%u", g->mig[c].ci,
+							g->mig[c].minor);
+				fputc('\n', f);
+			}
+	}
 }
 
 static void print_nodes(FILE *f, const struct lxgpu_inventory *inv, bool color)
 {
-	static const char *const header[] = { "NODE", "DEVICE", "MODE", "OWNER" };
+	static const char *const header[] = { "NODE", "DEVICE", "MODE", "OWNER", "FOR" };
 	struct table t;
 
 	if (inv->nnodes == 0) {
 		fputs("no device nodes\n", f);
 		return;
 	}
-	table_init(&t, 4, header);
+	table_init(&t, 5, header);
 	for (size_t i = 0; i < inv->nnodes; i++) {
 		const struct lxgpu_node *n = &inv->nodes[i];
-		char dev[32], mode[8], owner[32];
+		char dev[32], mode[8], owner[32], gpu[96];
 		if (n->type == 'c')
 			snprintf(dev, sizeof(dev), "c %u:%u", n->major, n->minor);
 		else
 			snprintf(dev, sizeof(dev), "not a device");
 		snprintf(mode, sizeof(mode), "%04o", n->mode);
 		snprintf(owner, sizeof(owner), "%u:%u", n->uid, n->gid);
-		const char *row[] = { n->path, dev, mode, owner };
+		if (n->capability)
+			snprintf(gpu, sizeof(gpu), "%s", n->capability);
+		else if (n->gpu >= 0)
+			snprintf(gpu, sizeof(gpu), "GPU %d", n->gpu);
+		else if (n->role == LXGPU_NODE_GPU || n->role == LXGPU_NODE_DRI_CARD ||
+			 n->role == LXGPU_NODE_DRI_RENDER)
+			snprintf(gpu, sizeof(gpu), "no listed GPU");
+		else
+			snprintf(gpu, sizeof(gpu), "all GPUs");
+		const char *row[] = { n->path, dev, mode, owner, gpu };
 		table_add(&t, row);
 	}
 	table_print(&t, f, color, "");
@@ -144,6 +174,29 @@ json_t *inventory_json(const struct lxgpu_inventory *inv)
 		snprintf(id, sizeof(id), "%04x", g->device_id);
 		json_object_set_new(o, "device_id", g->device_id ? json_text(id) : json_null());
 		json_object_set_new(o, "excluded", json_boolean(g->excluded));
+		json_t *drm = json_object();
+		json_object_set_new(drm, "card", json_str_or_null(g->drm_card));
+		json_object_set_new(drm, "render", json_str_or_null(g->drm_render));
+		json_object_set_new(drm, "by_path", json_str_or_null(g->drm_by_path));
+		json_object_set_new(o, "drm", drm);
+		json_object_set_new(o, "usable", json_boolean(g->usable));
+		json_object_set_new(o, "reason", json_str_or_null(g->usable ? NULL : g->reason));
+		json_t *mig = json_array();
+		for (size_t k = 0; k < g->nmig; k++) {
+			const struct lxgpu_mig *m = &g->mig[k];
+			json_t *mo = json_object();
+			char node[64];
+			snprintf(node, sizeof(node), "/dev/nvidia-caps/nvidia-cap%u", m->minor);
+			json_object_set_new(mo, "gi", json_integer(m->gi));
+			json_object_set_new(mo, "ci",
+					    m->ci >= 0 ? json_integer(m->ci) : json_null());
+			json_object_set_new(mo, "minor", json_integer(m->minor));
+			json_object_set_new(mo, "node", json_text(node));
+			json_object_set_new(mo, "node_present", json_boolean(m->node_present));
+			json_object_set_new(mo, "access", json_text(m->access));
+			json_array_append_new(mig, mo);
+		}
+		json_object_set_new(o, "mig", mig);
 		json_array_append_new(gpus, o);
 	}
 	for (size_t i = 0; i < inv->nnodes; i++) {
@@ -160,6 +213,7 @@ json_t *inventory_json(const struct lxgpu_inventory *inv)
 		json_object_set_new(o, "gid", json_integer(n->gid));
 		json_object_set_new(o, "role", json_text(lxgpu_node_role_name(n->role)));
 		json_object_set_new(o, "gpu", n->gpu >= 0 ? json_integer(n->gpu) : json_null());
+		json_object_set_new(o, "capability", json_str_or_null(n->capability));
 		json_array_append_new(nodes, o);
 	}
 	json_object_set_new(doc, "drivers", drivers);

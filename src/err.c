@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int set_message(struct lxgpu_err *err, int code, bool with_cause, const char *fmt,
-		       va_list ap)
+static __attribute__((format(printf, 4, 0))) int
+set_message(struct lxgpu_err *err, int code, bool with_cause, const char *fmt, va_list ap)
 {
 	if (code <= 0)
 		code = EINVAL;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fs.h"
 #include "xalloc.h"
@@ -94,6 +96,38 @@ void inv_add_finding(struct lxgpu_inventory *inv, const char *id, enum lxgpu_sev
 	f->fix = fix ? xstrdup(fix) : NULL;
 }
 
+struct lxgpu_driver *inv_add_driver(struct lxgpu_inventory *inv)
+{
+	xgrow(&inv->drivers, &inv->cap_drivers, inv->ndrivers + 1, sizeof(*inv->drivers));
+	struct lxgpu_driver *d = &inv->drivers[inv->ndrivers++];
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+struct lxgpu_node *inv_stat_node(struct lxgpu_inventory *inv, int rootfd, const char *path,
+				 enum lxgpu_node_role role)
+{
+	struct stat st;
+	struct lxgpu_err err = { 0 };
+
+	if (fs_lstat_in(rootfd, path, &st, &err) < 0)
+		return NULL;
+	return inv_add_node_stat(inv, path, role, &st);
+}
+
+struct lxgpu_node *inv_add_node_stat(struct lxgpu_inventory *inv, const char *path,
+				     enum lxgpu_node_role role, const struct stat *st)
+{
+	struct lxgpu_node *n = inv_add_node(inv, path, role);
+	n->type = S_ISCHR(st->st_mode) ? 'c' : '-';
+	n->major = S_ISCHR(st->st_mode) ? major(st->st_rdev) : 0;
+	n->minor = S_ISCHR(st->st_mode) ? minor(st->st_rdev) : 0;
+	n->mode = st->st_mode & 07777;
+	n->uid = st->st_uid;
+	n->gid = st->st_gid;
+	return n;
+}
+
 struct lxgpu_gpu *inv_gpu_by_pci(struct lxgpu_inventory *inv, const char *pci)
 {
 	for (size_t i = 0; i < inv->ngpus; i++)
@@ -106,8 +140,9 @@ size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struc
 		       size_t max)
 {
 	size_t n = 0;
+	/* MIG capability nodes belong to one instance each: listed under gpus[].mig. */
 	for (size_t i = 0; i < inv->nnodes && n < max; i++)
-		if (inv->nodes[i].gpu == index)
+		if (inv->nodes[i].gpu == index && inv->nodes[i].role != LXGPU_NODE_CAP)
 			out[n++] = &inv->nodes[i];
 	return n;
 }
@@ -152,10 +187,17 @@ void lxgpu_inventory_scan(int rootfd, struct lxgpu_inventory *inv)
 
 	inv_scan_pci(rootfd, inv);
 	inv_scan_nvidia(rootfd, inv);
-	qsort(inv->gpus, inv->ngpus, sizeof(*inv->gpus), gpu_order);
+	if (inv->ngpus > 1)
+		qsort(inv->gpus, inv->ngpus, sizeof(*inv->gpus), gpu_order);
 	for (size_t i = 0; i < inv->ngpus; i++)
 		inv->gpus[i].index = (int)i;
 	inv_scan_nvidia_nodes(rootfd, inv);
+	inv_scan_mig(rootfd, inv);
+	inv_check_nvidia_nodes(rootfd, inv);
+	inv_scan_drm(rootfd, inv);
+	inv_scan_kfd(rootfd, inv);
+	inv_scan_kernel_drivers(rootfd, inv);
+	inv_check_usable(rootfd, inv);
 
 	if (inv->ngpus == 0)
 		inv_add_finding(
@@ -177,8 +219,19 @@ void lxgpu_inventory_free(struct lxgpu_inventory *inv)
 		free(inv->gpus[i].uuid);
 		free(inv->gpus[i].kernel_driver);
 	}
-	for (size_t i = 0; i < inv->nnodes; i++)
+	for (size_t i = 0; i < inv->ngpus; i++) {
+		free(inv->gpus[i].drm_card);
+		free(inv->gpus[i].drm_render);
+		free(inv->gpus[i].drm_by_path);
+		free(inv->gpus[i].reason);
+		for (size_t m = 0; m < inv->gpus[i].nmig; m++)
+			free(inv->gpus[i].mig[m].access);
+		free(inv->gpus[i].mig);
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
 		free(inv->nodes[i].path);
+		free(inv->nodes[i].capability);
+	}
 	for (size_t i = 0; i < inv->nfindings; i++) {
 		free(inv->findings[i].message);
 		free(inv->findings[i].fix);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -19,7 +20,7 @@ enum lxgpu_node_role {
 	LXGPU_NODE_MODESET,    /* /dev/nvidia-modeset */
 	LXGPU_NODE_UVM,        /* /dev/nvidia-uvm */
 	LXGPU_NODE_UVM_TOOLS,  /* /dev/nvidia-uvm-tools */
-	LXGPU_NODE_CAP,        /* /dev/nvidia-caps/nvidia-capN */
+	LXGPU_NODE_CAP,        /* /dev/nvidia-caps/nvidia-capN; the last NVIDIA role */
 	LXGPU_NODE_DRI_CARD,   /* /dev/dri/cardN */
 	LXGPU_NODE_DRI_RENDER, /* /dev/dri/renderDN */
 	LXGPU_NODE_KFD,        /* /dev/kfd */
@@ -32,7 +33,17 @@ struct lxgpu_node {
 	unsigned major, minor;
 	unsigned mode; /* permission bits */
 	unsigned uid, gid;
-	int gpu; /* index into gpus[], -1 for nodes every GPU shares */
+	int gpu;          /* index into gpus[], -1 for nodes every GPU shares */
+	char *capability; /* nvidia-caps: "mig/config", "gpu0/mig/gi2/ci0"; else NULL */
+};
+
+/* A MIG GPU instance (ci == -1) or compute instance, from the access files of
+ * /proc/driver/nvidia/capabilities/gpu<minor>/mig (../shared/ref/hosts/public-captures.md §5). */
+struct lxgpu_mig {
+	int gi, ci;
+	unsigned minor; /* its /dev/nvidia-caps/nvidia-cap<minor> */
+	char *access;   /* the capability file, host view */
+	bool node_present;
 };
 
 struct lxgpu_gpu {
@@ -46,6 +57,11 @@ struct lxgpu_gpu {
 	char *kernel_driver;  /* driver bound in sysfs; NULL when none */
 	bool excluded;        /* NVIDIA "GPU Excluded: Yes" */
 	bool has_information; /* listed by /proc/driver/nvidia/gpus */
+	char *drm_card, *drm_render, *drm_by_path; /* /dev/dri paths, NULL when none */
+	bool usable;                               /* can be given to a container as it is */
+	char *reason;                              /* why not, when !usable */
+	struct lxgpu_mig *mig;
+	size_t nmig, cap_mig;
 };
 
 struct lxgpu_driver {
@@ -86,7 +102,7 @@ void lxgpu_inventory_free(struct lxgpu_inventory *inv);
 const char *lxgpu_vendor_name(enum lxgpu_vendor v);
 const char *lxgpu_severity_name(enum lxgpu_severity s);
 const char *lxgpu_node_role_name(enum lxgpu_node_role r);
-/* Per-GPU nodes of gpu `index`, in nodes[] order: returns how many were written. */
+/* The nodes of GPU `index` but its MIG capabilities, in nodes[] order: how many. */
 size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struct lxgpu_node **out,
 		       size_t max);
 size_t lxgpu_findings_count(const struct lxgpu_inventory *inv, enum lxgpu_severity min);
@@ -101,5 +117,19 @@ struct lxgpu_gpu *inv_gpu_by_pci(struct lxgpu_inventory *inv, const char *pci);
 void inv_scan_pci(int rootfd, struct lxgpu_inventory *inv);
 void inv_scan_nvidia(int rootfd, struct lxgpu_inventory *inv);
 void inv_scan_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv);
+void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv);
+void inv_scan_drm(int rootfd, struct lxgpu_inventory *inv);
+void inv_scan_kfd(int rootfd, struct lxgpu_inventory *inv);
+void inv_scan_kernel_drivers(int rootfd, struct lxgpu_inventory *inv);
+void inv_check_usable(int rootfd, struct lxgpu_inventory *inv);
+/* Records the node at `path` (host view, beneath rootfd) if it exists. */
+struct lxgpu_node *inv_stat_node(struct lxgpu_inventory *inv, int rootfd, const char *path,
+				 enum lxgpu_node_role role);
+struct lxgpu_node *inv_add_node_stat(struct lxgpu_inventory *inv, const char *path,
+				     enum lxgpu_node_role role, const struct stat *st);
+struct lxgpu_driver *inv_add_driver(struct lxgpu_inventory *inv);
+void inv_check_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv);
+/* "nvidia-modprobe ..." that recreates an NVIDIA node (anchors.md §4.3). */
+char *inv_nvidia_node_fix(const struct lxgpu_node *n, bool remove_first);
 
 #endif

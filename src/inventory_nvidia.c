@@ -23,14 +23,6 @@
 #define NV_UVM_MINOR       0
 #define NV_UVM_TOOLS_MINOR 1
 
-static struct lxgpu_driver *add_driver(struct lxgpu_inventory *inv)
-{
-	xgrow(&inv->drivers, &inv->cap_drivers, inv->ndrivers + 1, sizeof(*inv->drivers));
-	struct lxgpu_driver *d = &inv->drivers[inv->ndrivers++];
-	memset(d, 0, sizeof(*d));
-	return d;
-}
-
 static void set_cuda(struct lxgpu_inventory *inv, struct lxgpu_driver *d)
 {
 	struct lxgpu_version v;
@@ -100,7 +92,7 @@ static void scan_driver(int rootfd, struct lxgpu_inventory *inv)
 	if (!have_proc)
 		return;
 
-	struct lxgpu_driver *d = add_driver(inv);
+	struct lxgpu_driver *d = inv_add_driver(inv);
 	d->vendor = LXGPU_VENDOR_NVIDIA;
 	d->name = xstrdup("nvidia");
 	d->version = xstrdup(info.version);
@@ -196,6 +188,19 @@ static bool classify(const char *name, enum lxgpu_node_role *role, int *minor)
 	return false;
 }
 
+/* The minor a node's name demands: nvidia3 is 195:3, nvidia-cap21 is N:21. */
+static int name_minor(const struct lxgpu_node *n)
+{
+	const char *name = fs_basename(n->path);
+	enum lxgpu_node_role role;
+	unsigned number;
+	int minor = -1;
+
+	if (n->role == LXGPU_NODE_CAP)
+		return parse_name_number(name + 10, 1u << 20, &number) ? (int)number : -1;
+	return classify(name, &role, &minor) ? minor : -1;
+}
+
 static void record_node(struct lxgpu_inventory *inv, int dirfd, const char *dirpath,
 			const char *name, enum lxgpu_node_role role)
 {
@@ -205,13 +210,7 @@ static void record_node(struct lxgpu_inventory *inv, int dirfd, const char *dirp
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return; /* removed between readdir and stat */
 	snprintf(path, sizeof(path), "/%s/%s", dirpath, name);
-	struct lxgpu_node *n = inv_add_node(inv, path, role);
-	n->type = S_ISCHR(st.st_mode) ? 'c' : '-';
-	n->major = S_ISCHR(st.st_mode) ? major(st.st_rdev) : 0;
-	n->minor = S_ISCHR(st.st_mode) ? minor(st.st_rdev) : 0;
-	n->mode = st.st_mode & 07777;
-	n->uid = st.st_uid;
-	n->gid = st.st_gid;
+	inv_add_node_stat(inv, path, role, &st);
 }
 
 static void scan_caps_dir(int devfd, struct lxgpu_inventory *inv)
@@ -243,10 +242,9 @@ static int node_order(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-/* The command that recreates a node the way nvidia-modprobe does (anchors.md §4.3). */
-static char *recreate_fix(const struct lxgpu_node *n, bool remove_first)
+char *inv_nvidia_node_fix(const struct lxgpu_node *n, bool remove_first)
 {
-	char cmd[256];
+	char cmd[512];
 	switch (n->role) {
 	case LXGPU_NODE_GPU:
 		snprintf(cmd, sizeof(cmd), "nvidia-modprobe -c %u", n->minor);
@@ -263,10 +261,15 @@ static char *recreate_fix(const struct lxgpu_node *n, bool remove_first)
 				 remove_first ? "rm -f /dev/nvidia-uvm /dev/nvidia-uvm-tools && "
 					      : "");
 	default:
-		snprintf(cmd, sizeof(cmd),
-			 "nvidia-modprobe -f /proc/driver/nvidia/capabilities/<the file whose "
-			 "DeviceFileMinor is %u>",
-			 n->minor);
+		if (n->capability)
+			snprintf(cmd, sizeof(cmd),
+				 "nvidia-modprobe -f /proc/driver/nvidia/capabilities/%s",
+				 n->capability);
+		else
+			snprintf(cmd, sizeof(cmd),
+				 "nvidia-modprobe -f /proc/driver/nvidia/capabilities/<the file "
+				 "whose DeviceFileMinor is %u>",
+				 n->minor);
 		break;
 	}
 	return remove_first ? xasprintf("rm -f %s && %s", n->path, cmd) : xstrdup(cmd);
@@ -302,7 +305,7 @@ static void check_node(struct lxgpu_inventory *inv, struct lxgpu_node *n, int wa
 	_cleanup_free_ char *fix = NULL;
 
 	if (n->type != 'c') {
-		fix = recreate_fix(n, true);
+		fix = inv_nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-not-a-device", LXGPU_ERROR, fix,
 				"%s is not a character device (a leftover of a bind mount with "
 				"create=file?)",
@@ -320,13 +323,13 @@ static void check_node(struct lxgpu_inventory *inv, struct lxgpu_node *n, int wa
 		return;
 	}
 	if (n->major != (unsigned)want_major) {
-		fix = recreate_fix(n, true);
+		fix = inv_nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-major-stale", LXGPU_ERROR, fix,
 				"%s is %u:%u but /proc/devices registers %s as major %d "
 				"(a node left from another kernel or driver)",
 				n->path, n->major, n->minor, name, want_major);
 	} else if (want_minor >= 0 && n->minor != (unsigned)want_minor) {
-		fix = recreate_fix(n, true);
+		fix = inv_nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-minor-wrong", LXGPU_ERROR, fix,
 				"%s is %u:%u but must be %d:%d", n->path, n->major, n->minor,
 				want_major, want_minor);
@@ -387,20 +390,6 @@ void inv_scan_nvidia(int rootfd, struct lxgpu_inventory *inv)
 {
 	scan_driver(rootfd, inv);
 	scan_gpus(rootfd, inv);
-	if (!inv->nvidia_loaded)
-		for (size_t i = 0; i < inv->ngpus; i++) {
-			const struct lxgpu_gpu *g = &inv->gpus[i];
-			if (g->vendor != LXGPU_VENDOR_NVIDIA ||
-			    (g->kernel_driver && strcmp(g->kernel_driver, "nvidia") != 0))
-				continue;
-			inv_add_finding(
-				inv, "nvidia-module-not-loaded", LXGPU_ERROR,
-				"modprobe nvidia && nvidia-smi",
-				"the NVIDIA GPU at %s has no driver: the nvidia kernel module "
-				"is not loaded",
-				g->pci);
-			break;
-		}
 }
 
 void inv_scan_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv)
@@ -426,25 +415,23 @@ void inv_scan_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv)
 		else if (classify(de->d_name, &role, &minor))
 			record_node(inv, dirfd(dir), "dev", de->d_name, role);
 	}
-	qsort(inv->nodes + first, inv->nnodes - first, sizeof(*inv->nodes), node_order);
+	if (inv->nnodes - first > 1)
+		qsort(inv->nodes + first, inv->nnodes - first, sizeof(*inv->nodes), node_order);
 
 	for (size_t i = first; i < inv->nnodes; i++) {
 		struct lxgpu_node *n = &inv->nodes[i];
-		const char *name = fs_basename(n->path);
-		int want_minor = -1;
-		unsigned cap;
-
-		/* The name says which minor the node must have: nvidia3 is 195:3. */
-		if (n->role == LXGPU_NODE_CAP && parse_name_number(name + 10, 1u << 20, &cap))
-			want_minor = (int)cap;
-		else if (n->role != LXGPU_NODE_CAP)
-			classify(name, &n->role, &want_minor);
-		if (n->role == LXGPU_NODE_GPU)
-			for (size_t g = 0; g < inv->ngpus; g++)
-				if (inv->gpus[g].vendor == LXGPU_VENDOR_NVIDIA &&
-				    inv->gpus[g].minor == want_minor)
-					n->gpu = inv->gpus[g].index;
-		check_node(inv, n, want_minor);
+		int minor = name_minor(n);
+		for (size_t g = 0; n->role == LXGPU_NODE_GPU && g < inv->ngpus; g++)
+			if (inv->gpus[g].vendor == LXGPU_VENDOR_NVIDIA &&
+			    inv->gpus[g].minor == minor)
+				n->gpu = inv->gpus[g].index;
 	}
+}
+
+void inv_check_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv)
+{
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if (inv->nodes[i].role <= LXGPU_NODE_CAP)
+			check_node(inv, &inv->nodes[i], name_minor(&inv->nodes[i]));
 	check_missing(rootfd, inv);
 }

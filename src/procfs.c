@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "version.h"
 #include "xalloc.h"
 
 static void trim(const char **s, size_t *len)
@@ -166,20 +167,6 @@ void proc_devices_free(struct proc_devices *devs)
 	devs->nmajors = devs->cap = 0;
 }
 
-static bool is_version_token(const char *s, size_t len)
-{
-	int dots = 0;
-	if (len == 0 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '.')
-			dots++;
-		else if (!isdigit((unsigned char)s[i]))
-			return false;
-	}
-	return dots == 1 || dots == 2;
-}
-
 bool nv_version_parse(const char *buf, size_t len, struct nv_version_info *out)
 {
 	static const char tag[] = "NVRM version:";
@@ -215,7 +202,8 @@ bool nv_version_parse(const char *buf, size_t len, struct nv_version_info *out)
 			while (q < end && !isspace((unsigned char)*q))
 				q++;
 			size_t toklen = (size_t)(q - tok);
-			if (is_version_token(tok, toklen) && toklen < sizeof(out->version)) {
+			struct lxgpu_version parsed;
+			if (toklen < sizeof(out->version) && version_parse(tok, toklen, &parsed)) {
 				copy_field(out->version, sizeof(out->version), tok, toklen);
 				return true;
 			}
@@ -322,4 +310,142 @@ int pci_addr_cmp(const char *a, const char *b)
 	if (sscanf(b, "%x:%x:%x.%x", &d, &bus, &dev, &fn) == 4)
 		kb = ((unsigned long long)d << 24) | (bus << 16) | (dev << 8) | fn;
 	return ka < kb ? -1 : ka > kb;
+}
+
+bool sysfs_parse_dev(const char *buf, size_t len, unsigned *major, unsigned *minor)
+{
+	trim(&buf, &len);
+	const char *colon = memchr(buf, ':', len);
+	if (!colon)
+		return false;
+	size_t mlen = (size_t)(colon - buf), rest = len - mlen - 1;
+	if (mlen == 0 || rest == 0 || !isdigit((unsigned char)buf[0]) ||
+	    !isdigit((unsigned char)buf[mlen - 1]) || !isdigit((unsigned char)colon[1]))
+		return false;
+	/* Linux majors fit 12 bits and minors 20 (MINORBITS). */
+	return parse_uint(buf, mlen, 4095, major) &&
+	       parse_uint(colon + 1, rest, (1u << 20) - 1, minor);
+}
+
+bool nv_cap_parse(const char *buf, size_t len, unsigned *minor, unsigned *mode)
+{
+	struct kv kv;
+	size_t pos = 0;
+	bool have_minor = false;
+
+	*mode = 0;
+	while (kv_next(buf, len, &pos, &kv)) {
+		if (kv_is(&kv, "DeviceFileMinor"))
+			have_minor = parse_uint(kv.value, kv.valuelen, (1u << 20) - 1, minor);
+		else if (kv_is(&kv, "DeviceFileMode") &&
+			 !parse_uint(kv.value, kv.valuelen, 07777, mode))
+			*mode = 0;
+	}
+	return have_minor;
+}
+
+bool mig_minor_next(const char *buf, size_t len, size_t *pos, char name[64], unsigned *minor)
+{
+	while (*pos < len) {
+		const char *line = buf + *pos;
+		const char *nl = memchr(line, '\n', len - *pos);
+		size_t linelen = nl ? (size_t)(nl - line) : len - *pos;
+		*pos += linelen + (nl ? 1 : 0);
+		trim(&line, &linelen);
+		const char *sp = memchr(line, ' ', linelen);
+		if (!sp)
+			continue;
+		size_t namelen = (size_t)(sp - line);
+		if (namelen == 0 || namelen >= 64 ||
+		    !parse_uint(sp + 1, linelen - namelen - 1, (1u << 20) - 1, minor))
+			continue;
+		copy_field(name, 64, line, namelen);
+		return true;
+	}
+	return false;
+}
+
+/* Next whitespace-separated word of a line; false at its end. */
+static bool next_word(const char **p, const char *end, const char **word, size_t *wlen)
+{
+	while (*p < end && isspace((unsigned char)**p))
+		(*p)++;
+	if (*p >= end)
+		return false;
+	*word = *p;
+	while (*p < end && !isspace((unsigned char)**p))
+		(*p)++;
+	*wlen = (size_t)(*p - *word);
+	return true;
+}
+
+static bool word_is(const char *w, size_t wlen, const char *s)
+{
+	return wlen == strlen(s) && memcmp(w, s, wlen) == 0;
+}
+
+/* modprobe treats '-' and '_' in module names as the same character. */
+static bool module_is(const char *w, size_t wlen, const char *module)
+{
+	if (wlen != strlen(module))
+		return false;
+	for (size_t i = 0; i < wlen; i++) {
+		char a = w[i] == '-' ? '_' : w[i], b = module[i] == '-' ? '_' : module[i];
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+bool modprobe_conf_blacklists(const char *buf, size_t len, const char *module)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		const char *line = buf + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t linelen = nl ? (size_t)(nl - line) : len - pos;
+		pos += linelen + (nl ? 1 : 0);
+
+		const char *p = line, *end = line + linelen, *w, *m, *cmd;
+		size_t wlen, mlen, cmdlen;
+		if (!next_word(&p, end, &w, &wlen) || w[0] == '#')
+			continue;
+		if (!next_word(&p, end, &m, &mlen) || !module_is(m, mlen, module))
+			continue;
+		if (word_is(w, wlen, "blacklist"))
+			return true;
+		/* "install nouveau /bin/false": loading it runs a command instead. */
+		if (word_is(w, wlen, "install") && next_word(&p, end, &cmd, &cmdlen) &&
+		    (word_is(cmd, cmdlen, "/bin/false") || word_is(cmd, cmdlen, "/bin/true") ||
+		     word_is(cmd, cmdlen, "/usr/bin/false") ||
+		     word_is(cmd, cmdlen, "/usr/bin/true")))
+			return true;
+	}
+	return false;
+}
+
+bool cmdline_blacklists(const char *buf, size_t len, const char *module)
+{
+	static const char *const keys[] = { "modprobe.blacklist=", "module_blacklist=",
+					    "rd.driver.blacklist=" };
+	const char *p = buf, *end = buf + len, *w;
+	size_t wlen;
+
+	while (next_word(&p, end, &w, &wlen)) {
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			size_t klen = strlen(keys[k]);
+			if (wlen <= klen || memcmp(w, keys[k], klen) != 0)
+				continue;
+			const char *item = w + klen, *wend = w + wlen;
+			while (item < wend) {
+				const char *comma = memchr(item, ',', (size_t)(wend - item));
+				size_t ilen =
+					comma ? (size_t)(comma - item) : (size_t)(wend - item);
+				if (module_is(item, ilen, module))
+					return true;
+				item += ilen + 1;
+			}
+		}
+	}
+	return false;
 }

@@ -50,6 +50,22 @@ struct nv_information {
 /* false unless a valid "GPU UUID" and "Bus Location" were found. */
 bool nv_information_parse(const char *buf, size_t len, struct nv_information *out);
 
+/* A sysfs "dev" file: "226:128\n". */
+bool sysfs_parse_dev(const char *buf, size_t len, unsigned *major, unsigned *minor);
+
+/* A capability file of /proc/driver/nvidia/capabilities (anchors.md §4.1):
+ * "DeviceFileMinor: 1\nDeviceFileMode: 256\nDeviceFileModify: 1\n". */
+bool nv_cap_parse(const char *buf, size_t len, unsigned *minor, unsigned *mode);
+
+/* /proc/driver/nvidia-caps/mig-minors: "gpu0/gi0/ci1/access 5" lines. */
+bool mig_minor_next(const char *buf, size_t len, size_t *pos, char name[64], unsigned *minor);
+
+/* Whether a modprobe.d file keeps `module` from loading ("blacklist nouveau",
+ * "install nouveau /bin/false"), and the same for a kernel command line
+ * ("modprobe.blacklist=nouveau,...", "module_blacklist=", "rd.driver.blacklist="). */
+bool modprobe_conf_blacklists(const char *buf, size_t len, const char *module);
+bool cmdline_blacklists(const char *buf, size_t len, const char *module);
+
 /* "0000:00:06.0", "00000000:01:00.0", "01:00.0" (domain 0) -> "0000:01:00.0". */
 bool pci_addr_parse(const char *s, size_t len, char out[32]);
 /* Orders PCI addresses as numbers (domain, bus, device, function). */

@@ -20,6 +20,7 @@ eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else
 		not_ok "$1"
 		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
+		[ -z "${err:-}" ] || printf 'stderr: %s\n' "$err" | diag
 	fi
 }
 # check DESC CMD...: passes when CMD succeeds

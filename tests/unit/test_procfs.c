@@ -124,6 +124,8 @@ static void test_version_formats(void **state)
 		"GCC version: 12\n",
 		"nvrm version: NVIDIA UNIX x86_64 Kernel Module  1.2\n",
 		"NVRM version: NVIDIA UNIX x86_64 Kernel Module  .1.  x\n",
+		/* found by fuzz_procfs: digits and dots, but not a version */
+		"NVRM version: NVIDIA UNIX_64 Kernel Module  gcc version 12..02 (rne",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(nv_version_parse(bad[i], strlen(bad[i]), &v));
@@ -187,6 +189,61 @@ static void test_pci_addr(void **state)
 	assert_true(pci_addr_cmp("0001:00:00.0", "0000:ff:1f.7") > 0);
 }
 
+static void test_caps_and_blacklists(void **state)
+{
+	(void)state;
+	unsigned minor, mode, major;
+	/* h100 capture lines 165-168 */
+	static const char monitor[] =
+		"DeviceFileMinor: 2\nDeviceFileMode: 292\nDeviceFileModify: 1\n";
+	assert_true(nv_cap_parse(monitor, LEN(monitor), &minor, &mode));
+	assert_int_equal(minor, 2);
+	assert_int_equal(mode, 0444);
+	assert_false(nv_cap_parse("DeviceFileMode: 292\n", 20, &minor, &mode));
+
+	/* public-captures.md §5.1 */
+	static const char minors[] = "config 1\nmonitor 2\ngpu0/gi0/access 3\nbad\n"
+				     "gpu31/gi14/ci7/access 4322";
+	char name[64];
+	size_t pos = 0;
+	assert_true(mig_minor_next(minors, LEN(minors), &pos, name, &minor));
+	assert_string_equal(name, "config");
+	assert_true(mig_minor_next(minors, LEN(minors), &pos, name, &minor));
+	assert_true(mig_minor_next(minors, LEN(minors), &pos, name, &minor));
+	assert_string_equal(name, "gpu0/gi0/access");
+	assert_int_equal(minor, 3);
+	assert_true(mig_minor_next(minors, LEN(minors), &pos, name, &minor));
+	assert_string_equal(name, "gpu31/gi14/ci7/access");
+	assert_int_equal(minor, 4322);
+	assert_false(mig_minor_next(minors, LEN(minors), &pos, name, &minor));
+
+	assert_true(sysfs_parse_dev("226:128\n", 8, &major, &minor));
+	assert_int_equal(major, 226);
+	assert_int_equal(minor, 128);
+	static const char *const bad_dev[] = { "226",    ":1",  "226:",  "226 :1",
+					       "226: 1", "a:1", "5000:1" };
+	for (size_t i = 0; i < sizeof(bad_dev) / sizeof(bad_dev[0]); i++)
+		assert_false(sysfs_parse_dev(bad_dev[i], strlen(bad_dev[i]), &major, &minor));
+
+	static const char conf[] =
+		"# blacklist nouveau\nblacklist nouveau_x\n  blacklist\tnouveau\n";
+	assert_true(modprobe_conf_blacklists(conf, LEN(conf), "nouveau"));
+	static const char commented[] = "# blacklist nouveau\noptions nouveau modeset=0\n";
+	assert_false(modprobe_conf_blacklists(commented, LEN(commented), "nouveau"));
+	static const char install[] = "install nouveau /bin/false\n";
+	assert_true(modprobe_conf_blacklists(install, LEN(install), "nouveau"));
+	static const char dashes[] = "blacklist nvidia-drm\n";
+	assert_true(modprobe_conf_blacklists(dashes, LEN(dashes), "nvidia_drm"));
+	static const char cmdline[] =
+		"BOOT_IMAGE=/vmlinuz quiet modprobe.blacklist=radeon,nouveau\n";
+	assert_true(cmdline_blacklists(cmdline, LEN(cmdline), "nouveau"));
+	assert_false(cmdline_blacklists(cmdline, LEN(cmdline), "nvidia"));
+	static const char rd[] = "rd.driver.blacklist=nouveau";
+	assert_true(cmdline_blacklists(rd, LEN(rd), "nouveau"));
+	static const char partial[] = "modprobe.blacklist=nouveau2";
+	assert_false(cmdline_blacklists(partial, LEN(partial), "nouveau"));
+}
+
 static void test_numbers(void **state)
 {
 	(void)state;
@@ -236,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_proc_devices),
 		cmocka_unit_test(test_pci_addr),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_caps_and_blacklists),
 		cmocka_unit_test(test_kv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
