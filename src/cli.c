@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "fs.h"
+#include "plan.h"
 #include "xalloc.h"
 
 #ifndef LXGPU_VERSION
@@ -19,26 +20,45 @@
 #endif
 
 const struct cli_option cli_options[] = {
-	{"sysroot",   required_argument, KEY_SYSROOT,  "DIR",
-         "read and write every host path below DIR (env LXGPU_SYSROOT)"                                   },
-	{ "lxcpath",  required_argument, KEY_LXCPATH,  "DIR",
-         "plain LXC containers live in DIR (default /var/lib/lxc)"                                        },
-	{ "json",     no_argument,       KEY_JSON,     NULL,  "print JSON (\"schema\": 1) instead of text"},
-	{ "no-color", no_argument,       KEY_NO_COLOR, NULL,  "no colour, also on a terminal"             },
-	{ "quiet",    no_argument,       KEY_QUIET,    NULL,  "print errors only"                         },
-	{ "verbose",  no_argument,       KEY_VERBOSE,  NULL,  "say more"                                  },
-	{ "help",     no_argument,       KEY_HELP,     NULL,  "show help and exit"                        },
-	{ "version",  no_argument,       KEY_VERSION,  NULL,  "show the version and exit"                 },
-	{ NULL,       0,                 0,            NULL,  NULL					},
+	{ "sysroot", required_argument, KEY_SYSROOT, "DIR",
+	  "read and write every host path below DIR (env LXGPU_SYSROOT)" },
+	{ "lxcpath", required_argument, KEY_LXCPATH, "DIR",
+	  "plain LXC containers live in DIR (default /var/lib/lxc)" },
+	{ "json", no_argument, KEY_JSON, NULL, "print JSON (\"schema\": 1) instead of text" },
+	{ "no-color", no_argument, KEY_NO_COLOR, NULL, "no colour, also on a terminal" },
+	{ "quiet", no_argument, KEY_QUIET, NULL, "print errors only" },
+	{ "verbose", no_argument, KEY_VERBOSE, NULL, "say more" },
+	{ "gpu", required_argument, KEY_GPU, "SEL",
+	  "a GPU: its index, UUID (GPU-...), PCI address, or all (default); repeatable" },
+	{ "style", required_argument, KEY_STYLE, "STYLE",
+	  "Proxmox lines: raw (lxc.* lines), dev (devN) or auto (default)" },
+	{ "wildcard", no_argument, KEY_WILDCARD, NULL,
+	  "allow every minor of the majors (the guide's c 195:* rwm)" },
+	{ "dry-run", no_argument, KEY_DRY_RUN, NULL, "print the diff, change nothing" },
+	{ "gid", required_argument, KEY_GID, "GID",
+	  "the container's render/video gid: N, or render=N,video=M" },
+	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
+	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const int no_options[] = { 0 };
+static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID, 0 };
+static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 
 const struct cli_command cli_commands[] = {
-	{"discover", cmd_discover, "",
-         "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
-         false										   },
-	{ NULL,      NULL,         NULL, NULL,                            NULL,       0, 0, false},
+	{ "discover", cmd_discover, "",
+	  "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
+	  false },
+	{ "attach", cmd_attach, "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--dry-run]",
+	  "give container CT exactly the selected GPUs", attach_options, 1, 1, false },
+	{ "detach", cmd_detach, "CT [--dry-run]", "remove every GPU passthrough line from CT",
+	  dry_run_option, 1, 1, false },
+	{ "undo", cmd_undo, "CT", "put back CT's config as it was before lxgpu's last change",
+	  no_options, 1, 1, false },
+	{ "show", cmd_show, "CT", "what CT has, and whether it still matches the host", no_options,
+	  1, 1, false },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
 };
 
 int cli_error(int code, const char *fmt, ...)
@@ -130,9 +150,68 @@ struct parsed {
 	const char *sysroot, *lxcpath;
 };
 
-static void apply_option(struct cli *cli, struct parsed *p, int key, const char *arg)
+static bool parse_gid(const char *s, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || v < 0 || v > 0x7fffffffL || (*end && *end != ','))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* --gid N, or --gid render=N,video=M (either part may be left out). */
+static int parse_gid_option(struct cli *cli, const char *arg)
+{
+	if (arg[0] >= '0' && arg[0] <= '9') {
+		if (!parse_gid(arg, &cli->render_gid) || strchr(arg, ','))
+			return cli_error(EXIT_USAGE, "--gid %s: not a group id", arg);
+		cli->video_gid = cli->render_gid;
+		return -1;
+	}
+	_cleanup_free_ char *copy = xstrdup(arg);
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		long *slot = strncmp(t, "render=", 7) == 0  ? &cli->render_gid
+			     : strncmp(t, "video=", 6) == 0 ? &cli->video_gid
+							    : NULL;
+		if (!slot || !parse_gid(strchr(t, '=') + 1, slot))
+			return cli_error(EXIT_USAGE, "--gid %s: want N or render=N,video=M", arg);
+	}
+	return -1;
+}
+
+/* Returns -1 to go on, else the exit code of a usage error. */
+static int apply_option(struct cli *cli, struct parsed *p, int key, const char *arg)
 {
 	switch (key) {
+	case KEY_GPU:
+		if (!plan_selector_valid(arg))
+			return cli_error(EXIT_USAGE,
+					 "--gpu %s: not an index, a GPU-UUID, a PCI address or all",
+					 arg);
+		if (cli->ngpus == ARRAY_SIZE(cli->gpus))
+			return cli_error(EXIT_USAGE, "--gpu: at most %zu", ARRAY_SIZE(cli->gpus));
+		cli->gpus[cli->ngpus++] = arg;
+		break;
+	case KEY_STYLE:
+		if (strcmp(arg, "auto") == 0)
+			cli->style = LXGPU_STYLE_AUTO;
+		else if (strcmp(arg, "raw") == 0)
+			cli->style = LXGPU_STYLE_RAW;
+		else if (strcmp(arg, "dev") == 0)
+			cli->style = LXGPU_STYLE_DEV;
+		else
+			return cli_error(EXIT_USAGE, "--style %s: want auto, raw or dev", arg);
+		break;
+	case KEY_WILDCARD:
+		cli->wildcard = true;
+		break;
+	case KEY_DRY_RUN:
+		cli->dry_run = true;
+		break;
+	case KEY_GID:
+		return parse_gid_option(cli, arg);
 	case KEY_SYSROOT:
 		p->sysroot = arg;
 		break;
@@ -160,6 +239,7 @@ static void apply_option(struct cli *cli, struct parsed *p, int key, const char 
 	default:
 		break;
 	}
+	return -1;
 }
 
 static struct option *long_options(const struct cli_command *cmd)
@@ -191,7 +271,9 @@ static int parse_pass(struct cli *cli, struct parsed *p, const struct cli_comman
 		if (opt == ':')
 			return cli_error(EXIT_USAGE, "%s%s%s: needs a value", cmd ? cmd->name : "",
 					 cmd ? ": " : "", option_name(argv, optopt));
-		apply_option(cli, p, opt, optarg);
+		int r = apply_option(cli, p, opt, optarg);
+		if (r >= 0)
+			return r;
 	}
 	return -1;
 }
@@ -206,7 +288,11 @@ static bool want_color(bool no_color)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .sysroot = "/", .rootfd = -EBADF, .lxcpath = "/var/lib/lxc" };
+	struct cli cli = { .sysroot = "/",
+			   .rootfd = -EBADF,
+			   .lxcpath = "/var/lib/lxc",
+			   .render_gid = -1,
+			   .video_gid = -1 };
 	struct parsed p = { 0 };
 	const struct cli_command *cmd = NULL;
 	struct lxgpu_err err = { 0 };

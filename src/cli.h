@@ -25,6 +25,11 @@ enum cli_key {
 	KEY_LXCPATH,
 	KEY_JSON,
 	KEY_NO_COLOR,
+	KEY_GPU,
+	KEY_STYLE,
+	KEY_WILDCARD,
+	KEY_DRY_RUN,
+	KEY_GID,
 };
 
 struct cli_option {
@@ -55,6 +60,12 @@ struct cli {
 	const struct cli_command *cmd;
 	char **args; /* positional arguments after the command */
 	int nargs;
+	/* command options */
+	const char *gpus[64]; /* --gpu, in order */
+	size_t ngpus;
+	int style; /* enum lxgpu_style */
+	bool wildcard, dry_run;
+	long render_gid, video_gid; /* --gid, -1 when not given */
 };
 
 extern const struct cli_option cli_options[];
@@ -67,5 +78,9 @@ int cli_fail(const struct lxgpu_err *err);
 /* Commands. */
 int cmd_status(struct cli *cli);
 int cmd_discover(struct cli *cli);
+int cmd_attach(struct cli *cli);
+int cmd_detach(struct cli *cli);
+int cmd_undo(struct cli *cli);
+int cmd_show(struct cli *cli);
 
 #endif

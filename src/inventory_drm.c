@@ -223,9 +223,9 @@ void inv_scan_kernel_drivers(int rootfd, struct lxgpu_inventory *inv)
 		const char *name;
 		enum lxgpu_vendor vendor;
 	} drivers[] = {
-		{"amdgpu", LXGPU_VENDOR_AMD  },
-		{ "i915",  LXGPU_VENDOR_INTEL},
-		{ "xe",    LXGPU_VENDOR_INTEL},
+		{ "amdgpu", LXGPU_VENDOR_AMD },
+		{ "i915", LXGPU_VENDOR_INTEL },
+		{ "xe", LXGPU_VENDOR_INTEL },
 	};
 	_cleanup_free_ char *release = NULL;
 	struct lxgpu_err err = { 0 };

@@ -168,10 +168,10 @@ static bool classify(const char *name, enum lxgpu_node_role *role, int *minor)
 		enum lxgpu_node_role role;
 		int minor;
 	} fixed[] = {
-		{"nvidiactl",         LXGPU_NODE_CTL,       NV_CTL_MINOR      },
-		{ "nvidia-modeset",   LXGPU_NODE_MODESET,   NV_MODESET_MINOR  },
-		{ "nvidia-uvm",       LXGPU_NODE_UVM,       NV_UVM_MINOR      },
-		{ "nvidia-uvm-tools", LXGPU_NODE_UVM_TOOLS, NV_UVM_TOOLS_MINOR},
+		{ "nvidiactl", LXGPU_NODE_CTL, NV_CTL_MINOR },
+		{ "nvidia-modeset", LXGPU_NODE_MODESET, NV_MODESET_MINOR },
+		{ "nvidia-uvm", LXGPU_NODE_UVM, NV_UVM_MINOR },
+		{ "nvidia-uvm-tools", LXGPU_NODE_UVM_TOOLS, NV_UVM_TOOLS_MINOR },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		if (strcmp(name, fixed[i].name) == 0) {

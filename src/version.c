@@ -4,10 +4,7 @@
 
 bool version_parse(const char *s, size_t len, struct lxgpu_version *out)
 {
-	struct lxgpu_version v = {
-		{0, 0, 0},
-                0
-	};
+	struct lxgpu_version v = { { 0, 0, 0 }, 0 };
 	size_t i = 0;
 
 	while (i < len) {

@@ -94,18 +94,18 @@ static void test_known_hosts(void **state)
 		const char *driver;
 		unsigned major, minor;
 	} facts[] = {
-  /* ../shared/ref/hosts/h100-580.159.04-probe.txt: nvidia-smi header "CUDA Version: 13.0" */
-		{"580.159.04",  13, 0},
- /* ../shared/ref/anchors.md §3.3: "Driver Version: 580.119.02 CUDA Version: 13.0" */
-		{ "580.119.02", 13, 0},
- /* Table 3 rows read by hand: 590.44.01 is 13.1 GA, 535.104.05 is 12.2 U2 */
-		{ "590.48.01",  13, 1},
-		{ "535.104.05", 12, 2},
-		{ "535.183.01", 12, 2},
-		{ "550.54.14",  12, 4},
-		{ "530.30.02",  12, 1},
-		{ "470.82.01",  11, 4},
-		{ "346.46",     7,  0},
+		/* ../shared/ref/hosts/h100-580.159.04-probe.txt: nvidia-smi header "CUDA Version: 13.0" */
+		{ "580.159.04", 13, 0 },
+		/* ../shared/ref/anchors.md §3.3: "Driver Version: 580.119.02 CUDA Version: 13.0" */
+		{ "580.119.02", 13, 0 },
+		/* Table 3 rows read by hand: 590.44.01 is 13.1 GA, 535.104.05 is 12.2 U2 */
+		{ "590.48.01", 13, 1 },
+		{ "535.104.05", 12, 2 },
+		{ "535.183.01", 12, 2 },
+		{ "550.54.14", 12, 4 },
+		{ "530.30.02", 12, 1 },
+		{ "470.82.01", 11, 4 },
+		{ "346.46", 7, 0 },
 	};
 	for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
 		struct lxgpu_version d = v(facts[i].driver);

@@ -1,0 +1,35 @@
+/* apply: the only code that writes container configs. Lock, read, write a
+ * temp file in the same directory and rename it over the config: the file is
+ * always the old or the new one, whole, even on kill -9. The previous config
+ * is kept outside /etc/pve (which replicates to every node) for `undo`.
+ *
+ * MUST rules (tests/cli/attach-safety.sh checks each):
+ * - hold the lock Proxmox's pct holds (/run/lock/lxc/pve-config-<vmid>.lock;
+ *   for plain LXC, a flock on the container's directory) from read to rename;
+ * - never write the config in place, never O_TRUNC it;
+ * - write nothing but the temp file and its rename in the config's directory;
+ * - end every file with "\n" and keep it under 1 MiB (pmxcfs);
+ * - leave no temp file behind: one left by a killed run is removed by the next. */
+#ifndef LXGPU_APPLY_H
+#define LXGPU_APPLY_H
+
+#include <stddef.h>
+
+#include "container.h"
+#include "err.h"
+
+/* Proxmox's lock_config waits 10 s (proxmox-config.md §3.1). */
+#define APPLY_LOCK_TIMEOUT_MS 10000
+
+/* Takes the container's config lock; returns the lock fd (close to release). */
+int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err);
+/* Replaces the config with `new`, keeping `old` for undo. The lock must be held. */
+int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
+		const char *new_text, size_t newlen, struct lxgpu_err *err);
+/* Puts back the config as it was before lxgpu's last change, if the config
+ * is still what that change wrote. The lock must be held. */
+int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err);
+/* One line to the system log (the host's /dev/log, beneath the root). */
+void apply_log(int rootfd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,205 @@
+/* container: where a container's config is and what it says (container.h). */
+#include "container.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "xalloc.h"
+
+/* Proxmox VMIDs (pve-vmid in PVE::JSONSchema). */
+#define VMID_MIN 100
+#define VMID_MAX 999999999L
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+bool ct_arg_valid(const char *arg, const char **why)
+{
+	if (all_digits(arg)) {
+		if (strlen(arg) > 9 || atol(arg) < VMID_MIN || arg[0] == '0') {
+			*why = "a Proxmox VMID is a number from 100 to 999999999";
+			return false;
+		}
+		return true;
+	}
+	/* LXC names become directory names: one path component, no dot files. */
+	if (!*arg || strlen(arg) > 64 || arg[0] == '.' || arg[0] == '-') {
+		*why = "not a VMID, and not a container name (1 to 64 characters, not starting "
+		       "with '.' or '-')";
+		return false;
+	}
+	for (const char *p = arg; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
+			*why = "a container name has letters, digits, '.', '-' and '_' only";
+			return false;
+		}
+	return true;
+}
+
+static bool dir_exists(int rootfd, const char *path)
+{
+	struct lxgpu_err err = { 0 };
+	_cleanup_close_ int fd = fs_open_in(rootfd, path, O_PATH | O_DIRECTORY, 0, &err);
+	return fd >= 0;
+}
+
+/* A VMID whose config is on another cluster node, or that is a VM. */
+static int explain_missing_vmid(int rootfd, const char *vmid, struct lxgpu_err *err)
+{
+	_cleanup_closedir_ DIR *dir = NULL;
+	struct lxgpu_err e = { 0 };
+	struct dirent *de;
+	struct stat st;
+	char path[512];
+
+	if (fs_opendir_in(rootfd, "etc/pve/nodes", (void **)&dir, &e) == 0)
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "etc/pve/nodes/%s/lxc/%s.conf", de->d_name,
+				 vmid);
+			lxgpu_err_clear(&e);
+			if (fs_lstat_in(rootfd, path, &st, &e) == 0)
+				return lxgpu_failx(err, EREMOTE,
+						   "CT %s is on cluster node %s: run lxgpu there",
+						   vmid, de->d_name);
+			snprintf(path, sizeof(path), "etc/pve/nodes/%s/qemu-server/%s.conf",
+				 de->d_name, vmid);
+			lxgpu_err_clear(&e);
+			if (fs_lstat_in(rootfd, path, &st, &e) == 0)
+				return lxgpu_failx(err, EINVAL,
+						   "%s is a virtual machine, not a container",
+						   vmid);
+		}
+	return lxgpu_failx(err, ENOENT, "no container %s (no /etc/pve/lxc/%s.conf)", vmid, vmid);
+}
+
+int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
+	    struct lxgpu_err *err)
+{
+	struct stat st;
+
+	memset(ct, 0, sizeof(*ct));
+	ct->dirfd = -EBADF;
+	ct->id = xstrdup(arg);
+	if (all_digits(arg) && dir_exists(rootfd, "etc/pve/lxc")) {
+		ct->format = CONF_PVE;
+		ct->dir = xstrdup("/etc/pve/lxc");
+		ct->file = xasprintf("%s.conf", arg);
+		ct->lxcpath = xstrdup("/var/lib/lxc");
+	} else {
+		ct->format = CONF_LXC;
+		ct->dir = xasprintf("%s/%s", strcmp(lxcpath, "/") == 0 ? "" : lxcpath, arg);
+		ct->file = xstrdup("config");
+		ct->lxcpath = xstrdup(lxcpath);
+	}
+	ct->path = xasprintf("%s/%s", ct->dir, ct->file);
+
+	struct lxgpu_err e = { 0 };
+	ct->dirfd = fs_open_in(rootfd, ct->dir, O_PATH | O_DIRECTORY, 0, &e);
+	if (ct->dirfd < 0 || fstatat(ct->dirfd, ct->file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (ct->format == CONF_PVE)
+			return explain_missing_vmid(rootfd, arg, err);
+		return lxgpu_failx(err, ENOENT, "no container %s (no %s)", arg, ct->path);
+	}
+	if (!S_ISREG(st.st_mode))
+		return lxgpu_failx(err, EINVAL, "%s is not a regular file", ct->path);
+	return 0;
+}
+
+void ct_close(struct lxgpu_ct *ct)
+{
+	if (ct->dirfd >= 0)
+		close(ct->dirfd);
+	free(ct->id);
+	free(ct->dir);
+	free(ct->file);
+	free(ct->path);
+	free(ct->lxcpath);
+	memset(ct, 0, sizeof(*ct));
+	ct->dirfd = -EBADF;
+}
+
+int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err)
+{
+	_cleanup_close_ int fd =
+		fs_open_child(ct->dirfd, ct->file, O_RDONLY | O_NOCTTY | O_NONBLOCK, err);
+	if (fd < 0)
+		return lxgpu_wrap(err, "%s", ct->dir);
+	return fs_read_fd(fd, ct->path, CONF_MAX, text, len, err);
+}
+
+bool ct_running(int rootfd, const struct lxgpu_ct *ct)
+{
+	_cleanup_free_ char *text = NULL;
+	struct lxgpu_err err = { 0 };
+	size_t len;
+	char want[600];
+
+	/* LXC's abstract command socket: "@<lxcpath>/<name>/command" (Proxmox:
+	 * PVE::LXC::check_running, proxmox-config.md §4). */
+	snprintf(want, sizeof(want), " @%s/%s/command", strcmp(ct->lxcpath, "/") ? ct->lxcpath : "",
+		 ct->id);
+	if (fs_read_in(rootfd, "proc/net/unix", 16u << 20, &text, &len, &err) < 0)
+		return false;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t n = strlen(line), w = strlen(want);
+		if (n >= w && strcmp(line + n - w, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool ct_privileged(const struct conf *c)
+{
+	if (c->format == CONF_PVE && conf_is_true(conf_get(c, "unprivileged")))
+		return false;
+	return conf_get(c, "lxc.idmap") == NULL && conf_get(c, "lxc.id_map") == NULL;
+}
+
+int ct_pve_container_version(int rootfd)
+{
+	_cleanup_free_ char *text = NULL;
+	struct lxgpu_err err = { 0 };
+	size_t len;
+
+	if (fs_read_in(rootfd, "var/lib/dpkg/status", 64u << 20, &text, &len, &err) < 0)
+		return 0;
+	/* Stanzas are separated by blank lines; find "Package: pve-container". */
+	for (char *stanza = text; stanza && *stanza;) {
+		char *next = strstr(stanza, "\n\n");
+		if (next)
+			*next = '\0';
+		bool ours = strncmp(stanza, "Package: pve-container\n", 23) == 0 ||
+			    strstr(stanza, "\nPackage: pve-container\n");
+		bool installed = strstr(stanza, "\nStatus: install ok installed") != NULL;
+		const char *v = strstr(stanza, "\nVersion: ");
+		if (ours && installed && v) {
+			unsigned a = 0, b = 0, c = 0;
+			v += 10;
+			const char *colon = strchr(v, ':'); /* an epoch, before the first '\n' */
+			const char *nl = strchr(v, '\n');
+			if (colon && (!nl || colon < nl))
+				v = colon + 1;
+			if (sscanf(v, "%u.%u.%u", &a, &b, &c) >= 2)
+				return (int)(a * 10000 + b * 100 + c);
+		}
+		stanza = next ? next + 2 : NULL;
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* container: finds a container's config (a Proxmox VMID or a plain LXC name)
+ * and reads what lxgpu needs to know about it. Read-only. */
+#ifndef LXGPU_CONTAINER_H
+#define LXGPU_CONTAINER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+
+struct lxgpu_ct {
+	enum conf_format
+		format; /* CONF_PVE: /etc/pve/lxc/<vmid>.conf; CONF_LXC: <lxcpath>/<name>/config */
+	char *id;       /* "101" or the LXC name */
+	char *dir;      /* host view: "/etc/pve/lxc", "/var/lib/lxc/web" */
+	char *file;     /* "101.conf", "config" */
+	char *path;     /* dir/file, host view, for messages */
+	char *lxcpath;  /* where LXC keeps its runtime state: /var/lib/lxc for Proxmox */
+	int dirfd;      /* the config's directory, beneath the host root */
+};
+
+/* Checks a CT argument alone: EXIT_USAGE-worthy when false, *why says why. */
+bool ct_arg_valid(const char *arg, const char **why);
+/* Finds the container's config beneath rootfd. */
+int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
+	    struct lxgpu_err *err);
+void ct_close(struct lxgpu_ct *ct);
+/* Reads the config (at most CONF_MAX bytes; a regular file, not followed). */
+int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err);
+
+/* Whether LXC runs it now: its command socket in /proc/net/unix. */
+bool ct_running(int rootfd, const struct lxgpu_ct *ct);
+/* A user namespace: "unprivileged: 1" (Proxmox) or any lxc.idmap line. */
+bool ct_privileged(const struct conf *c);
+
+/* The installed pve-container version from the dpkg status file, as
+ * major*10000 + minor*100 + patch; 0 when it is not installed. */
+int ct_pve_container_version(int rootfd);
+
+#endif

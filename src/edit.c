@@ -1,0 +1,250 @@
+/* edit: attach and detach as edits of the main section (see edit.h). */
+#include "edit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "xalloc.h"
+
+const char *edit_why_name(enum edit_why w)
+{
+	return w == EDIT_OURS ? "lxgpu" : w == EDIT_HAND ? "hand-written" : "stale";
+}
+
+static void report_remove(struct edit_report *rep, struct conf_edit *e, size_t line,
+			  enum edit_why why)
+{
+	if (e->remove[line])
+		return;
+	e->remove[line] = true;
+	rep->removed = xrealloc(rep->removed, (rep->nremoved + 1) * sizeof(*rep->removed));
+	rep->removed[rep->nremoved++] = (struct edit_removed){ line, why };
+}
+
+static void keep_other(struct edit_report *rep, const struct conf *c, size_t line)
+{
+	rep->kept_other = xrealloc(rep->kept_other, (rep->nkept_other + 1) * sizeof(char *));
+	rep->kept_other[rep->nkept_other++] = conf_line_text(c, line);
+}
+
+static bool is_shared(enum lxgpu_node_role r)
+{
+	return r == LXGPU_NODE_CTL || r == LXGPU_NODE_UVM || r == LXGPU_NODE_UVM_TOOLS ||
+	       r == LXGPU_NODE_MODESET || r == LXGPU_NODE_KFD;
+}
+
+/* Whether the node belongs to a GPU that the config records as lxgpu's. */
+static bool recorded_node(const struct pt_config *pt, const struct lxgpu_inventory *inv,
+			  const struct lxgpu_node *n)
+{
+	if (pt->nrecorded == 0)
+		return false;
+	if (is_shared(n->role))
+		return true;
+	for (size_t r = 0; r < pt->nrecorded; r++)
+		for (size_t g = 0; g < inv->ngpus; g++)
+			if (inv->gpus[g].index == n->gpu &&
+			    strcasecmp(pt->recorded[r], pt_gpu_id(&inv->gpus[g])) == 0)
+				return true;
+	return false;
+}
+
+/* A rule, mount or devN that gives access to nothing that exists now. */
+static bool concerns_nothing(const struct pt_entry *e, const struct lxgpu_inventory *inv)
+{
+	if (e->dead)
+		return true;
+	if (e->kind == PT_RULE)
+		return false; /* a live major: maybe a node not made yet */
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if (pt_concerns(e, &inv->nodes[i]))
+			return false;
+	return !e->dir;
+}
+
+/* Whether a line has the shape lxgpu writes (plan_lines): only then can it be
+ * lxgpu's own; the guide's wildcard rules and directory mounts are not. */
+static bool canonical(const struct conf *c, const struct pt_entry *x)
+{
+	const char *v = c->lines[x->line].value;
+	char tail[16];
+	unsigned major, minor;
+	switch (x->kind) {
+	case PT_RULE:
+		return !x->legacy && (sscanf(v, "c %u:%u rwm%1s", &major, &minor, tail) == 2 ||
+				      sscanf(v, "c %u:* rwm%1s", &major, tail) == 1);
+	case PT_MOUNT: {
+		_cleanup_free_ char *want =
+			xasprintf("%s %s none bind,optional,create=file", x->path, x->path + 1);
+		return !x->dir && strcmp(v, want) == 0;
+	}
+	case PT_DEV:
+		return strstr(v, ",mode=0") != NULL && strncmp(v, "path=", 5) != 0;
+	default:
+		return true;
+	}
+}
+
+/* The lines as lxgpu would write them, to tell its own from hand-written. */
+static bool same_line(const struct conf *c, size_t line, char *const *lines, size_t n)
+{
+	const struct conf_line *l = &c->lines[line];
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = c->format == CONF_PVE ? ": " : " = ";
+		const char *s = strstr(lines[i], sep);
+		if (!s)
+			continue;
+		size_t klen = (size_t)(s - lines[i]);
+		const char *v = s + strlen(sep);
+		bool dev_key = strncmp(l->key, "dev", 3) == 0 && strncmp(lines[i], "dev", 3) == 0;
+		if ((dev_key || (strlen(l->key) == klen && strncmp(l->key, lines[i], klen) == 0)) &&
+		    strcmp(l->value, v) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Removed lines equal the new ones, as a multiset of key/value (devN by value). */
+static bool unchanged(const struct conf *c, const struct conf_edit *e, char *const *lines, size_t n)
+{
+	size_t removed = 0;
+	_cleanup_free_ bool *matched = xcalloc(n + 1, sizeof(bool));
+	for (size_t i = 0; i < c->nlines; i++) {
+		if (!e->remove[i])
+			continue;
+		removed++;
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			if (!matched[k] && same_line(c, i, &lines[k], 1))
+				matched[k] = found = true;
+		if (!found)
+			return false;
+	}
+	return removed == n;
+}
+
+static int pending_conflicts(const struct conf *c, const struct lxgpu_plan *plan,
+			     struct lxgpu_err *err)
+{
+	if (c->pending >= c->nlines)
+		return 0;
+	for (size_t i = c->pending + 1; i < c->nlines && c->lines[i].kind != CONF_SECTION; i++) {
+		const struct conf_line *l = &c->lines[i];
+		if (l->kind != CONF_KEY || strncmp(l->key, "dev", 3) != 0)
+			continue;
+		for (size_t k = 0; k < plan->nnodes; k++) {
+			const char *path = plan->nodes[k].node->path;
+			size_t n = strlen(path);
+			if (strncmp(l->value, path, n) == 0 &&
+			    (l->value[n] == '\0' || l->value[n] == ','))
+				return lxgpu_failx(
+					err, EEXIST,
+					"%s in [pve:pending] already passes %s (staged by pct "
+					"set on a running container): restart the container "
+					"or revert it (pct set ID --revert %s) first",
+					l->key, path, l->key);
+		}
+	}
+	return 0;
+}
+
+int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
+		const struct lxgpu_plan *plan, struct conf_edit *e, struct edit_report *rep,
+		struct lxgpu_err *err)
+{
+	struct pt_config pt;
+	bool used[256];
+	char **lines = NULL;
+	size_t nlines = 0;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	conf_edit_init(e, c);
+	if ((r = pending_conflicts(c, plan, err)) < 0)
+		return r;
+	pt_scan(c, inv, &pt);
+	bool had_record = pt.nrecorded > 0;
+	for (size_t i = 0; i < pt.n; i++) {
+		const struct pt_entry *x = &pt.entries[i];
+		if (x->kind == PT_OTHER) {
+			keep_other(rep, c, x->line);
+			continue;
+		}
+		if (x->kind == PT_ENV || x->kind == PT_HOOK) {
+			report_remove(rep, e, x->line, EDIT_OURS);
+			continue;
+		}
+		if (concerns_nothing(x, inv)) {
+			report_remove(rep, e, x->line, EDIT_STALE);
+			continue;
+		}
+		bool planned = false, recorded = false;
+		for (size_t k = 0; k < plan->nnodes; k++)
+			planned |= pt_concerns(x, plan->nodes[k].node);
+		for (size_t k = 0; k < inv->nnodes && !planned; k++)
+			recorded |= pt_concerns(x, &inv->nodes[k]) &&
+				    recorded_node(&pt, inv, &inv->nodes[k]);
+		if (planned || recorded)
+			report_remove(rep, e, x->line,
+				      had_record && canonical(c, x) ? EDIT_OURS : EDIT_HAND);
+	}
+	pt_used_dev_indices(c, used);
+	for (size_t i = 0; i < pt.n; i++)
+		if (pt.entries[i].kind == PT_DEV && e->remove[pt.entries[i].line] &&
+		    pt.entries[i].dev_index >= 0 && pt.entries[i].dev_index < 256)
+			used[pt.entries[i].dev_index] = false;
+	pt_free(&pt);
+	if ((r = plan_lines(plan, c->format, used, &lines, &nlines, err)) < 0) {
+		edit_report_free(rep);
+		return r;
+	}
+	if (unchanged(c, e, lines, nlines)) {
+		conf_edit_free(e);
+		conf_edit_init(e, c);
+		rep->nremoved = 0;
+	} else {
+		conf_edit_place(e, c);
+		for (size_t i = 0; i < nlines; i++)
+			conf_edit_add(e, lines[i]);
+	}
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	return 0;
+}
+
+void edit_detach(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
+		 struct edit_report *rep)
+{
+	struct pt_config pt;
+
+	memset(rep, 0, sizeof(*rep));
+	conf_edit_init(e, c);
+	pt_scan(c, inv, &pt);
+	bool had_record = pt.nrecorded > 0;
+	for (size_t i = 0; i < pt.n; i++) {
+		const struct pt_entry *x = &pt.entries[i];
+		if (x->kind == PT_OTHER)
+			keep_other(rep, c, x->line);
+		else if (x->kind == PT_ENV || x->kind == PT_HOOK)
+			report_remove(rep, e, x->line, EDIT_OURS);
+		else if (concerns_nothing(x, inv))
+			report_remove(rep, e, x->line, EDIT_STALE);
+		else
+			report_remove(rep, e, x->line,
+				      had_record && canonical(c, x) ? EDIT_OURS : EDIT_HAND);
+	}
+	pt_free(&pt);
+}
+
+void edit_report_free(struct edit_report *rep)
+{
+	for (size_t i = 0; i < rep->nkept_other; i++)
+		free(rep->kept_other[i]);
+	free(rep->kept_other);
+	free(rep->removed);
+	memset(rep, 0, sizeof(*rep));
+}

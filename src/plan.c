@@ -1,0 +1,360 @@
+/* plan: what a container gets (see plan.h). Least privilege: exact
+ * major:minor rules for the selected GPUs and the control nodes they need;
+ * "c 195:*" only with --wildcard (DESIGN.md). */
+#include "plan.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "passthrough.h"
+#include "xalloc.h"
+
+const char *plan_style_name(enum lxgpu_style s)
+{
+	return s == LXGPU_STYLE_DEV ? "dev" : s == LXGPU_STYLE_RAW ? "raw" : "auto";
+}
+
+bool plan_selector_valid(const char *sel)
+{
+	char pci[32];
+	if (strcmp(sel, "all") == 0)
+		return true;
+	if (strncmp(sel, "GPU-", 4) == 0)
+		return strlen(sel) == 40;
+	if (pci_addr_parse(sel, strlen(sel), pci))
+		return true;
+	if (!*sel || strlen(sel) > 3)
+		return false;
+	for (const char *p = sel; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static void list_gpus(const struct lxgpu_inventory *inv, char *buf, size_t size)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < inv->ngpus && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%d %s", i ? ", " : "",
+				 inv->gpus[i].index, inv->gpus[i].pci);
+		used += n > 0 ? (size_t)n : 0;
+	}
+	if (inv->ngpus == 0)
+		snprintf(buf, size, "none");
+}
+
+int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,
+		bool *selected, struct lxgpu_err *err)
+{
+	char known[512];
+	memset(selected, 0, inv->ngpus * sizeof(bool));
+	for (size_t s = 0; s < n || (n == 0 && s == 0); s++) {
+		const char *sel = n ? selectors[s] : "all";
+		char pci[32];
+		bool found = false, is_pci = pci_addr_parse(sel, strlen(sel), pci);
+
+		for (size_t i = 0; i < inv->ngpus; i++) {
+			const struct lxgpu_gpu *g = &inv->gpus[i];
+			char index[16];
+			snprintf(index, sizeof(index), "%d", g->index);
+			if (strcmp(sel, "all") == 0) {
+				/* "all" means every GPU a container can use */
+				if (g->usable)
+					selected[i] = found = true;
+			} else if ((g->uuid && strcasecmp(sel, g->uuid) == 0) ||
+				   (is_pci && strcmp(pci, g->pci) == 0) ||
+				   strcmp(sel, index) == 0) {
+				selected[i] = found = true;
+			}
+		}
+		if (!found) {
+			list_gpus(inv, known, sizeof(known));
+			if (strcmp(sel, "all") == 0)
+				return lxgpu_failx(err, ENODEV,
+						   "no GPU that a container can use (GPUs: %s)",
+						   known);
+			return lxgpu_failx(err, ENODEV, "--gpu %s: no such GPU (GPUs: %s)", sel,
+					   known);
+		}
+	}
+	return 0;
+}
+
+static bool has_node(const struct lxgpu_plan *p, const struct lxgpu_node *n)
+{
+	for (size_t i = 0; i < p->nnodes; i++)
+		if (p->nodes[i].node == n)
+			return true;
+	return false;
+}
+
+static long node_gid(const struct plan_request *req, const struct lxgpu_node *n)
+{
+	if (n->gid == 0)
+		return -1;
+	if (req->privileged)
+		return n->gid; /* no id mapping: the host's group is the container's */
+	/* cardN is root:video, renderDN and kfd root:render (public-captures.md §1, §3.1) */
+	return n->role == LXGPU_NODE_DRI_CARD ? req->video_gid : req->render_gid;
+}
+
+static int add_node(struct lxgpu_plan *p, const struct plan_request *req,
+		    const struct lxgpu_node *n, struct lxgpu_err *err)
+{
+	if (has_node(p, n))
+		return 0;
+	if (n->type != 'c')
+		return lxgpu_failx(err, EINVAL,
+				   "%s is not a character device (see lxgpu discover for the fix)",
+				   n->path);
+	p->nodes = xrealloc(p->nodes, (p->nnodes + 1) * sizeof(*p->nodes));
+	p->nodes[p->nnodes++] = (struct plan_node){ n, node_gid(req, n) };
+	return 0;
+}
+
+static const struct lxgpu_node *find_role(const struct lxgpu_inventory *inv,
+					  enum lxgpu_node_role role)
+{
+	for (size_t i = 0; i < inv->nnodes; i++)
+		if (inv->nodes[i].role == role)
+			return &inv->nodes[i];
+	return NULL;
+}
+
+static int add_gpu(struct lxgpu_plan *p, const struct lxgpu_inventory *inv,
+		   const struct plan_request *req, const struct lxgpu_gpu *g, struct lxgpu_err *err)
+{
+	const struct lxgpu_node *n;
+	int r;
+
+	if (!g->usable)
+		return lxgpu_failx(err, EINVAL, "GPU %d (%s) cannot be given to a container: %s",
+				   g->index, g->pci, g->reason);
+	if (g->vendor == LXGPU_VENDOR_NVIDIA) {
+		bool have_gpu_node = false;
+		for (size_t i = 0; i < inv->nnodes; i++) {
+			n = &inv->nodes[i];
+			if (n->gpu != g->index)
+				continue;
+			/* its own node and its MIG instances; not its DRM nodes (compute) */
+			if (n->role == LXGPU_NODE_GPU || n->role == LXGPU_NODE_CAP) {
+				if ((r = add_node(p, req, n, err)) < 0)
+					return r;
+				have_gpu_node |= n->role == LXGPU_NODE_GPU;
+			}
+		}
+		if (!have_gpu_node)
+			return lxgpu_failx(err, ENOENT,
+					   "GPU %d has no /dev/nvidia%d: run nvidia-modprobe -c %d",
+					   g->index, g->minor, g->minor);
+		if (!(n = find_role(inv, LXGPU_NODE_CTL)))
+			return lxgpu_failx(
+				err, ENOENT,
+				"/dev/nvidiactl does not exist: run nvidia-modprobe -c 255");
+		if ((r = add_node(p, req, n, err)) < 0)
+			return r;
+		if (!(n = find_role(inv, LXGPU_NODE_UVM)))
+			return lxgpu_failx(
+				err, ENOENT,
+				"/dev/nvidia-uvm does not exist yet (nothing has used CUDA "
+				"since boot): run nvidia-modprobe -u -c 0, then attach again");
+		if ((r = add_node(p, req, n, err)) < 0)
+			return r;
+		static const enum lxgpu_node_role optional[] = { LXGPU_NODE_UVM_TOOLS,
+								 LXGPU_NODE_MODESET };
+		for (size_t k = 0; k < ARRAY_SIZE(optional); k++)
+			if ((n = find_role(inv, optional[k])) && n->type == 'c' &&
+			    (r = add_node(p, req, n, err)) < 0)
+				return r;
+		return 0;
+	}
+	/* AMD and Intel: the GPU's card and render nodes; AMD also /dev/kfd (ROCm). */
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		n = &inv->nodes[i];
+		if (n->gpu == g->index &&
+		    (n->role == LXGPU_NODE_DRI_CARD || n->role == LXGPU_NODE_DRI_RENDER) &&
+		    (r = add_node(p, req, n, err)) < 0)
+			return r;
+	}
+	if (g->vendor == LXGPU_VENDOR_AMD && (n = find_role(inv, LXGPU_NODE_KFD)) &&
+	    (r = add_node(p, req, n, err)) < 0)
+		return r;
+	return 0;
+}
+
+static bool is_nvidia_role(enum lxgpu_node_role r)
+{
+	return r <= LXGPU_NODE_CAP;
+}
+
+static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, struct lxgpu_err *err)
+{
+	bool nvidia = false, needs_group = false;
+	for (size_t i = 0; i < p->nnodes; i++) {
+		nvidia |= is_nvidia_role(p->nodes[i].node->role);
+		/* A bound node shows as nobody:nogroup in an unprivileged container: one
+		 * that gives its group more than others (renderD* 0660) is then useless. */
+		unsigned mode = p->nodes[i].node->mode;
+		needs_group |= (((mode >> 3) & 7) & ~(mode & 7)) != 0;
+	}
+	if (req->format == CONF_LXC) {
+		if (req->style == LXGPU_STYLE_DEV)
+			return lxgpu_failx(
+				err, EINVAL,
+				"--style dev: plain LXC has no devN entries (Proxmox only)");
+		p->style = LXGPU_STYLE_RAW;
+	} else if (req->style == LXGPU_STYLE_DEV) {
+		if (!req->dev_supported)
+			return lxgpu_failx(
+				err, ENOTSUP,
+				"--style dev needs pve-container 5.0.7 or newer (Proxmox VE "
+				"8.1)");
+		p->style = LXGPU_STYLE_DEV;
+	} else if (req->style == LXGPU_STYLE_RAW) {
+		p->style = LXGPU_STYLE_RAW;
+	} else {
+		/* devN stops the start when a node is missing: NVIDIA's appear on first
+		 * use unless lxgpu's boot unit creates them (proxmox-config.md §2.4). */
+		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed);
+		p->style = dev_ok ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
+	}
+	if (p->style == LXGPU_STYLE_RAW && !req->privileged && needs_group && !req->hook_available)
+		return lxgpu_failx(err, ENOTSUP,
+				   "an unprivileged container needs its own group on these nodes, "
+				   "which only %s can give",
+				   req->format == CONF_PVE
+					   ? "--style dev (pve-container 5.0.7+) or "
+					     "lxgpu's start hook (not in this version)"
+					   : "lxgpu's start hook (not in this version)");
+	if (p->style == LXGPU_STYLE_DEV)
+		for (size_t i = 0; i < p->nnodes; i++) {
+			const struct lxgpu_node *n = p->nodes[i].node;
+			if (!req->privileged && n->gid != 0 && p->nodes[i].gid < 0)
+				return lxgpu_failx(
+					err, EINVAL,
+					"%s belongs to group %u: the container's own %s gid is "
+					"unknown (start the container, or pass --gid)",
+					n->path, n->gid,
+					n->role == LXGPU_NODE_DRI_CARD ? "video" : "render");
+		}
+	return 0;
+}
+
+static void add_rule(struct lxgpu_plan *p, const char *rule)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (strcmp(p->rules[i], rule) == 0)
+			return;
+	p->rules = xrealloc(p->rules, (p->nrules + 1) * sizeof(char *));
+	p->rules[p->nrules++] = xstrdup(rule);
+}
+
+int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req,
+	       struct lxgpu_plan *out, struct lxgpu_err *err)
+{
+	_cleanup_free_ bool *selected = xcalloc(inv->ngpus + 1, sizeof(bool));
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->wildcard = req->wildcard;
+	if ((r = plan_select(inv, req->selectors, req->nselectors, selected, err)) < 0)
+		return r;
+	char *devices = xstrdup("");
+	for (size_t i = 0; i < inv->ngpus; i++) {
+		if (!selected[i])
+			continue;
+		if ((r = add_gpu(out, inv, req, &inv->gpus[i], err)) < 0) {
+			free(devices);
+			return r;
+		}
+		out->gpus = xrealloc(out->gpus, (out->ngpus + 1) * sizeof(int));
+		out->gpus[out->ngpus++] = (int)i;
+		char *d = xasprintf("%s%s%s", devices, devices[0] ? "," : "",
+				    pt_gpu_id(&inv->gpus[i]));
+		free(devices);
+		devices = d;
+	}
+	out->devices = devices;
+	if ((r = choose_style(out, req, err)) < 0)
+		return r;
+	for (size_t i = 0; i < out->nnodes; i++) {
+		const struct lxgpu_node *n = out->nodes[i].node;
+		char rule[64];
+		if (req->wildcard)
+			snprintf(rule, sizeof(rule), "c %u:* rwm", n->major);
+		else
+			snprintf(rule, sizeof(rule), "c %u:%u rwm", n->major, n->minor);
+		add_rule(out, rule);
+	}
+	return 0;
+}
+
+void plan_free(struct lxgpu_plan *p)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		free(p->rules[i]);
+	free(p->rules);
+	free(p->nodes);
+	free(p->gpus);
+	free(p->devices);
+	memset(p, 0, sizeof(*p));
+}
+
+static void push(char ***lines, size_t *n, char *line)
+{
+	*lines = xrealloc(*lines, (*n + 1) * sizeof(char *));
+	(*lines)[(*n)++] = line;
+}
+
+int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[256], char ***out,
+	       size_t *nout, struct lxgpu_err *err)
+{
+	char **lines = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *env = xasprintf("LXGPU_DEVICES=%s", p->devices);
+
+	*out = NULL;
+	push(&lines, &n, conf_format_line(format, "lxc.environment", env));
+	if (p->style == LXGPU_STYLE_DEV) {
+		for (size_t i = 0; i < p->nnodes; i++) {
+			const struct lxgpu_node *node = p->nodes[i].node;
+			int index = 0;
+			while (index < 256 && used[index])
+				index++;
+			if (index == 256) {
+				for (size_t k = 0; k < n; k++)
+					free(lines[k]);
+				free(lines);
+				return lxgpu_failx(err, ENOSPC,
+						   "no free devN (dev0 to dev255 are used)");
+			}
+			used[index] = true;
+			char key[16], value[512], gid[32] = "";
+			snprintf(key, sizeof(key), "dev%d", index);
+			if (p->nodes[i].gid >= 0)
+				snprintf(gid, sizeof(gid), ",gid=%ld", p->nodes[i].gid);
+			/* devN nodes are made 0660 unless told (proxmox-config.md §2.1) */
+			snprintf(value, sizeof(value), "%s%s,mode=0%o", node->path, gid,
+				 node->mode & 0777);
+			push(&lines, &n, conf_format_line(format, key, value));
+		}
+	} else {
+		for (size_t i = 0; i < p->nrules; i++)
+			push(&lines, &n,
+			     conf_format_line(format, "lxc.cgroup2.devices.allow", p->rules[i]));
+		for (size_t i = 0; i < p->nnodes; i++) {
+			const char *path = p->nodes[i].node->path;
+			_cleanup_free_ char *entry =
+				xasprintf("%s %s none bind,optional,create=file", path, path + 1);
+			push(&lines, &n, conf_format_line(format, "lxc.mount.entry", entry));
+		}
+	}
+	*out = lines;
+	*nout = n;
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* plan: pure. The inventory, a selection (--gpu) and the container's facts
+ * give what the container gets: device nodes, cgroup rules, the record of
+ * the selection, and the config lines for them in the container's format. */
+#ifndef LXGPU_PLAN_H
+#define LXGPU_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "inventory.h"
+
+enum lxgpu_style { LXGPU_STYLE_AUTO, LXGPU_STYLE_RAW, LXGPU_STYLE_DEV };
+
+struct plan_request {
+	const char *const *selectors; /* --gpu values; none means "all" */
+	size_t nselectors;
+	enum lxgpu_style style;
+	bool wildcard;
+	enum conf_format format;
+	bool privileged;
+	bool dev_supported;    /* pve-container >= 5.0.7 */
+	bool nodes_guaranteed; /* lxgpu's boot unit makes every NVIDIA node exist at start */
+	bool hook_available;   /* the start hook can create nodes for unprivileged containers */
+	long render_gid, video_gid; /* the container's own, -1 when unknown */
+};
+
+struct plan_node {
+	const struct lxgpu_node *node; /* in the inventory */
+	long gid;                      /* the gid the node gets in the container, -1: root */
+};
+
+struct lxgpu_plan {
+	enum lxgpu_style style;
+	bool wildcard;
+	int *gpus; /* indices into inv->gpus */
+	size_t ngpus;
+	struct plan_node *nodes;
+	size_t nnodes;
+	char **rules; /* "c 195:0 rwm" */
+	size_t nrules;
+	char *devices;    /* the LXGPU_DEVICES value */
+	const char *note; /* a one-line remark for the user, or NULL */
+};
+
+/* Which GPUs the selectors name (index, GPU-uuid, PCI address, "all"): sets
+ * selected[i]; fails naming a selector that matches nothing. */
+int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,
+		bool *selected, struct lxgpu_err *err);
+/* Whether a selector is well-formed, from the argument alone. */
+bool plan_selector_valid(const char *sel);
+
+int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req,
+	       struct lxgpu_plan *out, struct lxgpu_err *err);
+void plan_free(struct lxgpu_plan *p);
+
+/* The config lines of the plan (without "\n"), devN numbered from the free
+ * indices in `used`, which it marks. */
+int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[256], char ***out,
+	       size_t *nout, struct lxgpu_err *err);
+
+const char *plan_style_name(enum lxgpu_style s);
+
+#endif
