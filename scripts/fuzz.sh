@@ -2,13 +2,13 @@
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets (clang, ASan +
 # UBSan) and run each for SECONDS (default 5) on a corpus seeded from the fake
 # host specs. scripts/test.sh runs it for a few seconds; run it for long by hand:
-#   scripts/fuzz.sh 600 procfs
+#   scripts/fuzz.sh 600 procfs; scripts/fuzz.sh 600 config
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-5}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(procfs)
+[ ${#targets[@]} -gt 0 ] || targets=(procfs config)
 
 build=$here/build-fuzz
 if [ ! -f "$build/build.ninja" ]; then
@@ -21,7 +21,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in "${targets[@]}"; do
 	corpus=$build/corpus-$t
 	mkdir -p "$corpus"
-	"$here/tests/fuzz/seed-corpus.sh" "$corpus" >&2
+	"$here/tests/fuzz/seed-corpus.sh" "$t" "$corpus" >&2
 	log=$build/fuzz-$t.log
 	if ! "$build/tests/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 \
 		-timeout=10 -artifact_prefix="$build/" "$corpus" >"$log" 2>&1; then

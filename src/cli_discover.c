@@ -245,8 +245,3 @@ int cmd_discover(struct cli *cli)
 	lxgpu_inventory_free(&inv);
 	return EXIT_OK;
 }
-
-int cmd_status(struct cli *cli)
-{
-	return cmd_discover(cli);
-}

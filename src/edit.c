@@ -163,8 +163,10 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
-	if ((r = pending_conflicts(c, plan, err)) < 0)
+	if ((r = pending_conflicts(c, plan, err)) < 0) {
+		conf_edit_free(e);
 		return r;
+	}
 	pt_scan(c, inv, &pt);
 	bool had_record = pt.nrecorded > 0;
 	for (size_t i = 0; i < pt.n; i++) {
@@ -199,6 +201,7 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 	pt_free(&pt);
 	if ((r = plan_lines(plan, c->format, used, &lines, &nlines, err)) < 0) {
 		edit_report_free(rep);
+		conf_edit_free(e);
 		return r;
 	}
 	if (unchanged(c, e, lines, nlines)) {

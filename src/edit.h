@@ -29,7 +29,8 @@ struct edit_report {
 
 /* The edit that gives the container exactly the plan: lines of the nodes it
  * passes and lxgpu's earlier lines go, the plan's lines come in. An edit with
- * no change when the config already says what the plan says. */
+ * no change when the config already says what the plan says. On failure e
+ * and rep hold nothing to free. */
 int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 		const struct lxgpu_plan *plan, struct conf_edit *e, struct edit_report *rep,
 		struct lxgpu_err *err);

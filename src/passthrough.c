@@ -211,9 +211,12 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 				add(out, i, PT_OTHER)->path = xstrdup(v);
 		}
 	}
-	/* Rules for majors nobody registered are GPU leftovers only next to GPU nodes. */
+	/* A rule for a major nobody registered is a GPU leftover only next to
+	 * hand-made GPU lines (the guide's): lxgpu's own lines never need one,
+	 * and another device's driver may simply not be loaded yet. */
+	bool leftovers = passes_nodes && out->nrecorded == 0;
 	for (size_t i = 0; i < out->n;) {
-		if (out->entries[i].kind == PT_RULE && out->entries[i].dead && !passes_nodes) {
+		if (out->entries[i].kind == PT_RULE && out->entries[i].dead && !leftovers) {
 			memmove(&out->entries[i], &out->entries[i + 1],
 				(out->n - i - 1) * sizeof(*out->entries));
 			out->n--;
@@ -373,10 +376,15 @@ enum pt_status pt_judge(const struct pt_config *pt, size_t i, const struct lxgpu
 	case PT_MOUNT:
 	case PT_DEV:
 		if (e->dir) {
-			snprintf(msg, size,
-				 "passes every node under %s: every GPU there, whatever "
-				 "their numbers are after the next boot",
-				 e->path);
+			if (strcmp(e->path, "/dev/nvidia-caps") == 0)
+				snprintf(msg, size,
+					 "passes every NVIDIA capability node: the MIG "
+					 "instances of every GPU");
+			else
+				snprintf(msg, size,
+					 "passes every node under %s: every GPU's, "
+					 "whatever numbers they get at the next boot",
+					 e->path);
 			return PT_WARN;
 		}
 		n = node_at(inv, e->path);

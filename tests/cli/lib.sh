@@ -66,3 +66,10 @@ jqr() { jq -r "$1" <<<"$out"; }
 one_line_error() {
 	[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] && case $err in "lxgpu: "*) true ;; *) false ;; esac
 }
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# unchanged DESC FILE SHA: the file's bytes are what they were
+unchanged() { eq "$1" "$(sha "$2")" "$3"; }
+# A config from ../shared/ref/pve-samples without its provenance line.
+SHARED=${SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
+sample() { sed 1d "$SHARED/ref/pve-samples/$1"; }

@@ -10,10 +10,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check(int ok)
+#include <stdio.h>
+#define check(ok) check_at((ok), __LINE__)
+static void check_at(int ok, int line)
 {
-	if (!ok)
+	if (!ok) {
+		fprintf(stderr, "fuzz_procfs: property at line %d does not hold\n", line);
 		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

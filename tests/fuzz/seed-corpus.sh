@@ -1,11 +1,28 @@
 #!/bin/bash
-# seed-corpus.sh OUTDIR: the fuzz corpus for fuzz_procfs, made from the fake
-# host specs (tests/hosts/*.spec): every file body, prefixed with a byte whose
-# value modulo 10 selects the parser for its path (see fuzz_procfs.c).
+# seed-corpus.sh TARGET OUTDIR: a fuzz corpus from the project's fixtures.
+# procfs: every file body of the fake host specs (tests/hosts/*.spec), prefixed
+# with a byte whose value modulo 10 selects the parser for its path (see
+# fuzz_procfs.c). config: the container configs of tests/golden and of
+# ../shared/ref, prefixed with the byte that selects format and style.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../hosts" && pwd)
-out=$1
+target=$1
+out=$2
 mkdir -p "$out"
+if [ "$target" = config ]; then
+	n=0
+	for f in "$here"/../golden/*/*.conf "$here"/../../../shared/ref/pve-samples/*.conf \
+		"$here"/../../../shared/ref/pve-upstream-samples/*.conf; do
+		[ -f "$f" ] || continue
+		for sel in 0 2; do
+			{ printf "\\$(printf %o $((48 + sel)))"; cat "$f"; } >"$out/$(basename "$f")-$sel"
+		done
+		n=$((n + 1))
+	done
+	printf '\061lxc.net.0.type = empty\nlxc.rootfs.path = dir:/x\n' >"$out/lxc-min"
+	echo "seed-corpus: $n configs"
+	exit 0
+fi
 n=0
 for spec in "$here"/*.spec; do
 	awk -v out="$out" -v base="$(basename "$spec" .spec)" '

@@ -1,0 +1,349 @@
+#!/bin/bash
+# The write protocol's MUST rules (src/apply.h) under kill -9 and concurrency:
+#  1. attach/detach killed at random moments (before, during and after the
+#     write): the config is always the old or the new bytes, the lock is free,
+#     and the next run leaves no temp file;
+#  2. 30 attach/detach runs at once behind a held Proxmox lock: every run waits,
+#     the changes are serialised (none lost, none applied twice), the backups
+#     are a consistent pair;
+#  3. rounds of parallel attaches of different GPUs on a two-GPU host: the file
+#     ends as exactly one GPU's attached state, the one the changes predict.
+# The two (three) valid states are recorded before any kill or race, from
+# normal runs; every later check compares against those recordings.
+#
+# SAFETY_RUNS (default 300) kills; SAFETY_ROUNDS (default 20) parallel rounds;
+# SAFETY_MAX_DELAY_MS: the kill delay range (default: 1.25 x a normal run).
+# The counts are printed as "# ..." lines.
+. "$(dirname "$0")/lib.sh"
+need_root
+command -v flock >/dev/null || skip_all "needs flock(1) (util-linux)"
+shopt -s nullglob
+
+RUNS=${SAFETY_RUNS:-300}
+ROUNDS=${SAFETY_ROUNDS:-20}
+# LeakSanitizer's exit-time scan costs about 90 ms a run in the ASan build:
+# leaks are attach.sh's business, and a killed run is never scanned anyway.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+
+mkfifo "$TMP/.never"
+exec {never}<>"$TMP/.never"
+# nap SECONDS: a sub-millisecond sleep without a fork
+nap() { read -r -t "$1" -u "$never" _ || true; }
+now_us() { now=${EPOCHREALTIME//[.,]/}; }
+temps() { tmps=("$@"/*.lxgpu-tmp.*); }
+
+MAIN="arch: amd64
+cores: 4
+hostname: cuda
+memory: 8192
+ostype: debian
+rootfs: local-lvm:vm-101-disk-0,size=32G
+lxc.apparmor.profile: generated"
+
+h=$(host pve h100-580.159.04.spec pve.spec)
+dir=$h/etc/pve/lxc
+conf=$dir/101.conf
+lock=$h/run/lock/lxc/pve-config-101.lock
+bak=$h/var/lib/lxgpu/backup
+
+# About 200 KB of valid lines: the CT's notes ('#' lines, as Proxmox stores the
+# description), the main section with 1500 lxc.environment lines, a snapshot.
+{
+	seq -f '#note %04g: padding padding padding padding padding padding pad' 1500
+	printf '%s\n' "$MAIN"
+	seq -f 'lxc.environment: PAD%04g=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 1500
+	printf '\n[before_gpu]\narch: amd64\nhostname: cuda\nsnaptime: 1718000000\n'
+} >"$conf"
+chmod 640 "$conf"
+size=$(stat -c %s "$conf")
+cp "$conf" "$TMP/detached"
+D=$(sha "$conf")
+
+# --- the two states, from normal runs
+run --sysroot "$h" attach 101
+eq "setup: attach exit 0" "$rc" 0
+cp "$conf" "$TMP/attached"
+A=$(sha "$conf")
+check "setup: attach changed the file" test "$A" != "$D"
+eq "setup: attach appended the 9-line block" \
+	"$(diff "$TMP/detached" "$TMP/attached" | grep -c '^>')-$(diff "$TMP/detached" "$TMP/attached" | grep -c '^<')" \
+	"9-0"
+run --sysroot "$h" detach 101
+eq "setup: detach exit 0" "$rc" 0
+unchanged "setup: detach gives the original bytes" "$conf" "$D"
+echo "# config: $size bytes; detached sha256 ${D:0:12}, attached ${A:0:12}"
+
+# --- calibration: how long a normal run takes here, so that kills spread over
+# its whole life (start-up, read, backups, temp write, fsync, rename, exit)
+slowest=0
+for op in attach detach attach detach; do
+	now_us; t0=$now
+	"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>&1
+	now_us; [ $((now - t0)) -gt $slowest ] && slowest=$((now - t0))
+done
+unchanged "calibration: back to the detached state" "$conf" "$D"
+if [ -n "${SAFETY_MAX_DELAY_MS:-}" ]; then
+	tmax=$((SAFETY_MAX_DELAY_MS * 1000))
+else
+	tmax=$((slowest * 5 / 4))
+fi
+echo "# a normal run takes up to $((slowest / 1000)) ms; kill delays uniform in 0-$((tmax / 1000)) ms"
+
+# --- 1. kill -9 at a random moment
+n_before=0 n_during=0 n_bakonly=0 n_after=0 n_done=0 n_bad=0 n_badrc=0 n_lock=0 n_mode=0
+n_clean=0 n_clean_bad=0
+last_old_us=-1 first_new_us=-1 # latest kill that saw the old bytes, earliest that saw the new
+bad_diag=""
+state=$D
+now_us; loop_start=$now
+for ((i = 1; i <= RUNS; i++)); do
+	if [ "$state" = "$D" ]; then op=attach old=$D new=$A; else op=detach old=$A new=$D; fi
+	delay=$(((RANDOM * 32768 + RANDOM) % (tmax + 1)))
+	printf -v secs '%d.%06d' $((delay / 1000000)) $((delay % 1000000))
+	now_us; t0=$now
+	"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>"$TMP/.kerr" &
+	pid=$!
+	[ "$delay" -gt 0 ] && nap "$secs"
+	kill -9 "$pid" 2>/dev/null
+	now_us; t1=$now
+	wait "$pid"
+	krc=$?
+	cur=$(sha "$conf")
+	temps "$dir"; ctmp=${#tmps[@]}
+	temps "$bak"; btmp=${#tmps[@]}
+	if [ "$cur" = "$old" ] && [ $krc = 137 ]; then
+		if [ "$ctmp" -gt 0 ]; then
+			n_during=$((n_during + 1)) # temp written (or being written), not renamed
+		elif [ "$btmp" -gt 0 ]; then
+			n_bakonly=$((n_bakonly + 1)) # killed while writing the backups
+		else
+			n_before=$((n_before + 1))
+		fi
+		[ $((t1 - t0)) -gt $last_old_us ] && last_old_us=$((t1 - t0))
+		state=$old
+	elif [ "$cur" = "$new" ] && [ $krc = 137 ]; then
+		n_after=$((n_after + 1))
+		[ $first_new_us -lt 0 ] || [ $((t1 - t0)) -lt $first_new_us ] && first_new_us=$((t1 - t0))
+		state=$new
+	elif [ "$cur" = "$new" ] && [ $krc = 0 ]; then
+		n_done=$((n_done + 1)) # exited before the kill
+		state=$new
+	elif [ "$cur" = "$old" ] || [ "$cur" = "$new" ]; then
+		n_badrc=$((n_badrc + 1))
+		bad_diag+="run $i: $op exit $krc, config $([ "$cur" = "$old" ] && echo old || echo new), stderr: $(head -c 300 "$TMP/.kerr")"$'\n'
+		state=$cur
+	else
+		n_bad=$((n_bad + 1))
+		bad_diag+="run $i: $op killed after $((delay / 1000)) ms (exit $krc): config is neither state ($(stat -c %s "$conf") bytes), kept as $TMP/bad.$i"$'\n'
+		cp "$conf" "$TMP/bad.$i" 2>/dev/null
+		# go on from a known state
+		if [ "$old" = "$D" ]; then cp "$TMP/detached" "$conf"; else cp "$TMP/attached" "$conf"; fi
+		state=$old
+	fi
+	[ "$(stat -c %a "$conf")" = 640 ] || n_mode=$((n_mode + 1))
+	flock -n "$lock" true || n_lock=$((n_lock + 1))
+	# a temp file was left: the next (normal) run must remove it
+	if [ $((ctmp + btmp)) -gt 0 ]; then
+		n_clean=$((n_clean + 1))
+		if [ "$state" = "$D" ]; then op=attach want=$A; else op=detach want=$D; fi
+		"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>"$TMP/.kerr"
+		crc=$?
+		cur=$(sha "$conf")
+		temps "$dir"; ctmp=${#tmps[@]}
+		temps "$bak"; btmp=${#tmps[@]}
+		if [ $crc != 0 ] || [ "$cur" != "$want" ] || [ $((ctmp + btmp)) -gt 0 ]; then
+			n_clean_bad=$((n_clean_bad + 1))
+			bad_diag+="run $i: the $op after the kill: exit $crc, $( [ "$cur" = "$want" ] && echo right || echo wrong) state, temps left: $(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep lxgpu-tmp | tr '\n' ' ')"$'\n'
+			rm -f "$dir"/*.lxgpu-tmp.* "$bak"/*.lxgpu-tmp.*
+		fi
+		state=$cur
+	fi
+done
+now_us; loop_s=$(((now - loop_start) / 1000000))
+eq "kill -9: config always the old or the new bytes, never anything else" "$n_bad" 0
+eq "kill -9: every run killed (137) or done (0), and done runs wrote the new state" "$n_badrc" 0
+eq "kill -9: config mode kept (0640)" "$n_mode" 0
+eq "kill -9: lock never left held" "$n_lock" 0
+eq "kill -9: the run after a kill removed every temp file (conf and backup dirs)" "$n_clean_bad" 0
+[ -z "$bad_diag" ] || printf '%s' "$bad_diag" | head -20 | diag
+check "kill -9: kills landed before the rename (old bytes seen)" test $((n_before + n_bakonly + n_during)) -gt 0
+check "kill -9: kills landed after the rename (new bytes seen)" test $((n_after + n_done)) -gt 0
+echo "# kill -9: $RUNS runs in ${loop_s} s: $((n_before + n_bakonly + n_during)) old bytes (before write: $n_before before any file was written, $n_bakonly while writing the backups, $n_during with the config's temp file written but not renamed), $n_after new bytes (killed after the rename), $n_done finished before the kill; $n_bad other; $n_lock lock held; $n_clean runs after a leftover temp, $n_clean_bad of them left a temp"
+echo "# kill -9: latest kill that saw the old bytes: $((last_old_us / 1000)) ms after start; earliest that saw the new bytes: $((first_new_us / 1000)) ms"
+
+# back to the detached state with a normal run, no temp anywhere
+if [ "$(sha "$conf")" = "$A" ]; then run --sysroot "$h" detach 101; fi
+unchanged "kill -9: a normal detach afterwards gives the original bytes" "$conf" "$D"
+eq "kill -9: no temp file left in /etc/pve/lxc or the backup dir" \
+	"$(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep -c lxgpu-tmp)" 0
+
+# --- 2. 30 attach/detach runs at once, behind a held Proxmox lock
+NPROC=30
+rm -f "$bak"/pve-101.*
+mkfifo "$TMP/release"
+flock "$lock" sh -c 'echo held; read -r x <"$1"' sh "$TMP/release" >"$TMP/holder.out" &
+holder=$!
+for _ in $(seq 200); do [ -s "$TMP/holder.out" ] && break; nap 0.01; done
+check "lock holder: holds the lock" sh -c "! flock -n '$lock' true"
+now_us; t0=$now
+pids=()
+for ((i = 0; i < NPROC; i++)); do
+	if [ $((i % 2)) = 0 ]; then op=attach; else op=detach; fi
+	echo $op >"$TMP/c.$i.op"
+	"$LXGPU" --sysroot "$h" $op 101 >"$TMP/c.$i.out" 2>"$TMP/c.$i.err" &
+	pids[i]=$!
+done
+# wait (at most 6 s: lxgpu gives up after 10) until every run has the lock
+# file open, i.e. waits in apply_lock, then hold it 0.5 s more
+waiting=0
+for _ in $(seq 600); do
+	waiting=0
+	for p in "${pids[@]}"; do
+		for fd in /proc/$p/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] && { waiting=$((waiting + 1)); break; }
+		done
+	done
+	[ $waiting = $NPROC ] && break
+	now_us; [ $((now - t0)) -gt 6000000 ] && break
+	nap 0.01
+done
+[ $waiting = $NPROC ] && nap 0.5
+alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+held_sha=$(sha "$conf")
+kill -0 $holder 2>/dev/null && holder_alive=1 || holder_alive=0
+now_us; held_ms=$(((now - t0) / 1000))
+eq "lock held: all $NPROC runs reached the lock and wait there" "$waiting" $NPROC
+eq "lock held: none finished" "$alive/$holder_alive" "$NPROC/1"
+eq "lock held: config untouched" "$held_sha" "$D"
+echo release >"$TMP/release"
+wait $holder
+rcs="" n0=0 n1=0 nother=0 badout=0 badlock=0 ca=0 cd=0
+for ((i = 0; i < NPROC; i++)); do
+	wait "${pids[i]}"
+	r=$?
+	rcs+="$r "
+	out=$(cat "$TMP/c.$i.out") e=$(cat "$TMP/c.$i.err") op=$(cat "$TMP/c.$i.op")
+	case $r in
+	0)
+		n0=$((n0 + 1))
+		[ -z "$e" ] || badout=$((badout + 1))
+		case $op:$out in
+		"attach:attached to CT 101 (/etc/pve/lxc/101.conf):"*) ca=$((ca + 1)) ;;
+		"detach:detached from CT 101 (/etc/pve/lxc/101.conf):"*) cd=$((cd + 1)) ;;
+		*":CT 101: no change (/etc/pve/lxc/101.conf)") ;;
+		*) badout=$((badout + 1)); printf '%s run %d: unexpected output: %s\n' "$op" "$i" "$out" | head -3 | diag ;;
+		esac
+		;;
+	1)
+		n1=$((n1 + 1))
+		[ "$(printf '%s\n' "$e" | wc -l)" = 1 ] && case $e in
+		"lxgpu: "*"is locked by another process"*) true ;; *) false ;; esac ||
+			{ badlock=$((badlock + 1)); printf 'run %d exit 1: %s\n' "$i" "$e" | diag; }
+		;;
+	*) nother=$((nother + 1)); printf 'run %d exit %d: %s\n' "$i" "$r" "$e" | head -3 | diag ;;
+	esac
+done
+now_us; total_ms=$(((now - t0) / 1000))
+final=$(sha "$conf")
+eq "concurrent: every run exits 0 or 1" "$nother" 0
+eq "concurrent: exit 0 runs print a change or 'no change', nothing on stderr" "$badout" 0
+eq "concurrent: every exit 1 is one line about the lock" "$badlock" 0
+# From the detached state an attach changes the file only when it is detached
+# and a detach only when attached: serialised, the changes alternate
+# attach, detach, attach..., so ca - cd is 0 or 1 and says which state is last.
+case $((ca - cd)) in
+0) want=$D want_name=detached ;;
+1) want=$A want_name=attached ;;
+*) want=none want_name="impossible ($ca attaches, $cd detaches changed the file)" ;;
+esac
+eq "concurrent: changes alternate (changing attaches - changing detaches is 0 or 1)" \
+	"$([ "$want" != none ] && echo yes || echo "no: $want_name")" yes
+eq "concurrent: the final file is the $want_name state" "$final" "$want"
+if [ $((ca + cd)) -gt 0 ]; then
+	unchanged "concurrent: backup .after is the final config" "$bak/pve-101.after" "$final"
+	if [ "$final" = "$A" ]; then other=$D; else other=$A; fi
+	unchanged "concurrent: backup .before is the other state" "$bak/pve-101.before" "$other"
+fi
+eq "concurrent: no temp file left" "$(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep -c lxgpu-tmp)" 0
+check "concurrent: lock free afterwards" flock -n "$lock" true
+echo "# concurrent: $NPROC runs (alternating attach/detach) behind a lock held ${held_ms} ms; exits: $n0 x 0, $n1 x 1 (lock), $nother other; $ca attaches and $cd detaches changed the file, $((n0 - ca - cd)) found nothing to do; final: $want_name; all done ${total_ms} ms after start"
+
+# --- 3. parallel attaches of different GPUs on a two-GPU host
+mig=$(host pvemig two-h100-mig.spec pve.spec)
+mconf=$mig/etc/pve/lxc/101.conf
+mbak=$mig/var/lib/lxgpu/backup
+printf '%s\n' "$MAIN" >"$mconf"
+O=$(sha "$mconf")
+run --sysroot "$mig" attach 101 --gpu 0
+eq "two GPUs: attach --gpu 0 exit 0" "$rc" 0
+G0=$(sha "$mconf")
+run --sysroot "$mig" attach 101 --gpu 1
+eq "two GPUs: attach --gpu 1 exit 0" "$rc" 0
+G1=$(sha "$mconf")
+check "two GPUs: the three states differ" test "$O" != "$G0" -a "$O" != "$G1" -a "$G0" != "$G1"
+run --sysroot "$mig" detach 101
+unchanged "two GPUs: detach gives the original bytes" "$mconf" "$O"
+run --sysroot "$mig" attach 101 --gpu 1
+unchanged "two GPUs: --gpu 1 from scratch = switching from GPU 0 to 1" "$mconf" "$G1"
+run --sysroot "$mig" attach 101 --gpu 0
+unchanged "two GPUs: back to --gpu 0 = --gpu 0 from scratch" "$mconf" "$G0"
+NPAR=${SAFETY_PAR:-6}
+r_bad_rc=0 r_bad_state=0 r_bad_pred=0 r_bad_bak=0 r_tmp=0 r_lock=0 r_changes=0 r_final0=0 r_final1=0 r_runs=0
+cur=$G0 # verified above
+now_us; t0=$now
+for ((round = 1; round <= ROUNDS; round++)); do
+	pids=()
+	for ((i = 0; i < NPAR; i++)); do
+		g=$(((i + round) % 2))
+		echo $g >"$TMP/m.$i.gpu"
+		"$LXGPU" --sysroot "$mig" attach 101 --gpu $g >"$TMP/m.$i.out" 2>"$TMP/m.$i.err" &
+		pids[i]=$!
+	done
+	c0=0 c1=0
+	for ((i = 0; i < NPAR; i++)); do
+		wait "${pids[i]}"
+		r=$?
+		r_runs=$((r_runs + 1))
+		g=$(cat "$TMP/m.$i.gpu") out=$(cat "$TMP/m.$i.out")
+		case $r:$out in
+		"0:attached to CT 101"*) [ "$g" = 0 ] && c0=$((c0 + 1)) || c1=$((c1 + 1)) ;;
+		"0:CT 101: no change"*) ;;
+		"1:"*) grep -q "is locked by another process" "$TMP/m.$i.err" ||
+			{ r_bad_rc=$((r_bad_rc + 1)); diag <"$TMP/m.$i.err"; } ;;
+		*) r_bad_rc=$((r_bad_rc + 1)); printf 'round %d run %d exit %d: %s\n' $round $i $r "$out" | diag ;;
+		esac
+	done
+	final=$(sha "$mconf")
+	r_changes=$((r_changes + c0 + c1))
+	if [ "$final" = "$G0" ]; then r_final0=$((r_final0 + 1)); elif [ "$final" = "$G1" ]; then
+		r_final1=$((r_final1 + 1)); else
+		r_bad_state=$((r_bad_state + 1)); cp "$mconf" "$TMP/mbad.$round"
+		echo "round $round: final file is neither GPU's state, kept as $TMP/mbad.$round" | diag
+	fi
+	# From GPU x's state the changes alternate y, x, y...: c_y - c_x is 0 or 1
+	# and says which state is last.
+	if [ "$cur" = "$G0" ]; then cx=$c0 cy=$c1 sx=$G0 sy=$G1; else cx=$c1 cy=$c0 sx=$G1 sy=$G0; fi
+	case $((cy - cx)) in 0) pred=$sx ;; 1) pred=$sy ;; *) pred=none ;; esac
+	if [ "$final" != "$pred" ]; then
+		r_bad_pred=$((r_bad_pred + 1))
+		echo "round $round: $c0 changes to GPU 0, $c1 to GPU 1, but the final state does not follow" | diag
+	fi
+	if [ $((c0 + c1)) -gt 0 ] && [ "$(sha "$mbak/pve-101.after")" != "$final" ]; then
+		r_bad_bak=$((r_bad_bak + 1))
+	fi
+	temps "$mig/etc/pve/lxc"; r_tmp=$((r_tmp + ${#tmps[@]}))
+	flock -n "$mig/run/lock/lxc/pve-config-101.lock" true || r_lock=$((r_lock + 1))
+	# go on from the verified state (a broken one is put back)
+	case $final in "$G0" | "$G1") cur=$final ;; *) run --sysroot "$mig" attach 101 --gpu 0; cur=$(sha "$mconf") ;; esac
+done
+now_us; par_ms=$(((now - t0) / 1000))
+eq "two GPUs: every parallel attach exits 0 (or 1 about the lock)" "$r_bad_rc" 0
+eq "two GPUs: after every round the file is exactly GPU 0's or GPU 1's state" "$r_bad_state" 0
+eq "two GPUs: the final state is the one the changes predict (none lost)" "$r_bad_pred" 0
+eq "two GPUs: backup .after is the final config whenever the round changed it" "$r_bad_bak" 0
+eq "two GPUs: no temp file left" "$r_tmp" 0
+eq "two GPUs: lock free after every round" "$r_lock" 0
+echo "# two GPUs: $ROUNDS rounds x $NPAR parallel attaches (--gpu 0 and --gpu 1 interleaved) = $r_runs runs in ${par_ms} ms; $r_changes changed the file; rounds ending on GPU 0: $r_final0, on GPU 1: $r_final1; bad: $r_bad_state"
+
+done_testing

@@ -1,0 +1,315 @@
+#!/bin/bash
+# attach, detach, undo and show on fake Proxmox and LXC hosts. The expected
+# lines are written here from the H100 capture's numbers (nvidia 195, GPU minor
+# 0, nvidiactl 255, nvidia-uvm 238 with minors 0 and 1: h100 capture l.24-35)
+# and from proxmox-config.md's rules, not from the program's output.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
+h=$(host pve h100-580.159.04.spec pve.spec)
+conf=$h/etc/pve/lxc/101.conf
+BLOCK="lxc.environment: LXGPU_DEVICES=$UUID
+lxc.cgroup2.devices.allow: c 195:0 rwm
+lxc.cgroup2.devices.allow: c 195:255 rwm
+lxc.cgroup2.devices.allow: c 238:0 rwm
+lxc.cgroup2.devices.allow: c 238:1 rwm
+lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
+lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
+lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
+lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+
+MAIN="arch: amd64
+cores: 4
+hostname: cuda
+memory: 8192
+ostype: debian
+rootfs: local-lvm:vm-101-disk-0,size=32G
+lxc.apparmor.profile: generated"
+SNAP="[before_gpu]
+arch: amd64
+hostname: cuda
+snaptime: 1718000000
+lxc.apparmor.profile: generated"
+printf '%s\n\n%s\n' "$MAIN" "$SNAP" >"$conf"
+orig=$(sha "$conf")
+
+# --- attach: the block goes after the main section's last line, the snapshot is untouched
+run --sysroot "$h" attach 101
+eq "attach: exit 0" "$rc" 0
+eq "attach: the whole file" "$(cat "$conf")" "$MAIN
+$BLOCK
+
+$SNAP"
+contains "attach: says what it added" "$out" "+ lxc.cgroup2.devices.allow: c 238:1 rwm"
+eq "attach: no temp or backup file in /etc/pve/lxc" "$(ls "$h/etc/pve/lxc")" 101.conf
+check "attach: previous config kept outside /etc/pve" cmp -s <(printf '%s\n\n%s\n' "$MAIN" "$SNAP") \
+	"$h/var/lib/lxgpu/backup/pve-101.before"
+check "attach: lock file is pct's" test -f "$h/run/lock/lxc/pve-config-101.lock"
+check "attach: lock released" flock -n "$h/run/lock/lxc/pve-config-101.lock" true
+after=$(sha "$conf")
+
+run --sysroot "$h" attach 101 --json
+eq "attach twice: changed false" "$(jqr .changed)" false
+unchanged "attach twice: file unchanged" "$conf" "$after"
+run --sysroot "$h" attach 101 --gpu 0 --gpu "$UUID" --gpu 0000:00:06.0
+unchanged "attach by index, UUID and PCI address: the same GPU, no change" "$conf" "$after"
+
+run --sysroot "$h" show 101 --json
+eq "show: records the GPU" "$(jqr '.devices | join(",")')" "$UUID"
+eq "show: healthy" "$(jqr .health)" ok
+eq "show: lines" "$(jqr '[.lines[] | .kind] | join(",")')" "record,rule,rule,rule,rule,mount,mount,mount,mount"
+
+run --sysroot "$h" detach 101
+eq "detach: exit 0" "$rc" 0
+unchanged "attach then detach: byte-identical" "$conf" "$orig"
+
+run --sysroot "$h" undo 101
+eq "undo after detach: exit 0" "$rc" 0
+unchanged "undo: the attached config is back" "$conf" "$after"
+run --sysroot "$h" undo 101
+eq "undo twice: exit 1" "$rc" 1
+contains "undo twice: nothing to undo" "$err" "nothing to undo"
+run --sysroot "$h" detach 101 --quiet
+echo "memory: 4096" >>"$conf"
+edited=$(sha "$conf")
+run --sysroot "$h" undo 101
+eq "undo after a hand edit: exit 1" "$rc" 1
+check "undo after a hand edit: one line" one_line_error
+unchanged "undo after a hand edit: file unchanged" "$conf" "$edited"
+printf '%s\n\n%s\n' "$MAIN" "$SNAP" >"$conf"
+
+# --- dry run and JSON
+run --sysroot "$h" attach 101 --dry-run
+eq "dry-run: exit 0" "$rc" 0
+unchanged "dry-run: file unchanged" "$conf" "$orig"
+contains "dry-run: unified diff header" "$out" "--- a/etc/pve/lxc/101.conf
++++ b/etc/pve/lxc/101.conf"
+contains "dry-run: diff adds the rule" "$out" "+lxc.cgroup2.devices.allow: c 195:0 rwm"
+run --sysroot "$h" attach 101 --dry-run --json
+eq "dry-run json: changed, schema" "$(jqr '"\(.schema) \(.changed) \(.dry_run)"')" "1 true true"
+eq "dry-run json: plan" "$(jqr '.plan | "\(.style) \(.rules | join(",")) \(.gpus | join(","))"')" \
+	"raw c 195:0 rwm,c 195:255 rwm,c 238:0 rwm,c 238:1 rwm $UUID"
+contains "dry-run json: diff" "$(jqr .diff)" "+lxc.environment: LXGPU_DEVICES=$UUID"
+unchanged "dry-run json: file unchanged" "$conf" "$orig"
+
+# --- the guide's lines: replaced, stale majors removed, least privilege
+sample 01-raw-nvidia-privileged.conf >"$conf"
+run --sysroot "$h" attach 101 --json
+eq "guide lines: hand-written c 195:* and mounts replaced" \
+	"$(jqr '[.removed[] | select(.why == "hand-written") | .line] | join("|")')" \
+	"lxc.cgroup2.devices.allow: c 195:* rwm|lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file|lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+eq "guide lines: majors 508 and 511, registered by no driver, removed as stale" \
+	"$(jqr '[.removed[] | select(.why == "stale") | .line] | join("|")')" \
+	"lxc.cgroup2.devices.allow: c 508:* rwm|lxc.cgroup2.devices.allow: c 511:* rwm"
+eq "guide lines: one mount per node" "$(grep -c 'lxc.mount.entry: /dev/nvidia0 ' "$conf")" 1
+lacks "guide lines: no wildcard left" "$(cat "$conf")" "195:*"
+contains "guide lines: other lines kept (the /dev/dri directory mount)" "$(cat "$conf")" \
+	"lxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir"
+
+# --- a rule for a major no driver has registered yet, with no GPU lines: not lxgpu's business
+printf '%s\nlxc.cgroup2.devices.allow: c 188:* rwm\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+run --sysroot "$h" attach 101
+contains "unrelated rule (ttyUSB, driver not loaded): kept" "$(cat "$conf")" "c 188:* rwm"
+run --sysroot "$h" attach 101
+eq "unrelated rule: attach twice, no change" "$out" "CT 101: no change (/etc/pve/lxc/101.conf)"
+run --sysroot "$h" detach 101
+unchanged "unrelated rule: attach then detach byte-identical (found by fuzz_config)" "$conf" "$before"
+
+# --- --wildcard
+printf '%s\n' "$MAIN" >"$conf"
+run --sysroot "$h" attach 101 --wildcard --json
+eq "wildcard: the guide's rules" "$(grep 'devices.allow' "$conf")" \
+	"lxc.cgroup2.devices.allow: c 195:* rwm
+lxc.cgroup2.devices.allow: c 238:* rwm"
+
+# --- style dev (pve-container 5.2.6 >= 5.0.7)
+printf '%s\ndev0: /dev/ttyUSB0\n\n[pve:pending]\ndelete: dev1\ndev2: /dev/ttyUSB1\n' "$MAIN" >"$conf"
+run --sysroot "$h" attach 101 --style dev
+eq "dev: exit 0" "$rc" 0
+eq "dev: lowest free indices, pending and delete: counted (proxmox-config.md §7.6)" \
+	"$(grep -E '^dev[0-9]+:' "$conf" | head -5)" \
+	"dev0: /dev/ttyUSB0
+dev3: /dev/nvidia0,mode=0666
+dev4: /dev/nvidiactl,mode=0666
+dev5: /dev/nvidia-uvm,mode=0666
+dev6: /dev/nvidia-uvm-tools,mode=0666"
+eq "dev: no raw rules" "$(grep -c devices.allow "$conf")" 0
+contains "dev: pending section untouched" "$(cat "$conf")" "[pve:pending]
+delete: dev1
+dev2: /dev/ttyUSB1"
+run --sysroot "$h" attach 101 --style dev
+eq "dev twice: no change" "$out" "CT 101: no change (/etc/pve/lxc/101.conf)"
+run --sysroot "$h" attach 101 --style raw --json
+eq "dev -> raw: devN lines replaced" "$(grep -cE '^dev[3-6]:' "$conf")" 0
+eq "dev -> raw: dev0 of another device kept" "$(grep -c '^dev0: /dev/ttyUSB0' "$conf")" 1
+
+printf '%s\n\n[pve:pending]\ndev0: /dev/nvidia0,gid=44,mode=0666\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+run --sysroot "$h" attach 101
+eq "pending devN for the same node: exit 1" "$rc" 1
+contains "pending devN: says which and how to fix" "$err" "dev0 in [pve:pending] already passes /dev/nvidia0"
+unchanged "pending devN: unchanged" "$conf" "$before"
+
+old=$(host pveold h100-580.159.04.spec pve.spec)
+sed -i 's/^Version: 5.2.6$/Version: 5.0.4/' "$old/var/lib/dpkg/status"
+printf '%s\n' "$MAIN" >"$old/etc/pve/lxc/101.conf"
+run --sysroot "$old" attach 101 --style dev
+eq "dev on pve-container 5.0.4: exit 1" "$rc" 1
+contains "dev on pve-container 5.0.4: says why" "$err" "needs pve-container 5.0.7"
+run --sysroot "$old" attach 101 --json
+eq "auto on pve-container 5.0.4: raw" "$(jqr .plan.style)" raw
+
+# --- unprivileged Proxmox CT with an Intel iGPU: devN with the container's gids
+intel=$(host pveintel intel-n100.spec pve.spec)
+printf '%s\nunprivileged: 1\n' "$MAIN" >"$intel/etc/pve/lxc/102.conf"
+run --sysroot "$intel" attach 102
+eq "unprivileged DRI without gids: exit 1" "$rc" 1
+contains "unprivileged DRI without gids: asks for --gid" "$err" "pass --gid"
+run --sysroot "$intel" attach 102 --gid render=993,video=44
+eq "unprivileged DRI: exit 0" "$rc" 0
+eq "unprivileged DRI: devN with the container's render and video gids (auto = dev)" \
+	"$(grep -E '^dev' "$intel/etc/pve/lxc/102.conf")" \
+	"dev0: /dev/dri/card0,gid=44,mode=0660
+dev1: /dev/dri/renderD128,gid=993,mode=0660"
+eq "unprivileged DRI: record is the PCI address" \
+	"$(grep LXGPU_DEVICES "$intel/etc/pve/lxc/102.conf")" "lxc.environment: LXGPU_DEVICES=0000:00:02.0"
+run --sysroot "$intel" show 102
+contains "show: render group note" "$out" "usermod -aG render,video"
+printf '%s\n' "$MAIN" >"$intel/etc/pve/lxc/103.conf"
+run --sysroot "$intel" attach 103 --style raw
+eq "privileged DRI raw: host gids kept, exact rules" \
+	"$(grep -E 'allow|mount' "$intel/etc/pve/lxc/103.conf")" \
+	"lxc.cgroup2.devices.allow: c 226:0 rwm
+lxc.cgroup2.devices.allow: c 226:128 rwm
+lxc.mount.entry: /dev/dri/card0 dev/dri/card0 none bind,optional,create=file
+lxc.mount.entry: /dev/dri/renderD128 dev/dri/renderD128 none bind,optional,create=file"
+printf '%s\nunprivileged: 1\n' "$MAIN" >"$intel/etc/pve/lxc/104.conf"
+run --sysroot "$intel" attach 104 --style raw --gid 993
+eq "unprivileged DRI raw: needs the start hook, exit 1" "$rc" 1
+contains "unprivileged DRI raw: says so" "$err" "start hook"
+
+# --- plain LXC: "key = value", no sections
+lxc=$(host lxc h100-580.159.04.spec)
+mkdir -p "$lxc/var/lib/lxc/web" "$lxc/srv/lxc/db"
+printf 'lxc.include = /usr/share/lxc/config/common.conf\nlxc.net.0.type = empty\nlxc.rootfs.path = dir:/var/lib/lxc/web/rootfs\n' \
+	>"$lxc/var/lib/lxc/web/config"
+lorig=$(sha "$lxc/var/lib/lxc/web/config")
+run --sysroot "$lxc" attach web --gpu 0
+eq "lxc: exit 0" "$rc" 0
+eq "lxc: key = value lines" "$(sed -n '4,6p' "$lxc/var/lib/lxc/web/config")" \
+	"lxc.environment = LXGPU_DEVICES=$UUID
+lxc.cgroup2.devices.allow = c 195:0 rwm
+lxc.cgroup2.devices.allow = c 195:255 rwm"
+run --sysroot "$lxc" detach web
+unchanged "lxc: attach then detach byte-identical" "$lxc/var/lib/lxc/web/config" "$lorig"
+printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >"$lxc/srv/lxc/db/config"
+run --sysroot "$lxc" --lxcpath /srv/lxc attach db
+eq "lxc: --lxcpath, unprivileged with NVIDIA's 0666 nodes: exit 0" "$rc" 0
+run --sysroot "$lxc" attach web --style dev
+eq "lxc: --style dev refused" "$rc" 1
+
+# --- running container, system log
+mkdir -p "$h/proc/net"
+printf 'Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 41229 @/var/lib/lxc/101/command\n' \
+	>"$h/proc/net/unix"
+printf '%s\n' "$MAIN" >"$conf"
+rm -f "$h/dev/log"
+python3 - "$h/dev/log" "$TMP/syslog" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+open(sys.argv[2], "wb").write(s.recv(2048))
+PY
+for _ in $(seq 50); do [ -S "$h/dev/log" ] && break; sleep 0.1; done
+run --sysroot "$h" attach 101
+wait
+contains "running CT: applies at next start" "$out" \
+	"CT 101 is running: the change applies at its next start (pct reboot 101)"
+contains "system log: one line from lxgpu" "$(cat "$TMP/syslog")" "lxgpu["
+contains "system log: what changed" "$(cat "$TMP/syslog")" "attached to CT 101: 9 lines added, 0 removed, GPUs $UUID"
+rm -f "$h/dev/log" "$h/proc/net/unix"
+
+# --- MIG: a GPU's instances come with it
+mig=$(host pvemig two-h100-mig.spec pve.spec)
+printf '%s\n' "$MAIN" >"$mig/etc/pve/lxc/101.conf"
+run --sysroot "$mig" attach 101 --gpu 0 --json
+eq "mig: GPU 0 with its instances' caps (public-captures.md §5.2 minors)" "$(jqr '.plan.rules | join(",")')" \
+	"c 195:0 rwm,c 241:21 rwm,c 241:22 rwm,c 241:30 rwm,c 241:31 rwm,c 241:32 rwm,c 241:84 rwm,c 241:85 rwm,c 195:255 rwm,c 238:0 rwm,c 238:1 rwm"
+run --sysroot "$mig" attach 101 --gpu 1 --json
+eq "mig: the other GPU by index: its own minor 5, no caps" "$(jqr '.plan.rules | join(",")')" \
+	"c 195:5 rwm,c 195:255 rwm,c 238:0 rwm,c 238:1 rwm"
+eq "mig: switching GPUs replaces lxgpu's lines" "$(jqr '[.removed[] | .why] | unique | join(",")')" lxgpu
+lacks "mig: GPU 0 gone from the config" "$(cat "$mig/etc/pve/lxc/101.conf")" "/dev/nvidia0 "
+
+# --- AMD: kfd, card and render, privileged LXC
+amd=$(host amdlxc amd-strix-halo.spec)
+mkdir -p "$amd/var/lib/lxc/rocm"
+printf 'lxc.net.0.type = empty\n' >"$amd/var/lib/lxc/rocm/config"
+run --sysroot "$amd" attach rocm --json
+eq "amd: card, render and kfd (majors 226 and 234)" "$(jqr '.plan.rules | join(",")')" \
+	"c 226:0 rwm,c 226:128 rwm,c 234:0 rwm"
+
+# --- bad input: one line on stderr, exit 1 or 2, the file unchanged
+printf '%s\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+bad() { # DESC WANT_RC ARGS...
+	local desc=$1 want=$2; shift 2
+	run "$@"
+	eq "$desc: exit $want" "$rc" "$want"
+	check "$desc: one line" one_line_error
+	unchanged "$desc: file unchanged" "$conf" "$before"
+}
+bad "unknown CT" 1 --sysroot "$h" attach 555
+bad "VMID out of range" 2 --sysroot "$h" attach 99
+bad "VMID with a leading zero" 2 --sysroot "$h" attach 0101
+bad "name with a slash" 2 --sysroot "$h" attach ../../etc
+bad "selection matching nothing" 1 --sysroot "$h" attach 101 --gpu 3
+bad "selection that is not a selector" 2 --sysroot "$h" attach 101 --gpu GPU-xyz
+bad "unknown style" 2 --sysroot "$h" attach 101 --style fancy
+bad "missing CT" 2 --sysroot "$h" attach
+bad "bad --gid" 2 --sysroot "$h" attach 101 --gid render=x
+contains "unknown CT: names it" "$(run --sysroot "$h" attach 555; echo "$err")" "no container 555"
+mkdir -p "$h/etc/pve/nodes/pve2/lxc" "$h/etc/pve/nodes/pve2/qemu-server"
+touch "$h/etc/pve/nodes/pve2/lxc/150.conf" "$h/etc/pve/nodes/pve2/qemu-server/160.conf"
+run --sysroot "$h" attach 150
+contains "CT on another node: says where" "$err" "CT 150 is on cluster node pve2"
+run --sysroot "$h" attach 160
+contains "a VM: says so" "$err" "160 is a virtual machine"
+
+printf '%s\nlock: backup\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+bad "locked CT" 1 --sysroot "$h" attach 101
+contains "locked CT: says why" "$err" "CT 101 is locked (backup)"
+head -c 4096 /dev/urandom >"$conf"
+before=$(sha "$conf")
+bad "not a config" 1 --sysroot "$h" attach 101
+{ printf '%s\n' "$MAIN"; head -c 1100000 /dev/zero | tr '\0' '#'; echo; } >"$conf"
+before=$(sha "$conf")
+bad "over 1 MiB" 1 --sysroot "$h" attach 101
+contains "over 1 MiB: says so" "$err" "larger than"
+printf '%s\nthis is not a config line\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+bad "invalid line" 1 --sysroot "$h" attach 101
+contains "invalid line: file:line" "$err" "/etc/pve/lxc/101.conf:8: not a Proxmox config line"
+boot=$(host pveboot h100-after-boot.spec pve.spec)
+printf '%s\n' "$MAIN" >"$boot/etc/pve/lxc/101.conf"
+conf=$boot/etc/pve/lxc/101.conf
+before=$(sha "$conf")
+bad "node missing (after boot)" 1 --sysroot "$boot" attach 101
+contains "node missing: the fix" "$err" "nvidia-modprobe -u -c 0"
+flock "$h/run/lock/lxc/pve-config-101.lock" sleep 30 &
+holder=$!
+sleep 0.2
+conf=$h/etc/pve/lxc/101.conf
+printf '%s\n' "$MAIN" >"$conf"
+before=$(sha "$conf")
+start=$(date +%s)
+bad "held lock" 1 --sysroot "$h" attach 101
+contains "held lock: says who might hold it" "$err" "locked by another process"
+check "held lock: gave up after about 10 s" test $(($(date +%s) - start)) -ge 9
+kill $holder 2>/dev/null
+
+done_testing

@@ -1,0 +1,22 @@
+#!/bin/bash
+# tests/gpu/run.sh [SCENARIO...]: the GPU-machine scenarios, in one private
+# mount namespace. On the device machine, from the repository root:
+#   unshare -m --propagation private bash tests/gpu/run.sh
+# with .carry/ holding build/lxgpu (and bench helpers), gpu-lxc.sh and debs/.
+set -u
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+command -v nvidia-smi >/dev/null || { echo "1..0 # SKIP no NVIDIA GPU"; exit 0; }
+bash .carry/gpu-lxc.sh setup .carry/debs >/dev/null || exit 1
+export PATH=/opt/lxcroot/usr/bin:$PATH
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(discover attach)
+rc=0
+for s in "${scenarios[@]}"; do
+	echo "== tests/gpu/$s.sh"
+	case $s in
+	discover) bash tests/gpu/discover.sh .carry/build/lxgpu || rc=1 ;;
+	*) bash "tests/gpu/$s.sh" || rc=1 ;;
+	esac
+done
+exit $rc
