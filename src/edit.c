@@ -107,25 +107,6 @@ static bool same_line(const struct conf *c, size_t line, char *const *lines, siz
 	return false;
 }
 
-/* Removed lines equal the new ones, as a multiset of key/value (devN by value). */
-static bool unchanged(const struct conf *c, const struct conf_edit *e, char *const *lines, size_t n)
-{
-	size_t removed = 0;
-	_cleanup_free_ bool *matched = xcalloc(n + 1, sizeof(bool));
-	for (size_t i = 0; i < c->nlines; i++) {
-		if (!e->remove[i])
-			continue;
-		removed++;
-		bool found = false;
-		for (size_t k = 0; k < n && !found; k++)
-			if (!matched[k] && same_line(c, i, &lines[k], 1))
-				matched[k] = found = true;
-		if (!found)
-			return false;
-	}
-	return removed == n;
-}
-
 static int pending_conflicts(const struct conf *c, const struct lxgpu_plan *plan,
 			     struct lxgpu_err *err)
 {
@@ -204,15 +185,29 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 		conf_edit_free(e);
 		return r;
 	}
-	if (unchanged(c, e, lines, nlines)) {
-		conf_edit_free(e);
-		conf_edit_init(e, c);
-		rep->nremoved = 0;
-	} else {
-		conf_edit_place(e, c);
-		for (size_t i = 0; i < nlines; i++)
-			conf_edit_add(e, lines[i]);
+	/* A line that would go and come back as it is stays where it is: the
+	 * edit touches only what differs (attach twice changes nothing). */
+	_cleanup_free_ bool *kept = xcalloc(nlines + 1, sizeof(bool));
+	for (size_t i = 0; i < rep->nremoved;) {
+		size_t line = rep->removed[i].line, k;
+		for (k = 0; k < nlines; k++)
+			if (!kept[k] && same_line(c, line, &lines[k], 1))
+				break;
+		if (k == nlines) {
+			i++;
+			continue;
+		}
+		kept[k] = true;
+		e->remove[line] = false;
+		/* keep the report in line order: shift, do not swap */
+		memmove(&rep->removed[i], &rep->removed[i + 1],
+			(rep->nremoved - i - 1) * sizeof(*rep->removed));
+		rep->nremoved--;
 	}
+	conf_edit_place(e, c);
+	for (size_t i = 0; i < nlines; i++)
+		if (!kept[i])
+			conf_edit_add(e, lines[i]);
 	for (size_t i = 0; i < nlines; i++)
 		free(lines[i]);
 	free(lines);

@@ -96,9 +96,11 @@ unchanged "dry-run json: file unchanged" "$conf" "$orig"
 # --- the guide's lines: replaced, stale majors removed, least privilege
 sample 01-raw-nvidia-privileged.conf >"$conf"
 run --sysroot "$h" attach 101 --json
-eq "guide lines: hand-written c 195:* and mounts replaced" \
+eq "guide lines: the hand-written c 195:* replaced; mounts that say what lxgpu would say stay" \
 	"$(jqr '[.removed[] | select(.why == "hand-written") | .line] | join("|")')" \
-	"lxc.cgroup2.devices.allow: c 195:* rwm|lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file|lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+	"lxc.cgroup2.devices.allow: c 195:* rwm"
+eq "guide lines: only the exact rules and the record are added" "$(jqr '.added | join("|")')" \
+	"lxc.environment: LXGPU_DEVICES=$UUID|lxc.cgroup2.devices.allow: c 195:0 rwm|lxc.cgroup2.devices.allow: c 195:255 rwm|lxc.cgroup2.devices.allow: c 238:0 rwm|lxc.cgroup2.devices.allow: c 238:1 rwm"
 eq "guide lines: majors 508 and 511, registered by no driver, removed as stale" \
 	"$(jqr '[.removed[] | select(.why == "stale") | .line] | join("|")')" \
 	"lxc.cgroup2.devices.allow: c 508:* rwm|lxc.cgroup2.devices.allow: c 511:* rwm"

@@ -21,6 +21,7 @@
 # Needs root, lxc, busybox-static and uidmap; skips (1..0 # SKIP) without them,
 # when a driver owns major 195 or 238 here, or when /dev/nvidia* exists already.
 # Removes its containers, device nodes and temp dirs on exit, failed or not.
+# shellcheck disable=SC2016 # single-quoted scripts expand inside the container or sh -c
 set -u
 : "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
 
@@ -118,7 +119,7 @@ for n in $NODES; do
 	mknod -m 0666 "/dev/$n" c "$maj" "$min" || bail "mknod /dev/$n c $maj $min"
 done
 eq "real /dev has the fake host's nodes" \
-	"$(stat -c '%n %t:%T %a' $(for n in $NODES; do echo "/dev/$n"; done) | tr '\n' ';')" \
+	"$(for n in $NODES; do stat -c '%n %t:%T %a' "/dev/$n"; done | tr '\n' ';')" \
 	"/dev/nvidia0 c3:0 666;/dev/nvidia1 c3:1 666;/dev/nvidiactl c3:ff 666;/dev/nvidia-uvm ee:0 666;/dev/nvidia-uvm-tools ee:1 666;"
 
 # lx ARGS...: lxgpu --sysroot FAKE ARGS, seeing WORKDIR/lxc at FAKE/var/lib/lxc;
@@ -192,8 +193,8 @@ eq "priv: init's environment has LXGPU_DEVICES" \
 stop "$PRIV"
 
 lx_ok "detach $PRIV: exit 0" detach "$PRIV"
-if cmp -s "$TMP/priv.before" "$cfg"; then ok "detach: config byte-identical to before attach"; else
-	not_ok "detach: config byte-identical to before attach"
+if cmp -s "$TMP/priv.before" "$cfg"; then ok "detach $PRIV: config byte-identical to before attach"; else
+	not_ok "detach $PRIV: config byte-identical to before attach"
 	diff "$TMP/priv.before" "$cfg" | diag
 fi
 start "$PRIV"
@@ -228,6 +229,11 @@ eq "unpriv: open /dev/nvidia-uvm -> ENXIO" "$(probe "$UNPRIV" /dev/nvidia-uvm)" 
 eq "unpriv: open /dev/nvidia-uvm-tools -> ENXIO" "$(probe "$UNPRIV" /dev/nvidia-uvm-tools)" ENXIO
 eq "unpriv: GPU 1 not bound in (/dev/nvidia1 absent)" "$(probe "$UNPRIV" /dev/nvidia1)" ENOENT
 stop "$UNPRIV"
+lx_ok "detach $UNPRIV: exit 0" detach "$UNPRIV"
+if cmp -s "$TMP/unpriv.before" "$cfg"; then ok "detach $UNPRIV: config byte-identical to before attach"; else
+	not_ok "detach $UNPRIV: config byte-identical to before attach"
+	diff "$TMP/unpriv.before" "$cfg" | diag
+fi
 
 echo "1..$tap_n"
 [ "$tap_failed" -eq 0 ]
