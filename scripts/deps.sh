@@ -14,4 +14,4 @@ need_packages() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
 		"${missing[@]}" >&2
 }
-BUILD_PACKAGES="meson ninja-build gcc pkg-config libjansson-dev"
+BUILD_PACKAGES="meson ninja-build gcc pkg-config libjansson-dev libcurl4-openssl-dev python3"

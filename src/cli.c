@@ -37,6 +37,12 @@ const struct cli_option cli_options[] = {
 	{ "dry-run", no_argument, KEY_DRY_RUN, NULL, "print the diff, change nothing" },
 	{ "gid", required_argument, KEY_GID, "GID",
 	  "the container's render/video gid: N, or render=N,video=M" },
+	{ "mode", required_argument, KEY_MODE, "MODE",
+	  "bind (the host's driver at every start; default), copy, or install (NVIDIA's .run)" },
+	{ "installer", required_argument, KEY_INSTALLER, "FILE",
+	  "the NVIDIA .run installer to use instead of downloading it" },
+	{ "docker", no_argument, KEY_DOCKER, NULL,
+	  "also set up nvidia-container-toolkit for Docker inside the container" },
 	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
 	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -45,6 +51,7 @@ const struct cli_option cli_options[] = {
 static const int no_options[] = { 0 };
 static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
+static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
 
 const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
@@ -58,6 +65,13 @@ const struct cli_command cli_commands[] = {
 	  no_options, 1, 1, false },
 	{ "show", cmd_show, "CT", "what CT has, and whether it still matches the host", no_options,
 	  1, 1, false },
+	{ "driver", cmd_driver, "CT [--mode bind|copy|install] [--installer FILE.run] [--dry-run]",
+	  "give CT the host's user-space driver, of the kernel module's exact version",
+	  driver_options, 1, 1, false },
+	{ "check", cmd_check, "CT", "host vs container: device rules, nodes, driver version",
+	  no_options, 1, 1, false },
+	{ "hook", cmd_hook, "[NAME lxc mount]", "run by LXC at container start (lxc.hook.mount)",
+	  no_options, 0, 3, true },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
 };
 
@@ -212,6 +226,22 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_GID:
 		return parse_gid_option(cli, arg);
+	case KEY_MODE:
+		if (strcmp(arg, "bind") == 0)
+			cli->mode = DRIVER_MODE_BIND;
+		else if (strcmp(arg, "copy") == 0)
+			cli->mode = DRIVER_MODE_COPY;
+		else if (strcmp(arg, "install") == 0)
+			cli->mode = DRIVER_MODE_INSTALL;
+		else
+			return cli_error(EXIT_USAGE, "--mode %s: want bind, copy or install", arg);
+		break;
+	case KEY_INSTALLER:
+		cli->installer = arg;
+		break;
+	case KEY_DOCKER:
+		cli->docker = true;
+		break;
 	case KEY_SYSROOT:
 		p->sysroot = arg;
 		break;

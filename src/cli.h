@@ -30,7 +30,12 @@ enum cli_key {
 	KEY_WILDCARD,
 	KEY_DRY_RUN,
 	KEY_GID,
+	KEY_MODE,
+	KEY_INSTALLER,
+	KEY_DOCKER,
 };
+
+enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
 
 struct cli_option {
 	const char *name;
@@ -66,6 +71,9 @@ struct cli {
 	int style; /* enum lxgpu_style */
 	bool wildcard, dry_run;
 	long render_gid, video_gid; /* --gid, -1 when not given */
+	enum driver_mode mode;
+	const char *installer; /* --installer FILE.run */
+	bool docker;
 };
 
 extern const struct cli_option cli_options[];
@@ -82,5 +90,9 @@ int cmd_attach(struct cli *cli);
 int cmd_detach(struct cli *cli);
 int cmd_undo(struct cli *cli);
 int cmd_show(struct cli *cli);
+int cmd_driver(struct cli *cli);
+int cmd_driver_install(struct cli *cli);
+int cmd_check(struct cli *cli);
+int cmd_hook(struct cli *cli);
 
 #endif

@@ -238,6 +238,32 @@ void edit_detach(const struct conf *c, const struct lxgpu_inventory *inv, struct
 	pt_free(&pt);
 }
 
+void edit_hook(const struct conf *c, const struct lxgpu_inventory *inv, const char *key,
+	       const char *value, struct conf_edit *e, struct edit_report *rep)
+{
+	struct pt_config pt;
+	bool have = false;
+
+	memset(rep, 0, sizeof(*rep));
+	conf_edit_init(e, c);
+	pt_scan(c, inv, &pt);
+	for (size_t i = 0; i < pt.n; i++) {
+		const struct conf_line *l = &c->lines[pt.entries[i].line];
+		if (pt.entries[i].kind != PT_HOOK || strcmp(l->key, key) != 0)
+			continue;
+		if (value && !have && strcmp(l->value, value) == 0)
+			have = true; /* already there: keep it where it is */
+		else
+			report_remove(rep, e, pt.entries[i].line, EDIT_OURS);
+	}
+	pt_free(&pt);
+	if (value && !have) {
+		_cleanup_free_ char *line = conf_format_line(c->format, key, value);
+		conf_edit_place(e, c);
+		conf_edit_add(e, line);
+	}
+}
+
 void edit_report_free(struct edit_report *rep)
 {
 	for (size_t i = 0; i < rep->nkept_other; i++)

@@ -37,6 +37,10 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 /* The edit that removes every GPU passthrough line and lxgpu's record. */
 void edit_detach(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
 		 struct edit_report *rep);
+/* The edit that makes `key: value` lxgpu's only hook line of that kind
+ * (value NULL: none), leaving other hooks alone. */
+void edit_hook(const struct conf *c, const struct lxgpu_inventory *inv, const char *key,
+	       const char *value, struct conf_edit *e, struct edit_report *rep);
 void edit_report_free(struct edit_report *rep);
 const char *edit_why_name(enum edit_why w);
 

@@ -29,12 +29,13 @@ int fs_open_root(const char *path, struct lxgpu_err *err)
 	return fd;
 }
 
-int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, struct lxgpu_err *err)
+static int open_how_in(int rootfd, const char *path, int flags, mode_t mode,
+		       unsigned long long resolve, struct lxgpu_err *err)
 {
 	struct open_how how = {
 		.flags = (unsigned)flags | O_CLOEXEC,
 		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = resolve,
 	};
 	char buf[4096];
 	const char *rel = path;
@@ -53,8 +54,22 @@ int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, struct lxgp
 		if (errno == ENOSYS)
 			return lxgpu_failx(err, ENOSYS,
 					   "openat2 is missing: lxgpu needs Linux 5.6 or newer");
+		if (errno == ELOOP && (resolve & RESOLVE_NO_SYMLINKS))
+			return lxgpu_failx(err, ELOOP, "%s: a symlink on the path, refused",
+					   shown(path, buf, sizeof(buf)));
 		return lxgpu_fail(err, errno, "%s", shown(path, buf, sizeof(buf)));
 	}
+}
+
+int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, struct lxgpu_err *err)
+{
+	return open_how_in(rootfd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, err);
+}
+
+int fs_open_in_nosymlinks(int rootfd, const char *path, int flags, struct lxgpu_err *err)
+{
+	return open_how_in(rootfd, path, flags, 0,
+			   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS, err);
 }
 
 int fs_open_child(int dirfd, const char *name, int flags, struct lxgpu_err *err)

@@ -26,6 +26,9 @@ int fs_open_root(const char *path, struct lxgpu_err *err);
 /* `path` is read relative to rootfd, also when it starts with '/'. */
 int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, struct lxgpu_err *err);
 int fs_open_child(int dirfd, const char *name, int flags, struct lxgpu_err *err);
+/* Like fs_open_in, but no symlink may stand anywhere on the path: for the
+ * directories lxgpu writes into inside a container (ELOOP when one does). */
+int fs_open_in_nosymlinks(int rootfd, const char *path, int flags, struct lxgpu_err *err);
 
 /* Reads a whole regular file into a NUL-terminated buffer; EFBIG past max. */
 int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len,

@@ -1,0 +1,41 @@
+/* The machinery of the commands that change a container's config. */
+#ifndef LXGPU_CLI_CHANGE_H
+#define LXGPU_CLI_CHANGE_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "config.h"
+#include "container.h"
+#include "edit.h"
+#include "inventory.h"
+#include "plan.h"
+
+/* Everything one change needs, released together by change_free. */
+struct change {
+	struct lxgpu_ct ct;
+	struct lxgpu_inventory inv;
+	struct conf conf;
+	struct conf_edit edit;
+	struct edit_report report;
+	struct lxgpu_plan plan;
+	char *old_text, *new_text;
+	size_t old_len, new_len;
+	int lockfd;
+	bool running, have_inv;
+};
+
+/* The CT argument alone: -1 when fine, else the usage error's exit code. */
+int ct_arg(struct cli *cli);
+const char *ct_label(const struct lxgpu_ct *ct);
+/* Opens, locks (unless only looking), reads and parses cli->args[0]'s config,
+ * refusing what lxgpu must not edit; scans the host. */
+int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err *err);
+/* Writes ch->edit (unless --dry-run) and prints what it does; `verb` for the
+ * log and the output ("attached to"); with_plan adds ch->plan to the JSON. */
+int change_finish(struct cli *cli, struct change *ch, const char *verb, bool with_plan);
+void change_free(struct change *ch);
+/* The container's own render and video gids (--gid, or its /etc/group). */
+void container_gids(struct cli *cli, struct change *ch, long *render, long *video);
+
+#endif

@@ -1,0 +1,56 @@
+/* inject: the host's driver into a container (see inject.h). */
+#include "inject.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "guest.h"
+#include "xalloc.h"
+
+int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum inject_mode mode,
+		  long uid, long gid, struct inject_result *res, struct lxgpu_err *err)
+{
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->lib_dir = guest_lib_dir(ctroot);
+	_cleanup_close_ int libdir = guest_dir(ctroot, res->lib_dir, uid, gid, err);
+	if (libdir < 0)
+		return libdir;
+	_cleanup_close_ int bindir = guest_dir(ctroot, "usr/bin", uid, gid, err);
+	if (bindir < 0)
+		return bindir;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct driver_file *f = &d->files[i];
+		int dir = f->lib ? libdir : bindir;
+		char shown[512];
+		snprintf(shown, sizeof(shown), "/%s/%s", f->lib ? res->lib_dir : "usr/bin",
+			 f->name);
+		_cleanup_close_ int src = fs_open_in(hostroot, f->path, O_PATH, 0, err);
+		if (src < 0)
+			return lxgpu_wrap(err, "the host's driver file");
+		r = mode == INJECT_BIND ? guest_bind_file(src, dir, f->name, shown, err)
+					: guest_copy_file(src, dir, f->name, uid, gid, shown, err);
+		if (r < 0)
+			return r;
+		res->files++;
+		for (size_t k = 0; k < f->nlinks; k++) {
+			snprintf(shown, sizeof(shown), "/%s/%s", res->lib_dir, f->links[k]);
+			if ((r = guest_symlink(libdir, f->links[k], f->name, uid, gid, shown,
+					       err)) < 0)
+				return r;
+			res->links++;
+		}
+		/* programs that dlopen("libcuda.so") find it (nvidia-container-toolkit#944) */
+		if (driver_version_of(f->name, "libcuda")) {
+			if ((r = guest_symlink(libdir, "libcuda.so", f->name, uid, gid,
+					       "libcuda.so", err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
