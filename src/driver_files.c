@@ -1,6 +1,7 @@
 /* driver_files: the host's user-space driver (see driver_files.h). */
 #include "driver_files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -102,14 +103,28 @@ static void add_link(struct driver_file *f, const char *name)
 	f->links[f->nlinks++] = xstrdup(name);
 }
 
-/* The version the host's libcuda files have, for the message when none match. */
+/* The version of the libcuda file beside the cache's libcuda entries, for the
+ * message when none is the module's version. */
 static char *other_version(const struct ldcache *cache, int rootfd)
 {
 	for (size_t i = 0; i < cache->n; i++) {
-		const char *name = strrchr(cache->entries[i].path, '/') + 1;
-		const char *v = driver_version_of(name, "libcuda");
-		if (v && regular_in(rootfd, cache->entries[i].path))
-			return xstrdup(v);
+		const char *path = cache->entries[i].path, *slash = strrchr(path, '/');
+		if (!slash || strcmp(lib_of(cache->entries[i].soname) ? lib_of(cache->entries[i].soname) : "",
+				     "libcuda") != 0)
+			continue;
+		_cleanup_free_ char *dir = xstrndup(path, (size_t)(slash - path));
+		_cleanup_closedir_ DIR *d = NULL;
+		struct lxgpu_err err = { 0 };
+		struct dirent *de;
+		if (fs_opendir_in(rootfd, dir[0] ? dir : "/", (void **)&d, &err) < 0)
+			continue;
+		while ((de = readdir(d))) {
+			const char *v = driver_version_of(de->d_name, "libcuda");
+			struct stat st;
+			if (v && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
+				return xstrdup(v);
+		}
 	}
 	return NULL;
 }

@@ -9,8 +9,10 @@ cd "$(dirname "$0")/../.."
 command -v nvidia-smi >/dev/null || { echo "1..0 # SKIP no NVIDIA GPU"; exit 0; }
 bash .carry/gpu-lxc.sh setup .carry/debs >/dev/null || exit 1
 export PATH=/opt/lxcroot/usr/bin:$PATH
+# lxgpu runs lxc-attach itself (check, copy, install): LXC's libraries from the unpacked .debs
+export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/opt/lxcroot/usr/lib/x86_64-linux-gnu:/opt/lxcroot/lib/x86_64-linux-gnu
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(discover attach)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(discover attach driver)
 rc=0
 for s in "${scenarios[@]}"; do
 	echo "== tests/gpu/$s.sh"
