@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "fs.h"
@@ -73,6 +74,17 @@ static bool regular_in(int rootfd, const char *path)
 	return fs_lstat_in(rootfd, path, &st, &err) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A binary, not a wrapper script: ELF's magic number. */
+static bool elf_in(int rootfd, const char *path)
+{
+	struct lxgpu_err err = { 0 };
+	char magic[4];
+	_cleanup_close_ int fd = fs_open_in(rootfd, path, O_RDONLY | O_NONBLOCK, 0, &err);
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read(fd, magic, 4) == 4 &&
+	       memcmp(magic, "\177ELF", 4) == 0;
+}
+
 static struct driver_file *find_file(struct driver_files *d, const char *name)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -109,8 +121,9 @@ static char *other_version(const struct ldcache *cache, int rootfd)
 {
 	for (size_t i = 0; i < cache->n; i++) {
 		const char *path = cache->entries[i].path, *slash = strrchr(path, '/');
-		if (!slash || strcmp(lib_of(cache->entries[i].soname) ? lib_of(cache->entries[i].soname) : "",
-				     "libcuda") != 0)
+		if (!slash ||
+		    strcmp(lib_of(cache->entries[i].soname) ? lib_of(cache->entries[i].soname) : "",
+			   "libcuda") != 0)
 			continue;
 		_cleanup_free_ char *dir = xstrndup(path, (size_t)(slash - path));
 		_cleanup_closedir_ DIR *d = NULL;
@@ -185,10 +198,21 @@ int driver_files_find(int rootfd, const char *version, struct driver_files *out,
 			cuda ? "libnvidia-ml" : "libcuda", version);
 	}
 	ldcache_free(&cache);
+	/* the driver's own bin beside its libraries first (/usr/local/nvidia/bin for
+	 * .../lib64): a /usr/bin/nvidia-smi may be a distribution's wrapper script */
+	_cleanup_free_ char *own = NULL;
+	for (size_t i = 0; i < out->n && !own; i++)
+		if (driver_version_of(out->files[i].name, "libcuda")) {
+			const char *p = out->files[i].path, *slash = strrchr(p, '/');
+			own = xasprintf("%.*s/../bin", (int)(slash - p), p);
+		}
 	for (size_t b = 0; b < ARRAY_SIZE(bins); b++)
-		for (size_t d = 0; d < ARRAY_SIZE(bin_dirs); d++) {
-			_cleanup_free_ char *path = xasprintf("%s/%s", bin_dirs[d], bins[b]);
-			if (regular_in(rootfd, path)) {
+		for (size_t d = 0; d <= ARRAY_SIZE(bin_dirs); d++) {
+			const char *dir = d == 0 ? own : bin_dirs[d - 1];
+			if (!dir)
+				continue;
+			_cleanup_free_ char *path = xasprintf("%s/%s", dir, bins[b]);
+			if (elf_in(rootfd, path)) {
 				add_file(out, TAKE_PTR(path), false);
 				break;
 			}

@@ -23,7 +23,7 @@ eq "copy: SONAME link" "$(readlink "$lib/libcuda.so.1")" "libcuda.so.$V"
 eq "copy: dev link for dlopen(\"libcuda.so\")" "$(readlink "$lib/libcuda.so")" "libcuda.so.$V"
 eq "copy: libnvidia-ml.so.1" "$(readlink "$lib/libnvidia-ml.so.1")" "libnvidia-ml.so.$V"
 eq "copy: nvvm's own SONAME (.so.4, capture)" "$(readlink "$lib/libnvidia-nvvm.so.4")" "libnvidia-nvvm.so.$V"
-eq "copy: nvidia-smi" "$(cat "$ct/rootfs/usr/bin/nvidia-smi")" "stand-in for nvidia-smi $V"
+eq "copy: nvidia-smi (the ELF stand-in)" "$(tail -c +6 "$ct/rootfs/usr/bin/nvidia-smi")" "stand-in for nvidia-smi $V"
 eq "copy: compute, utility and video libraries, no graphics" \
 	"$(cd "$lib" && ls *.so.$V | sed "s/.so.$V//" | tr '\n' ' ')" \
 	"libcuda libcudadebugger libnvcuvid libnvidia-allocator libnvidia-cfg libnvidia-encode libnvidia-gpucomp libnvidia-ml libnvidia-nvvm libnvidia-opencl libnvidia-opticalflow libnvidia-pkcs11-openssl3 libnvidia-ptxjitcompiler libvdpau_nvidia "
@@ -156,5 +156,15 @@ ln -s "$outside/etc-group" "$r/etc/group"
 echo "render:x:5:" >"$outside/etc-group"
 run --sysroot "$h" check evil5 --json
 eq "check on a hostile root: still answers" "$(jqr .schema)" 1
+
+# --- a distribution's wrapper script in /usr/bin is not the driver's binary (seen on the GPU machine)
+w=$(host wrap h100-580.159.04.spec)
+mkdir -p "$w/usr/bin" "$w/var/lib/lxc/c1/rootfs/etc"
+printf '#!/bin/sh\nexec /usr/local/nvidia/bin/nvidia-smi "$@"\n' >"$w/usr/bin/nvidia-smi"
+echo 12 >"$w/var/lib/lxc/c1/rootfs/etc/debian_version"
+printf 'lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs\n' >"$w/var/lib/lxc/c1/config"
+run --sysroot "$w" driver c1 --mode copy
+eq "wrapper script on the host: the driver's own nvidia-smi is copied" \
+	"$(tail -c +6 "$w/var/lib/lxc/c1/rootfs/usr/bin/nvidia-smi")" "stand-in for nvidia-smi $V"
 
 done_testing

@@ -10,7 +10,7 @@ ct=lxgpu-driver
 "$GPULXC" destroy "$ct" >/dev/null 2>&1
 "$GPULXC" create "$ct" overlay >/dev/null
 root=/var/lib/lxc/$ct/rootfs
-host=$(sed -n 's/.*Kernel Module[^0-9]*\([0-9][0-9.]*\).*/\1/p' /proc/driver/nvidia/version)
+host=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1)
 say "host module: $host"
 
 expect "attach" "$LXGPU" attach "$ct" --quiet
