@@ -43,6 +43,9 @@ const struct cli_option cli_options[] = {
 	  "the NVIDIA .run installer to use instead of downloading it" },
 	{ "docker", no_argument, KEY_DOCKER, NULL,
 	  "also set up nvidia-container-toolkit for Docker inside the container" },
+	{ "all", no_argument, KEY_ALL, NULL, "every container of this node" },
+	{ "guard", no_argument, KEY_GUARD, NULL,
+	  "check the container against the host at every start, refuse a start that would fail" },
 	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
 	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -52,6 +55,7 @@ static const int no_options[] = { 0 };
 static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
+static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
 
 const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
@@ -70,6 +74,9 @@ const struct cli_command cli_commands[] = {
 	  driver_options, 1, 1, false },
 	{ "check", cmd_check, "CT", "host vs container: device rules, nodes, driver version",
 	  no_options, 1, 1, false },
+	{ "sync", cmd_sync, "[CT...|--all] [--dry-run]",
+	  "bring configs and device nodes back in line with the host", sync_options, 0, 1000,
+	  false },
 	{ "hook", cmd_hook, "[NAME lxc mount]", "run by LXC at container start (lxc.hook.mount)",
 	  no_options, 0, 3, true },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
@@ -241,6 +248,12 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_DOCKER:
 		cli->docker = true;
+		break;
+	case KEY_ALL:
+		cli->all = true;
+		break;
+	case KEY_GUARD:
+		cli->guard = true;
 		break;
 	case KEY_SYSROOT:
 		p->sysroot = arg;

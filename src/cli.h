@@ -33,6 +33,8 @@ enum cli_key {
 	KEY_MODE,
 	KEY_INSTALLER,
 	KEY_DOCKER,
+	KEY_ALL,
+	KEY_GUARD,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -74,6 +76,7 @@ struct cli {
 	enum driver_mode mode;
 	const char *installer; /* --installer FILE.run */
 	bool docker;
+	bool all, guard;
 };
 
 extern const struct cli_option cli_options[];
@@ -94,5 +97,6 @@ int cmd_driver(struct cli *cli);
 int cmd_driver_install(struct cli *cli);
 int cmd_check(struct cli *cli);
 int cmd_hook(struct cli *cli);
+int cmd_sync(struct cli *cli);
 
 #endif

@@ -24,14 +24,6 @@ struct ct_status {
 	size_t nproblems;
 };
 
-static bool numeric(const char *s)
-{
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 static char *gpus_text(const struct pt_config *pt, const struct lxgpu_inventory *inv)
 {
 	char *s = xstrdup("");
@@ -104,58 +96,87 @@ static void add_status(struct ct_status **list, size_t *n, const struct ct_statu
 	(*list)[(*n)++] = *s;
 }
 
-static int by_id(const void *a, const void *b)
-{
-	const struct ct_status *x = a, *y = b;
-	if (x->pve != y->pve)
-		return x->pve ? -1 : 1;
-	if (x->pve)
-		return atol(x->id) < atol(y->id) ? -1 : atol(x->id) > atol(y->id);
-	return strcmp(x->id, y->id);
-}
-
-/* Proxmox's /etc/pve/lxc/<vmid>.conf and LXC's <lxcpath>/<name>/config;
- * on Proxmox, /var/lib/lxc/<vmid> is generated at start and skipped. */
 static size_t scan_containers(struct cli *cli, const struct lxgpu_inventory *inv,
 			      struct ct_status **out)
 {
-	struct lxgpu_err err = { 0 };
+	char **ids;
+	size_t nids = ct_list(cli->rootfd, cli->lxcpath, &ids), n = 0;
 	struct ct_status s;
-	size_t n = 0;
-	bool pve = false;
 	*out = NULL;
-
-	_cleanup_closedir_ DIR *pdir = NULL;
-	if (fs_opendir_in(cli->rootfd, "etc/pve/lxc", (void **)&pdir, &err) == 0) {
-		struct dirent *de;
-		pve = true;
-		while ((de = readdir(pdir))) {
-			size_t len = strlen(de->d_name);
-			if (len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
-				continue;
-			_cleanup_free_ char *id = xstrndup(de->d_name, len - 5);
-			const char *why;
-			if (numeric(id) && ct_arg_valid(id, &why) &&
-			    judge_ct(cli->rootfd, inv, id, cli->lxcpath, &s))
-				add_status(out, &n, &s);
-		}
-	}
-	_cleanup_closedir_ DIR *ldir = NULL;
-	lxgpu_err_clear(&err);
-	if (fs_opendir_in(cli->rootfd, cli->lxcpath, (void **)&ldir, &err) == 0) {
-		struct dirent *de;
-		while ((de = readdir(ldir))) {
-			const char *why;
-			if (de->d_name[0] == '.' || (pve && numeric(de->d_name)) ||
-			    !ct_arg_valid(de->d_name, &why) || numeric(de->d_name))
-				continue;
-			if (judge_ct(cli->rootfd, inv, de->d_name, cli->lxcpath, &s))
-				add_status(out, &n, &s);
-		}
-	}
-	if (n > 1)
-		qsort(*out, n, sizeof(**out), by_id);
+	for (size_t i = 0; i < nids; i++)
+		if (judge_ct(cli->rootfd, inv, ids[i], cli->lxcpath, &s))
+			add_status(out, &n, &s);
+	ct_list_free(ids, nids);
 	return n;
+}
+
+/* Containers with GPU lines on the other nodes of a Proxmox cluster: listed,
+ * never edited from here (their hosts are not this one). */
+static void print_other_nodes(struct cli *cli, json_t *doc)
+{
+	char local[256] = "", target[512];
+	struct lxgpu_err err = { 0 };
+	_cleanup_close_ int pve = fs_open_in(cli->rootfd, "etc/pve", O_PATH | O_DIRECTORY, 0, &err);
+	_cleanup_closedir_ DIR *nodes = NULL;
+	struct dirent *de;
+
+	if (pve < 0)
+		return;
+	/* /etc/pve/lxc -> nodes/<this node>/lxc (pmxcfs, proxmox-config.md §1.1) */
+	if (fs_readlink_child(pve, "lxc", target, sizeof(target), &err) == 0)
+		sscanf(target, "nodes/%255[^/]/lxc", local);
+	lxgpu_err_clear(&err);
+	if (fs_opendir_in(cli->rootfd, "etc/pve/nodes", (void **)&nodes, &err) < 0)
+		return;
+	json_t *arr = json_array();
+	while ((de = readdir(nodes))) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, local) == 0)
+			continue;
+		char dir[512];
+		snprintf(dir, sizeof(dir), "etc/pve/nodes/%s/lxc", de->d_name);
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *c;
+		lxgpu_err_clear(&err);
+		if (fs_opendir_in(cli->rootfd, dir, (void **)&d, &err) < 0)
+			continue;
+		while ((c = readdir(d))) {
+			_cleanup_free_ char *text = NULL;
+			struct conf conf;
+			size_t len;
+			lxgpu_err_clear(&err);
+			if (!strstr(c->d_name, ".conf") ||
+			    fs_read_child(dirfd(d), c->d_name, CONF_MAX, &text, &len, &err) < 0 ||
+			    conf_parse(text, len, CONF_PVE, &conf, &err) < 0)
+				continue;
+			const char *rec = conf_get(&conf, "lxc.environment");
+			bool gpu = strstr(text, "/dev/nvidia") || strstr(text, "/dev/dri") ||
+				   strstr(text, "/dev/kfd");
+			if (gpu) {
+				char id[64];
+				snprintf(id, sizeof(id), "%.*s", (int)(strcspn(c->d_name, ".")),
+					 c->d_name);
+				const char *devices = rec && strncmp(rec, "LXGPU_DEVICES=", 14) == 0
+							      ? rec + 14
+							      : "hand-written";
+				if (doc) {
+					json_t *o = json_object();
+					json_object_set_new(o, "ct", json_text(id));
+					json_object_set_new(o, "node", json_text(de->d_name));
+					json_object_set_new(o, "gpus", json_text(devices));
+					json_array_append_new(arr, o);
+				} else {
+					printf("CT %s on node %s: GPU %s (read-only here: run "
+					       "lxgpu on %s)\n",
+					       id, de->d_name, devices, de->d_name);
+				}
+			}
+			conf_free(&conf);
+		}
+	}
+	if (doc)
+		json_object_set_new(doc, "other_nodes", arr);
+	else
+		json_decref(arr);
 }
 
 static void free_statuses(struct ct_status *list, size_t n)
@@ -204,6 +225,7 @@ int cmd_status(struct cli *cli)
 	size_t n = scan_containers(cli, &inv, &cts);
 	if (cli->json) {
 		json_t *doc = status_json(&inv, cts, n);
+		print_other_nodes(cli, doc);
 		free_statuses(cts, n);
 		lxgpu_inventory_free(&inv);
 		return print_json(doc);
@@ -247,6 +269,7 @@ int cmd_status(struct cli *cli)
 				       cts[i].pve ? "CT" : "container", cts[i].id,
 				       color_of(c, C_RESET), cts[i].problem, cts[i].id);
 	}
+	print_other_nodes(cli, NULL);
 	free_statuses(cts, n);
 	lxgpu_inventory_free(&inv);
 	return EXIT_OK;

@@ -144,25 +144,38 @@ int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_er
 	return fs_read_fd(fd, ct->path, CONF_MAX, text, len, err);
 }
 
+/* /proc/net/unix, read once per run: sync --all asks for every container. */
+static const char *unix_sockets(int rootfd, size_t *len)
+{
+	static char *text;
+	static size_t text_len;
+	static int text_root = -1;
+	struct lxgpu_err err = { 0 };
+
+	if (text && text_root == rootfd) {
+		*len = text_len;
+		return text;
+	}
+	free(text);
+	text = NULL;
+	if (fs_read_in(rootfd, "proc/net/unix", 64u << 20, &text, &text_len, &err) < 0)
+		return NULL;
+	text_root = rootfd;
+	*len = text_len;
+	return text;
+}
+
 bool ct_running(int rootfd, const struct lxgpu_ct *ct)
 {
-	_cleanup_free_ char *text = NULL;
-	struct lxgpu_err err = { 0 };
-	size_t len;
 	char want[600];
+	size_t len;
+	const char *text = unix_sockets(rootfd, &len);
 
 	/* LXC's abstract command socket: "@<lxcpath>/<name>/command" (Proxmox:
 	 * PVE::LXC::check_running, proxmox-config.md §4). */
-	snprintf(want, sizeof(want), " @%s/%s/command", strcmp(ct->lxcpath, "/") ? ct->lxcpath : "",
-		 ct->id);
-	if (fs_read_in(rootfd, "proc/net/unix", 16u << 20, &text, &len, &err) < 0)
-		return false;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		size_t n = strlen(line), w = strlen(want);
-		if (n >= w && strcmp(line + n - w, want) == 0)
-			return true;
-	}
-	return false;
+	int n = snprintf(want, sizeof(want), " @%s/%s/command\n",
+			 strcmp(ct->lxcpath, "/") ? ct->lxcpath : "", ct->id);
+	return text && n > 0 && memmem(text, len, want, (size_t)n) != NULL;
 }
 
 bool ct_privileged(const struct conf *c)
@@ -202,4 +215,67 @@ int ct_pve_container_version(int rootfd)
 		stanza = next ? next + 2 : NULL;
 	}
 	return 0;
+}
+
+static int id_order(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	bool nx = all_digits(x), ny = all_digits(y);
+	if (nx != ny)
+		return nx ? -1 : 1;
+	if (nx && strlen(x) != strlen(y))
+		return strlen(x) < strlen(y) ? -1 : 1;
+	return strcmp(x, y);
+}
+
+size_t ct_list(int rootfd, const char *lxcpath, char ***ids)
+{
+	struct lxgpu_err err = { 0 };
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	const char *why;
+
+	_cleanup_closedir_ DIR *pdir = NULL;
+	if (fs_opendir_in(rootfd, "etc/pve/lxc", (void **)&pdir, &err) == 0) {
+		while ((de = readdir(pdir))) {
+			size_t len = strlen(de->d_name);
+			if (len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
+				continue;
+			_cleanup_free_ char *id = xstrndup(de->d_name, len - 5);
+			if (!all_digits(id) || !ct_arg_valid(id, &why))
+				continue;
+			xgrow(&list, &cap, n + 1, sizeof(*list));
+			list[n++] = TAKE_PTR(id);
+		}
+	}
+	_cleanup_closedir_ DIR *ldir = NULL;
+	lxgpu_err_clear(&err);
+	if (fs_opendir_in(rootfd, lxcpath, (void **)&ldir, &err) == 0) {
+		struct stat st;
+		while ((de = readdir(ldir))) {
+			/* numeric names are Proxmox's generated configs (or would be read as VMIDs) */
+			if (de->d_name[0] == '.' || all_digits(de->d_name) ||
+			    !ct_arg_valid(de->d_name, &why))
+				continue;
+			char config[300];
+			snprintf(config, sizeof(config), "%s/config", de->d_name);
+			if (fstatat(dirfd(ldir), config, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			xgrow(&list, &cap, n + 1, sizeof(*list));
+			list[n++] = xstrdup(de->d_name);
+		}
+	}
+	if (n > 1)
+		qsort(list, n, sizeof(*list), id_order);
+	*ids = list;
+	return n;
+}
+
+void ct_list_free(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
 }

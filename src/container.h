@@ -28,6 +28,12 @@ void ct_close(struct lxgpu_ct *ct);
 /* Reads the config (at most CONF_MAX bytes; a regular file, not followed). */
 int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err);
 
+/* Every container of this node: /etc/pve/lxc/<vmid>.conf and
+ * <lxcpath>/<name>/config (on Proxmox, the generated /var/lib/lxc/<vmid> is
+ * skipped); ids in order, Proxmox's first. Returns how many. */
+size_t ct_list(int rootfd, const char *lxcpath, char ***ids);
+void ct_list_free(char **ids, size_t n);
+
 /* Whether LXC runs it now: its command socket in /proc/net/unix. */
 bool ct_running(int rootfd, const struct lxgpu_ct *ct);
 /* A user namespace: "unprivileged: 1" (Proxmox) or any lxc.idmap line. */

@@ -170,6 +170,9 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 		for (size_t k = 0; k < inv->nnodes && !planned; k++)
 			recorded |= pt_concerns(x, &inv->nodes[k]) &&
 				    recorded_node(&pt, inv, &inv->nodes[k]);
+		/* in a config lxgpu manages, lines of its shape are its own, also those
+		 * of a node that now belongs to another GPU (renumbered after a reboot) */
+		recorded |= had_record && canonical(c, x);
 		if (planned || recorded)
 			report_remove(rep, e, x->line,
 				      had_record && canonical(c, x) ? EDIT_OURS : EDIT_HAND);

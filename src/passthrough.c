@@ -13,6 +13,7 @@
 #include "xalloc.h"
 
 #define DEVICES_VAR "LXGPU_DEVICES="
+#define RULES_VAR   "LXGPU_RULES="
 
 static bool starts(const char *s, const char *prefix)
 {
@@ -137,11 +138,40 @@ static void record_devices(struct pt_config *out, const char *list)
 	}
 }
 
+static void record_rules(struct pt_config *out, const char *list)
+{
+	_cleanup_free_ char *copy = xstrdup(list);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int major, minor = -1;
+		char star;
+		if (sscanf(tok, "%d:%d", &major, &minor) != 2 &&
+		    (sscanf(tok, "%d:%c", &major, &star) != 2 || star != '*'))
+			continue;
+		out->rules = xrealloc(out->rules, (out->nrules + 1) * sizeof(*out->rules));
+		out->rules[out->nrules++] = (struct pt_rule){ major, minor };
+	}
+}
+
+static bool rule_recorded(const struct pt_config *pt, int major, int minor)
+{
+	for (size_t i = 0; i < pt->nrules; i++)
+		if (pt->rules[i].major == major && pt->rules[i].minor == minor)
+			return true;
+	return false;
+}
+
 void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_config *out)
 {
 	bool passes_nodes = false;
 
 	memset(out, 0, sizeof(*out));
+	/* the record first: it decides which rules are lxgpu's */
+	for (size_t i = 0; i < c->main_end; i++)
+		if (c->lines[i].kind == CONF_KEY &&
+		    strcmp(c->lines[i].key, "lxc.environment") == 0 &&
+		    starts(c->lines[i].value, RULES_VAR))
+			record_rules(out, c->lines[i].value + strlen(RULES_VAR));
 	for (size_t i = 0; i < c->main_end; i++) {
 		const struct conf_line *l = &c->lines[i];
 		if (l->kind != CONF_KEY)
@@ -158,11 +188,14 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 			bool gpu = major >= 0 && is_gpu_major(inv, major);
 			bool dead = major >= 0 && !gpu && inv->have_proc_devices &&
 				    !is_registered(inv, major);
-			if (!gpu && !dead)
+			bool recorded =
+				type == 'c' && rule_recorded(out, major, minor) && k[10] != '.';
+			if (!gpu && !dead && !recorded)
 				continue;
 			struct pt_entry *e = add(out, i, PT_RULE);
 			e->legacy = k[10] == '.'; /* "lxc.cgroup.devices" */
-			e->dead = dead;
+			e->dead = dead || (recorded && !gpu);
+			e->recorded = recorded;
 			e->type = type;
 			e->major = major;
 			e->minor = minor;
@@ -200,6 +233,8 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 				struct pt_entry *e = add(out, i, PT_ENV);
 				e->path = xstrdup(v + strlen(DEVICES_VAR));
 				record_devices(out, e->path);
+			} else if (starts(v, RULES_VAR)) {
+				add(out, i, PT_ENV)->path = xstrdup(v + strlen(RULES_VAR));
 			} else if (starts(v, "NVIDIA_VISIBLE_DEVICES=") ||
 				   starts(v, "NVIDIA_DRIVER_CAPABILITIES=")) {
 				add(out, i, PT_OTHER)->path = xstrdup(v);
@@ -216,7 +251,8 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 	 * and another device's driver may simply not be loaded yet. */
 	bool leftovers = passes_nodes && out->nrecorded == 0;
 	for (size_t i = 0; i < out->n;) {
-		if (out->entries[i].kind == PT_RULE && out->entries[i].dead && !leftovers) {
+		if (out->entries[i].kind == PT_RULE && out->entries[i].dead && !leftovers &&
+		    !out->entries[i].recorded) {
 			memmove(&out->entries[i], &out->entries[i + 1],
 				(out->n - i - 1) * sizeof(*out->entries));
 			out->n--;
@@ -234,6 +270,7 @@ void pt_free(struct pt_config *p)
 		free(p->recorded[i]);
 	free(p->entries);
 	free(p->recorded);
+	free(p->rules);
 	memset(p, 0, sizeof(*p));
 }
 

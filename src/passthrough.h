@@ -24,6 +24,7 @@ struct pt_entry {
 	enum pt_kind kind;
 	bool legacy;      /* lxc.cgroup.devices.allow: ignored on cgroup v2 hosts */
 	bool dead;        /* a rule for a major no driver has registered */
+	bool recorded;    /* a rule LXGPU_RULES says lxgpu wrote */
 	char type;        /* rules: 'c', 'b' or 'a' */
 	int major, minor; /* -1 for '*' */
 	char *path;       /* mounts and devN: the host path passed; env: the value */
@@ -38,6 +39,12 @@ struct pt_config {
 	size_t n, cap;
 	char **recorded; /* LXGPU_DEVICES ids */
 	size_t nrecorded;
+	/* LXGPU_RULES: the rules lxgpu wrote ("195:0,238:*"), so that they stay
+	 * its own when their major changes hands after a kernel update */
+	struct pt_rule {
+		int major, minor; /* minor -1 for '*' */
+	} * rules;
+	size_t nrules;
 };
 
 /* The GPU lines of the main section. Majors are the host's: inv says which

@@ -320,6 +320,21 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 
 	*out = NULL;
 	push(&lines, &n, conf_format_line(format, "lxc.environment", env));
+	if (p->style != LXGPU_STYLE_DEV && p->nrules > 0) {
+		/* which rules are lxgpu's, whatever driver their major belongs to later */
+		char *rules = xstrdup("LXGPU_RULES=");
+		for (size_t i = 0; i < p->nrules; i++) {
+			unsigned major;
+			char minor[16];
+			if (sscanf(p->rules[i], "c %u:%15[0-9*]", &major, minor) != 2)
+				continue;
+			char *t = xasprintf("%s%s%u:%s", rules, i ? "," : "", major, minor);
+			free(rules);
+			rules = t;
+		}
+		push(&lines, &n, conf_format_line(format, "lxc.environment", rules));
+		free(rules);
+	}
 	if (p->style == LXGPU_STYLE_DEV) {
 		for (size_t i = 0; i < p->nnodes; i++) {
 			const struct lxgpu_node *node = p->nodes[i].node;

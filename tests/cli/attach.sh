@@ -10,6 +10,7 @@ UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
 h=$(host pve h100-580.159.04.spec pve.spec)
 conf=$h/etc/pve/lxc/101.conf
 BLOCK="lxc.environment: LXGPU_DEVICES=$UUID
+lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1
 lxc.cgroup2.devices.allow: c 195:0 rwm
 lxc.cgroup2.devices.allow: c 195:255 rwm
 lxc.cgroup2.devices.allow: c 238:0 rwm
@@ -58,7 +59,7 @@ unchanged "attach by index, UUID and PCI address: the same GPU, no change" "$con
 run --sysroot "$h" show 101 --json
 eq "show: records the GPU" "$(jqr '.devices | join(",")')" "$UUID"
 eq "show: healthy" "$(jqr .health)" ok
-eq "show: lines" "$(jqr '[.lines[] | .kind] | join(",")')" "record,rule,rule,rule,rule,mount,mount,mount,mount"
+eq "show: lines" "$(jqr '[.lines[] | .kind] | join(",")')" "record,record,rule,rule,rule,rule,mount,mount,mount,mount"
 
 run --sysroot "$h" detach 101
 eq "detach: exit 0" "$rc" 0
@@ -100,7 +101,7 @@ eq "guide lines: the hand-written c 195:* replaced; mounts that say what lxgpu w
 	"$(jqr '[.removed[] | select(.why == "hand-written") | .line] | join("|")')" \
 	"lxc.cgroup2.devices.allow: c 195:* rwm"
 eq "guide lines: only the exact rules and the record are added" "$(jqr '.added | join("|")')" \
-	"lxc.environment: LXGPU_DEVICES=$UUID|lxc.cgroup2.devices.allow: c 195:0 rwm|lxc.cgroup2.devices.allow: c 195:255 rwm|lxc.cgroup2.devices.allow: c 238:0 rwm|lxc.cgroup2.devices.allow: c 238:1 rwm"
+	"lxc.environment: LXGPU_DEVICES=$UUID|lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1|lxc.cgroup2.devices.allow: c 195:0 rwm|lxc.cgroup2.devices.allow: c 195:255 rwm|lxc.cgroup2.devices.allow: c 238:0 rwm|lxc.cgroup2.devices.allow: c 238:1 rwm"
 eq "guide lines: majors 508 and 511, registered by no driver, removed as stale" \
 	"$(jqr '[.removed[] | select(.why == "stale") | .line] | join("|")')" \
 	"lxc.cgroup2.devices.allow: c 508:* rwm|lxc.cgroup2.devices.allow: c 511:* rwm"
@@ -202,8 +203,8 @@ run --sysroot "$lxc" attach web --gpu 0
 eq "lxc: exit 0" "$rc" 0
 eq "lxc: key = value lines" "$(sed -n '4,6p' "$lxc/var/lib/lxc/web/config")" \
 	"lxc.environment = LXGPU_DEVICES=$UUID
-lxc.cgroup2.devices.allow = c 195:0 rwm
-lxc.cgroup2.devices.allow = c 195:255 rwm"
+lxc.environment = LXGPU_RULES=195:0,195:255,238:0,238:1
+lxc.cgroup2.devices.allow = c 195:0 rwm"
 run --sysroot "$lxc" detach web
 unchanged "lxc: attach then detach byte-identical" "$lxc/var/lib/lxc/web/config" "$lorig"
 printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >"$lxc/srv/lxc/db/config"
@@ -231,7 +232,7 @@ wait
 contains "running CT: applies at next start" "$out" \
 	"CT 101 is running: the change applies at its next start (pct reboot 101)"
 contains "system log: one line from lxgpu" "$(cat "$TMP/syslog")" "lxgpu["
-contains "system log: what changed" "$(cat "$TMP/syslog")" "attached to CT 101: 9 lines added, 0 removed, GPUs $UUID"
+contains "system log: what changed" "$(cat "$TMP/syslog")" "attached to CT 101: 10 lines added, 0 removed, GPUs $UUID"
 rm -f "$h/dev/log" "$h/proc/net/unix"
 
 # --- MIG: a GPU's instances come with it

@@ -158,6 +158,7 @@ inside() { local n=$1; shift; tb attach "$W" "$n" -- /bin/sh -c "$*"; }
 change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-format='%L' "$1" "$2"; }
 
 EXPECTED="lxc.environment = LXGPU_DEVICES=$UUID0
+lxc.environment = LXGPU_RULES=195:0,195:255,238:0,238:1
 lxc.cgroup2.devices.allow = c 195:0 rwm
 lxc.cgroup2.devices.allow = c 195:255 rwm
 lxc.cgroup2.devices.allow = c 238:0 rwm

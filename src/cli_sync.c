@@ -1,0 +1,349 @@
+/* `lxgpu sync [CT...|--all] [--dry-run]`: NVIDIA's device nodes made or
+ * repaired, then every GPU container's config brought back in line with the
+ * host, and copied drivers of another version copied again. Run at boot by
+ * lxgpu-sync.service, before any container starts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "cli_output.h"
+#include "container.h"
+#include "driver_files.h"
+#include "fs.h"
+#include "guest.h"
+#include "inject.h"
+#include "nodes.h"
+#include "passthrough.h"
+#include "plan.h"
+#include "sync.h"
+#include "xalloc.h"
+
+enum result { R_IN_LINE, R_CHANGED, R_WOULD, R_FAILED, R_NO_GPU };
+
+static const char *result_name(enum result r)
+{
+	static const char *const names[] = { "in-line", "changed", "would-change", "failed",
+					     "no-gpu" };
+	return names[r];
+}
+
+struct run {
+	struct cli *cli;
+	struct lxgpu_inventory inv;
+	struct sync_facts facts;
+	json_t *results;
+	size_t counts[5];
+	bool pve_readonly;
+};
+
+static void report(struct run *run, const char *id, const char *path, enum result r,
+		   const char *msg, const struct conf_edit *e, const struct conf *c,
+		   const char *diff)
+{
+	struct cli *cli = run->cli;
+	run->counts[r]++;
+	if (r == R_NO_GPU)
+		return;
+	if (cli->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ct", json_text(id));
+		json_object_set_new(o, "config", json_text(path));
+		json_object_set_new(o, "result", json_text(result_name(r)));
+		json_object_set_new(o, "message", json_str_or_null(msg));
+		json_t *added = json_array(), *removed = json_array();
+		for (size_t i = 0; e && i < e->ninsert; i++)
+			json_array_append_new(added, json_text(e->insert[i]));
+		for (size_t i = 0; e && c && i < c->nlines; i++)
+			if (e->remove[i]) {
+				_cleanup_free_ char *t = conf_line_text(c, i);
+				json_array_append_new(removed, json_text(t));
+			}
+		json_object_set_new(o, "added", added);
+		json_object_set_new(o, "removed", removed);
+		if (diff)
+			json_object_set_new(o, "diff", json_text(diff));
+		json_array_append_new(run->results, o);
+		return;
+	}
+	if (cli->quiet && r != R_FAILED)
+		return;
+	static const char *const sym[] = { "✓", "↻", "~", "✗", "" };
+	static const char *const col[] = { C_GREEN, C_YELLOW, C_YELLOW, C_RED, "" };
+	FILE *f = r == R_FAILED ? stderr : stdout;
+	if (r == R_FAILED)
+		fprintf(f, "lxgpu: sync %s: %s\n", id, msg);
+	else
+		fprintf(f, "%s%s%s %s %s%s%s\n", color_of(cli->color, col[r]), sym[r],
+			color_of(cli->color, C_RESET), id, result_name(r), msg ? ": " : "",
+			msg ? msg : "");
+	if (diff && !cli->quiet)
+		fputs(diff, stdout);
+}
+
+/* A copied driver of another version is copied again (bind mode needs nothing). */
+static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf *c, char *msg,
+			size_t size, bool *changed)
+{
+	struct cli *cli = run->cli;
+	struct lxgpu_err err = { 0 };
+	const char *host = NULL;
+	*changed = false;
+	for (size_t i = 0; i < run->inv.ndrivers; i++)
+		if (run->inv.drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
+			host = run->inv.drivers[i].version;
+	if (!host)
+		return;
+	for (size_t i = 0; i < c->main_end; i++)
+		if (c->lines[i].kind == CONF_KEY &&
+		    strcmp(c->lines[i].key, "lxc.hook.mount") == 0 &&
+		    strstr(c->lines[i].value, "lxgpu"))
+			return; /* bound at every start */
+	_cleanup_close_ int root =
+		guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0, ct, c, &err);
+	if (root < 0)
+		return;
+	_cleanup_free_ char *have = guest_driver_version(root, NULL);
+	if (!have || strcmp(have, host) == 0)
+		return;
+	*changed = true;
+	if (cli->dry_run) {
+		snprintf(msg, size, "its copied driver %s would be replaced by the host's %s", have,
+			 host);
+		return;
+	}
+	struct driver_files d;
+	struct inject_result res;
+	long uid = ct_privileged(c) ? -1 : 100000;
+	if (driver_files_find(cli->rootfd, host, &d, &err) < 0 ||
+	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, uid, &res, &err) < 0)
+		snprintf(msg, size, "copying driver %s failed: %.300s", host, err.msg);
+	else
+		snprintf(msg, size, "its copied driver %s was replaced by the host's %s", have,
+			 host);
+	if (d.files)
+		driver_files_free(&d);
+}
+
+static void sync_one(struct run *run, const char *id)
+{
+	struct cli *cli = run->cli;
+	struct lxgpu_err err = { 0 };
+	struct lxgpu_ct ct;
+	struct conf c = { 0 }, fresh = { 0 };
+	struct conf_edit e = { 0 };
+	struct edit_report rep = { 0 };
+	struct lxgpu_plan plan = { 0 };
+	enum sync_outcome outcome;
+	_cleanup_free_ char *text = NULL, *again = NULL, *out = NULL, *diff = NULL;
+	size_t len, len2, outlen;
+	char msg[512] = "";
+	bool copied = false;
+	_cleanup_close_ int lock = -EBADF;
+
+	if (ct_open(cli->rootfd, id, cli->lxcpath, &ct, &err) < 0 ||
+	    ct_read(&ct, &text, &len, &err) < 0 || conf_parse(text, len, ct.format, &c, &err) < 0) {
+		report(run, id, ct.path ? ct.path : id, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	if (sync_edit(&c, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
+		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	if (outcome == SYNC_NO_GPU) {
+		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
+		goto done;
+	}
+	resync_copy(run, &ct, &c, msg, sizeof(msg), &copied);
+	if (outcome == SYNC_IN_LINE) {
+		report(run, id, ct.path, copied ? (cli->dry_run ? R_WOULD : R_CHANGED) : R_IN_LINE,
+		       msg[0] ? msg : NULL, NULL, NULL, NULL);
+		goto done;
+	}
+	if (run->pve_readonly && ct.format == CONF_PVE) {
+		report(run, id, ct.path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
+		       NULL, NULL);
+		goto done;
+	}
+	if (cli->dry_run) {
+		diff = conf_diff(&c, &e, ct.path + 1);
+		report(run, id, ct.path, R_WOULD, msg[0] ? msg : NULL, &e, &c, diff);
+		goto done;
+	}
+	/* the write: under the lock, from a fresh read, decided again */
+	lock = apply_lock(cli->rootfd, &ct, APPLY_LOCK_TIMEOUT_MS, &err);
+	if (lock < 0 || ct_read(&ct, &again, &len2, &err) < 0 ||
+	    conf_parse(again, len2, ct.format, &fresh, &err) < 0) {
+		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	conf_edit_free(&e);
+	edit_report_free(&rep);
+	plan_free(&plan);
+	const char *locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
+	if (locked) {
+		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
+		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
+		goto done;
+	}
+	if (sync_edit(&fresh, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
+		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	if (outcome != SYNC_EDIT) {
+		report(run, id, ct.path, R_IN_LINE, NULL, NULL, NULL, NULL);
+		goto done;
+	}
+	out = conf_render(&fresh, &e, &outlen);
+	if (apply_write(cli->rootfd, &ct, again, len2, out, outlen, &err) < 0) {
+		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	apply_log(cli->rootfd, "sync %s: %zu lines added, %zu removed, GPUs %s", id, e.ninsert,
+		  rep.nremoved, plan.devices ? plan.devices : "");
+	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
+		 msg[0] ? "; " : "", e.ninsert,
+		 ct_running(cli->rootfd, &ct) ? " (applies at its next start)" : "");
+	report(run, id, ct.path, R_CHANGED, msg, &e, &fresh, NULL);
+done:
+	conf_edit_free(&e);
+	edit_report_free(&rep);
+	plan_free(&plan);
+	conf_free(&fresh);
+	conf_free(&c);
+	ct_close(&ct);
+}
+
+/* pmxcfs without quorum shows its files 0440 and directories 0555 and
+ * refuses every write (proxmox-config.md §3.3). */
+static bool pve_readonly(int rootfd)
+{
+	struct stat st;
+	struct lxgpu_err err = { 0 };
+	return fs_lstat_in(rootfd, "etc/pve/lxc/.", &st, &err) == 0 && (st.st_mode & 0222) == 0;
+}
+
+static void make_nodes(struct run *run, json_t *doc)
+{
+	struct cli *cli = run->cli;
+	struct lxgpu_err err = { 0 };
+	struct node_plan np;
+	bool real_host = strcmp(cli->sysroot, "/") == 0;
+
+	nodes_plan(cli->rootfd, &run->inv, &np);
+	if (np.load_uvm && !cli->dry_run && real_host && nodes_load_uvm(&err) == 0) {
+		/* nvidia-uvm now has a major: its nodes can be made */
+		nodes_plan_free(&np);
+		lxgpu_inventory_free(&run->inv);
+		lxgpu_inventory_scan(cli->rootfd, &run->inv);
+		nodes_plan(cli->rootfd, &run->inv, &np);
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < np.n; i++) {
+		const struct node_op *op = &np.ops[i];
+		if (cli->json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "path", json_text(op->path));
+			json_object_set_new(
+				o, "action",
+				json_text(op->action == NODE_CREATE ? "create" : "replace"));
+			json_object_set_new(o, "major", json_integer(op->major));
+			json_object_set_new(o, "minor", json_integer(op->minor));
+			json_object_set_new(o, "why", json_text(op->why));
+			json_array_append_new(arr, o);
+		} else if (!cli->quiet) {
+			printf("%s %s c %u:%u (%s)\n",
+			       cli->dry_run                ? "would make"
+			       : op->action == NODE_CREATE ? "made"
+							   : "remade",
+			       op->path, op->major, op->minor, op->why);
+		}
+	}
+	if (np.load_uvm && (cli->dry_run || !real_host) && !cli->json && !cli->quiet)
+		printf("%s nvidia-uvm (no major yet)\n",
+		       cli->dry_run ? "would load" : "did not load");
+	if (!cli->dry_run && np.n > 0 && nodes_apply(cli->rootfd, &np, &err) < 0) {
+		fprintf(stderr, "lxgpu: sync: %s\n", err.msg);
+		run->counts[R_FAILED]++;
+	} else if (!cli->dry_run && np.n > 0) {
+		apply_log(cli->rootfd, "sync: made %zu NVIDIA device nodes", np.n);
+		lxgpu_inventory_free(&run->inv);
+		lxgpu_inventory_scan(cli->rootfd, &run->inv);
+	}
+	if (cli->dry_run && np.n > 0) {
+		run->counts[R_WOULD]++;
+		nodes_simulate(&run->inv, &np); /* the configs' plans see the nodes to be */
+	}
+	if (doc)
+		json_object_set_new(doc, "nodes", arr);
+	else
+		json_decref(arr);
+	nodes_plan_free(&np);
+}
+
+int cmd_sync(struct cli *cli)
+{
+	struct run run = { .cli = cli };
+	char **ids = NULL;
+	size_t nids;
+
+	if (!cli->all && cli->nargs == 0)
+		return cli_error(EXIT_USAGE, "sync: name containers, or --all");
+	if (cli->all && cli->nargs > 0)
+		return cli_error(EXIT_USAGE, "sync: containers or --all, not both");
+	for (int i = 0; i < cli->nargs; i++) {
+		const char *why;
+		if (!ct_arg_valid(cli->args[i], &why))
+			return cli_error(EXIT_USAGE, "sync %s: %s", cli->args[i], why);
+	}
+	json_t *doc = cli->json ? json_object() : NULL;
+	run.results = json_array();
+	lxgpu_inventory_scan(cli->rootfd, &run.inv);
+	make_nodes(&run, doc);
+	run.facts = (struct sync_facts){ .dev_supported =
+						 ct_pve_container_version(cli->rootfd) >= 50007,
+					 .nodes_guaranteed = nodes_made_at_boot(cli->rootfd),
+					 .hook_available = false };
+	run.pve_readonly = pve_readonly(cli->rootfd);
+	if (run.pve_readonly && !cli->json)
+		fprintf(stderr, "lxgpu: sync: /etc/pve is read-only (no quorum yet): device nodes "
+				"made, Proxmox configs not synced\n");
+	if (cli->all) {
+		nids = ct_list(cli->rootfd, cli->lxcpath, &ids);
+	} else {
+		nids = (size_t)cli->nargs;
+		ids = xcalloc(nids + 1, sizeof(char *));
+		for (size_t i = 0; i < nids; i++)
+			ids[i] = xstrdup(cli->args[i]);
+	}
+	for (size_t i = 0; i < nids; i++) {
+		if (run.pve_readonly && cli->all && strspn(ids[i], "0123456789") == strlen(ids[i]))
+			continue;
+		sync_one(&run, ids[i]);
+	}
+	ct_list_free(ids, nids);
+	int code = run.counts[R_FAILED]                  ? EXIT_FAILED
+		   : run.counts[R_WOULD] && cli->dry_run ? EXIT_DRIFT
+							 : EXIT_OK;
+	if (cli->json) {
+		json_object_set_new(doc, "schema", json_integer(1));
+		json_object_set_new(doc, "dry_run", json_boolean(cli->dry_run));
+		json_object_set_new(doc, "pve_readonly", json_boolean(run.pve_readonly));
+		json_object_set_new(doc, "results", run.results);
+		print_json(doc);
+	} else {
+		json_decref(run.results);
+		if (!cli->quiet)
+			printf("%zu in line, %zu %s, %zu failed\n", run.counts[R_IN_LINE],
+			       run.counts[cli->dry_run ? R_WOULD : R_CHANGED],
+			       cli->dry_run ? "would change" : "changed", run.counts[R_FAILED]);
+	}
+	lxgpu_inventory_free(&run.inv);
+	return code;
+}
