@@ -49,6 +49,29 @@ static int mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err
 	}
 }
 
+/* Temp files of runs that were killed: "<file>.lxgpu-tmp.<pid>" whose pid is gone. */
+static void remove_stale_temps(int dirfd, const char *file)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	_cleanup_closedir_ DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	size_t flen = strlen(file), tlen = strlen(TMP_TAG);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, file, flen) != 0 ||
+		    strncmp(de->d_name + flen, TMP_TAG, tlen) != 0)
+			continue;
+		long pid = strtol(de->d_name + flen + tlen, NULL, 10);
+		if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dirfd, de->d_name, 0);
+	}
+}
+
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -85,6 +108,9 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 		struct timespec pause = { 0, 10 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
+	/* a killed run's temp file goes with the next run that holds the lock,
+	 * whether or not that run writes */
+	remove_stale_temps(ct->dirfd, ct->file);
 	return TAKE_FD(fd);
 }
 
@@ -103,38 +129,17 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Temp files of runs that were killed: "<file>.lxgpu-tmp.<pid>" whose pid is gone. */
-static void remove_stale_temps(int dirfd, const char *file)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	_cleanup_closedir_ DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	size_t flen = strlen(file), tlen = strlen(TMP_TAG);
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, file, flen) != 0 ||
-		    strncmp(de->d_name + flen, TMP_TAG, tlen) != 0)
-			continue;
-		long pid = strtol(de->d_name + flen + tlen, NULL, 10);
-		if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			unlinkat(dirfd, de->d_name, 0);
-	}
-}
-
 /* Writes `file` in dirfd through a temp file and rename; `mode` for new files. */
 static int replace_file(int dirfd, const char *file, const char *shown, const char *text,
 			size_t len, mode_t mode, struct lxgpu_err *err)
 {
 	char tmp[512];
 	struct stat st;
+	bool exists = false;
 	int r;
 
 	if (fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		exists = true;
 		if (!S_ISREG(st.st_mode))
 			return lxgpu_failx(err, EINVAL, "%s is not a regular file", shown);
 		mode = st.st_mode & 07777;
@@ -151,6 +156,9 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	}
 	if (fd < 0)
 		return lxgpu_fail(err, errno, "create a temporary file beside %s", shown);
+	/* keep the owner too (best effort: pmxcfs has only root's) */
+	if (exists)
+		(void)fchown(fd, st.st_uid, st.st_gid);
 	if ((r = write_all(fd, text, len)) < 0 || fchmod(fd, mode) < 0 ||
 	    (fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) || close(TAKE_FD(fd)) < 0) {
 		int e = r < 0 ? -r : errno;
@@ -164,7 +172,10 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 		unlinkat(dirfd, tmp, 0);
 		return lxgpu_fail(err, e, "rename over %s", shown);
 	}
-	(void)fsync(dirfd);
+	/* the rename lasts only once the directory is on disk (dirfd may be O_PATH) */
+	_cleanup_close_ int dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0)
+		(void)fsync(dir);
 	return 0;
 }
 

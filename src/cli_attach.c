@@ -18,6 +18,7 @@
 #include "edit.h"
 #include "guest.h"
 #include "inventory.h"
+#include "nodes.h"
 #include "plan.h"
 #include "xalloc.h"
 
@@ -41,9 +42,12 @@ int cmd_attach(struct cli *cli)
 		.privileged = ct_privileged(&ch.conf),
 		.dev_supported =
 			ch.ct.format == CONF_PVE && ct_pve_container_version(cli->rootfd) >= 50007,
-		.nodes_guaranteed = false,
-		.hook_available = false,
+		.nodes_guaranteed = nodes_made_at_boot(cli->rootfd),
+		.guard = cli->guard,
+		.ct_id = ch.ct.id,
 	};
+	_cleanup_free_ char *hook = hook_command(cli);
+	req.hook_cmd = hook;
 	if (!req.privileged)
 		container_gids(cli, &ch, &req.render_gid, &req.video_gid);
 	else

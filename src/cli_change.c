@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,4 +262,18 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 		printf("%s %s is running: the change applies at its next start (%s)\n",
 		       ct_label(&ch->ct), ch->ct.id, hint);
 	return EXIT_OK;
+}
+
+/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts). */
+char *hook_command(struct cli *cli)
+{
+	char exe[PATH_MAX], root[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		snprintf(exe, sizeof(exe), "/usr/bin/lxgpu");
+	else
+		exe[n] = '\0';
+	if (strcmp(cli->sysroot, "/") == 0 || !realpath(cli->sysroot, root))
+		return xasprintf("%s hook", exe);
+	return xasprintf("%s --sysroot %s hook", exe, root);
 }

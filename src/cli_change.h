@@ -38,4 +38,8 @@ void change_free(struct change *ch);
 /* The container's own render and video gids (--gid, or its /etc/group). */
 void container_gids(struct cli *cli, struct change *ch, long *render, long *video);
 
+/* How LXC runs lxgpu's hook: "/usr/bin/lxgpu hook", with this run's
+ * --sysroot on fake hosts. */
+char *hook_command(struct cli *cli);
+
 #endif

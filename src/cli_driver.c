@@ -36,43 +36,6 @@ static const char *host_nvidia_version(const struct lxgpu_inventory *inv)
 	return NULL;
 }
 
-/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts). */
-static char *hook_command(struct cli *cli)
-{
-	char exe[PATH_MAX], root[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		snprintf(exe, sizeof(exe), "/usr/bin/lxgpu");
-	else
-		exe[n] = '\0';
-	if (strcmp(cli->sysroot, "/") == 0 || !realpath(cli->sysroot, root))
-		return xasprintf("%s hook", exe);
-	return xasprintf("%s --sysroot %s hook", exe, root);
-}
-
-/* The host uid and gid of the container's root: its lxc.idmap, or Proxmox's
- * default map for unprivileged containers (u/g 0 100000 65536). */
-static void container_root_ids(const struct conf *c, long *uid, long *gid)
-{
-	*uid = *gid = -1;
-	if (ct_privileged(c))
-		return;
-	*uid = *gid = 100000;
-	for (size_t i = 0; i < c->main_end; i++) {
-		const struct conf_line *l = &c->lines[i];
-		char kind;
-		unsigned long inside, host, count;
-		if (l->kind != CONF_KEY || strcmp(l->key, "lxc.idmap") != 0 ||
-		    sscanf(l->value, "%c %lu %lu %lu", &kind, &inside, &host, &count) != 4 ||
-		    inside != 0)
-			continue;
-		if (kind == 'u')
-			*uid = (long)host;
-		else if (kind == 'g')
-			*gid = (long)host;
-	}
-}
-
 /* Runs a command inside a running container (LXC's lxc-attach, which pct exec
  * uses too); its first output line in `first`. */
 static int run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size)
@@ -166,7 +129,8 @@ static int driver_copy(struct cli *cli, struct change *ch)
 		lxgpu_wrap(&err, "driver %s", ch->ct.id);
 		return cli_fail(&err);
 	}
-	container_root_ids(&ch->conf, &uid, &gid);
+	uid = ct_host_id(&ch->conf, 'u', 0);
+	gid = ct_host_id(&ch->conf, 'g', 0);
 	r = inject_driver(cli->rootfd, ctroot, &d, INJECT_COPY, uid, gid, &res, &err);
 	driver_files_free(&d);
 	if (r < 0) {

@@ -179,14 +179,17 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 		return lxgpu_failx(
 			err, EAGAIN,
 			"%s %s is stopped: the installer runs inside it; start it and run "
-			"this again (the installer is cached)",
-			ct_label(&ch->ct), ch->ct.id);
+			"this again%s",
+			ct_label(&ch->ct), ch->ct.id,
+			cli->installer ? "" : " (the installer is cached)");
 	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
 						     &ch->ct, &ch->conf, err);
 	if (ctroot < 0)
 		return ctroot;
-	if (!ct_privileged(&ch->conf))
-		uid = gid = 100000; /* Proxmox's and the usual map: the container's root */
+	if (!ct_privileged(&ch->conf)) {
+		uid = ct_host_id(&ch->conf, 'u', 0);
+		gid = ct_host_id(&ch->conf, 'g', 0);
+	}
 	_cleanup_close_ int tmp = guest_dir(ctroot, "tmp", -1, -1, err);
 	if (tmp < 0)
 		return tmp;

@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "cli_change.h"
 #include "cli_output.h"
 #include "container.h"
 #include "driver_files.h"
@@ -152,7 +153,7 @@ static void sync_one(struct run *run, const char *id)
 		report(run, id, ct.path ? ct.path : id, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (sync_edit(&c, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
+	if (sync_edit(&c, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
 		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
@@ -192,7 +193,7 @@ static void sync_one(struct run *run, const char *id)
 		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (sync_edit(&fresh, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
+	if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
 		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
@@ -309,7 +310,9 @@ int cmd_sync(struct cli *cli)
 	run.facts = (struct sync_facts){ .dev_supported =
 						 ct_pve_container_version(cli->rootfd) >= 50007,
 					 .nodes_guaranteed = nodes_made_at_boot(cli->rootfd),
-					 .hook_available = false };
+					 .hook_cmd = NULL };
+	_cleanup_free_ char *hook = hook_command(cli);
+	run.facts.hook_cmd = hook;
 	run.pve_readonly = pve_readonly(cli->rootfd);
 	if (run.pve_readonly && !cli->json)
 		fprintf(stderr, "lxgpu: sync: /etc/pve is read-only (no quorum yet): device nodes "

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,8 +150,13 @@ static int get(struct curl_api *api, const char *url, struct sink *sink, struct 
 	api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	api->easy_setopt(curl, CURLOPT_XFERINFODATA, sink);
 	api->easy_setopt(curl, CURLOPT_NOPROGRESS, sink->progress ? 0L : 1L);
-	if (sink->fd >= 0 && sink->offset > 0)
-		api->easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)sink->offset);
+	/* a plain Range header, not CURLOPT_RESUME_FROM: with it libcurl fails a 200
+	 * answer outright, where on_data can start the part again */
+	char range[32];
+	if (sink->fd >= 0 && sink->offset > 0) {
+		snprintf(range, sizeof(range), "%lld-", sink->offset);
+		api->easy_setopt(curl, CURLOPT_RANGE, range);
+	}
 	CURLcode rc = api->easy_perform(curl);
 	long code = 0;
 	api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
@@ -207,6 +213,9 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 
 	if ((r = load_curl(&api, err)) < 0)
 		return r;
+	/* one download of the cache at a time: two would append to the same part */
+	if (flock(req->dirfd, LOCK_EX) < 0)
+		return lxgpu_fail(err, errno, "lock the download cache");
 	struct sink sums = { .fd = -1 };
 	if ((r = get(&api, req->sha256_url, &sums, err)) < 0) {
 		if (r == -EAGAIN)
@@ -231,33 +240,47 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 	if (fd < 0)
 		return lxgpu_fail(err, errno, "%s in the cache", part);
 	int attempts = req->attempts > 0 ? req->attempts : 3;
+	bool fresh = false; /* the part was started over in this run */
 	for (int attempt = 1;; attempt++) {
 		struct stat st;
 		if (fstat(fd, &st) < 0)
 			return lxgpu_fail(err, errno, "%s", part);
+		fresh |= st.st_size == 0;
 		struct sink s = { .fd = fd,
 				  .offset = st.st_size,
 				  .progress = req->progress,
 				  .label = req->name };
 		r = get(&api, req->url, &s, err);
-		if (r == 0)
-			break;
-		if (r != -EAGAIN)
-			return r; /* the part stays: a later run resumes it */
+		fresh |= s.restarted;
+		if (r == 0) {
+			if ((r = hash_fd(fd, have)) < 0)
+				return lxgpu_fail(err, -r, "%s", part);
+			if (strcmp(have, want) == 0)
+				break;
+			/* a part left by another file's download: start it over, once */
+			if (!fresh) {
+				if (ftruncate(fd, 0) < 0)
+					return lxgpu_fail(err, errno, "%s", part);
+				fresh = true;
+				attempt = 0;
+				continue;
+			}
+			unlinkat(req->dirfd, part, 0);
+			return lxgpu_failx(err, EBADMSG,
+					   "%s: checksum %s, but %s publishes %s: the download was "
+					   "removed",
+					   req->name, have, req->sha256_url, want);
+		}
 		struct stat now;
 		fstat(fd, &now);
+		if (now.st_size == 0)
+			unlinkat(req->dirfd, part, 0); /* nothing worth resuming */
+		if (r != -EAGAIN)
+			return r; /* the part stays: a later run resumes it */
 		if (attempt >= attempts || (now.st_size <= st.st_size && !s.restarted))
 			return lxgpu_failx(err, EIO,
 					   "%s: cut off at %lld bytes; run again to resume",
 					   req->url, (long long)now.st_size);
-	}
-	if ((r = hash_fd(fd, have)) < 0)
-		return lxgpu_fail(err, -r, "%s", part);
-	if (strcmp(have, want) != 0) {
-		unlinkat(req->dirfd, part, 0);
-		return lxgpu_failx(err, EBADMSG,
-				   "%s: checksum %s, but %s publishes %s: the download was removed",
-				   req->name, have, req->sha256_url, want);
 	}
 	if (fsync(fd) < 0 || renameat(req->dirfd, part, req->dirfd, req->name) < 0)
 		return lxgpu_fail(err, errno, "%s", req->name);

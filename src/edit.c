@@ -156,10 +156,15 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 			keep_other(rep, c, x->line);
 			continue;
 		}
-		if (x->kind == PT_ENV || x->kind == PT_HOOK) {
+		/* the pre-start hook is attach's; the mount hook is `driver`'s to keep */
+		if (x->kind == PT_ENV ||
+		    (x->kind == PT_HOOK &&
+		     strcmp(c->lines[x->line].key, "lxc.hook.pre-start") == 0)) {
 			report_remove(rep, e, x->line, EDIT_OURS);
 			continue;
 		}
+		if (x->kind == PT_HOOK)
+			continue;
 		if (concerns_nothing(x, inv)) {
 			report_remove(rep, e, x->line, EDIT_STALE);
 			continue;

@@ -5,11 +5,54 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "fs.h"
 #include "guest.h"
 #include "xalloc.h"
+
+/* Whether `name` is one of the driver's libraries at another version than
+ * d->version: "libcuda.so.570.86.10" while injecting 580.159.04. */
+static bool other_version_of_ours(const char *name, const struct driver_files *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct driver_file *f = &d->files[i];
+		const char *dot = f->lib ? strstr(f->name, ".so.") : NULL;
+		if (!dot)
+			continue;
+		char stem[128];
+		snprintf(stem, sizeof(stem), "%.*s", (int)(dot - f->name), f->name);
+		const char *v = driver_version_of(name, stem);
+		if (v)
+			return strcmp(v, d->version) != 0;
+	}
+	return false;
+}
+
+/* An earlier driver's libraries (bind placeholders, or copies) are dead once
+ * the links point at this version; each update would otherwise leave a set. */
+static void prune_other_versions(int libdir, const struct driver_files *d)
+{
+	int fd = openat(libdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	_cleanup_closedir_ DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(dir));) {
+		struct stat st;
+		if (!other_version_of_ours(e->d_name, d) ||
+		    fstatat(libdir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		unlinkat(libdir, e->d_name, 0);
+	}
+}
 
 int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum inject_mode mode,
 		  long uid, long gid, struct inject_result *res, struct lxgpu_err *err)
@@ -24,6 +67,7 @@ int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum i
 	_cleanup_close_ int bindir = guest_dir(ctroot, "usr/bin", uid, gid, err);
 	if (bindir < 0)
 		return bindir;
+	prune_other_versions(libdir, d);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct driver_file *f = &d->files[i];
 		int dir = f->lib ? libdir : bindir;

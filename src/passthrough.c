@@ -14,6 +14,7 @@
 
 #define DEVICES_VAR "LXGPU_DEVICES="
 #define RULES_VAR   "LXGPU_RULES="
+#define GIDS_VAR    "LXGPU_GIDS="
 
 static bool starts(const char *s, const char *prefix)
 {
@@ -166,6 +167,7 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 	bool passes_nodes = false;
 
 	memset(out, 0, sizeof(*out));
+	out->render_gid = out->video_gid = -1;
 	/* the record first: it decides which rules are lxgpu's */
 	for (size_t i = 0; i < c->main_end; i++)
 		if (c->lines[i].kind == CONF_KEY &&
@@ -235,6 +237,10 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 				record_devices(out, e->path);
 			} else if (starts(v, RULES_VAR)) {
 				add(out, i, PT_ENV)->path = xstrdup(v + strlen(RULES_VAR));
+			} else if (starts(v, GIDS_VAR)) {
+				add(out, i, PT_ENV)->path = xstrdup(v + strlen(GIDS_VAR));
+				sscanf(v + strlen(GIDS_VAR), "render:%ld,video:%ld",
+				       &out->render_gid, &out->video_gid);
 			} else if (starts(v, "NVIDIA_VISIBLE_DEVICES=") ||
 				   starts(v, "NVIDIA_DRIVER_CAPABILITIES=")) {
 				add(out, i, PT_OTHER)->path = xstrdup(v);

@@ -45,6 +45,7 @@ struct pt_config {
 		int major, minor; /* minor -1 for '*' */
 	} * rules;
 	size_t nrules;
+	long render_gid, video_gid; /* LXGPU_GIDS: the container's own, -1 when absent */
 };
 
 /* The GPU lines of the main section. Majors are the host's: inv says which

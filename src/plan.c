@@ -223,15 +223,19 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed);
 		p->style = dev_ok ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
 	}
-	if (p->style == LXGPU_STYLE_RAW && !req->privileged && needs_group && !req->hook_available)
-		return lxgpu_failx(err, ENOTSUP,
-				   "an unprivileged container needs its own group on these nodes, "
-				   "which only %s can give",
-				   req->format == CONF_PVE
-					   ? "--style dev (pve-container 5.0.7+) or "
-					     "lxgpu's start hook (not in this version)"
-					   : "lxgpu's start hook (not in this version)");
-	if (p->style == LXGPU_STYLE_DEV)
+	if (p->style == LXGPU_STYLE_RAW && !req->privileged && needs_group) {
+		if (!req->hook_cmd || !req->ct_id)
+			return lxgpu_failx(err, ENOTSUP,
+					   "an unprivileged container needs its own group on these "
+					   "nodes, which only lxgpu's start hook can give");
+		/* the hook makes them at start, owned by the container's group */
+		for (size_t i = 0; i < p->nnodes; i++) {
+			unsigned mode = p->nodes[i].node->mode;
+			p->nodes[i].via_hook = (((mode >> 3) & 7) & ~(mode & 7)) != 0;
+		}
+		p->hook = true;
+	}
+	if (p->style == LXGPU_STYLE_DEV || p->hook)
 		for (size_t i = 0; i < p->nnodes; i++) {
 			const struct lxgpu_node *n = p->nodes[i].node;
 			if (!req->privileged && n->gid != 0 && p->nodes[i].gid < 0)
@@ -262,6 +266,14 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 
 	memset(out, 0, sizeof(*out));
 	out->wildcard = req->wildcard;
+	out->guard = req->guard;
+	out->hook = req->guard;
+	out->ct_id = req->ct_id ? xstrdup(req->ct_id) : NULL;
+	out->hook_cmd = req->hook_cmd ? xstrdup(req->hook_cmd) : NULL;
+	out->render_gid = req->render_gid;
+	out->video_gid = req->video_gid;
+	if (req->guard && !req->hook_cmd)
+		return lxgpu_failx(err, EINVAL, "--guard: no hook command to write");
 	if ((r = plan_select(inv, req->selectors, req->nselectors, selected, err)) < 0)
 		return r;
 	char *devices = xstrdup("");
@@ -302,6 +314,8 @@ void plan_free(struct lxgpu_plan *p)
 	free(p->nodes);
 	free(p->gpus);
 	free(p->devices);
+	free(p->ct_id);
+	free(p->hook_cmd);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -365,9 +379,29 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 		for (size_t i = 0; i < p->nnodes; i++) {
 			const char *path = p->nodes[i].node->path;
 			_cleanup_free_ char *entry =
-				xasprintf("%s %s none bind,optional,create=file", path, path + 1);
+				p->nodes[i].via_hook
+					? xasprintf(PLAN_HOOK_NODES
+						    "/%s%s %s none bind,optional,create=file",
+						    p->ct_id, path, path + 1)
+					: xasprintf("%s %s none bind,optional,create=file", path,
+						    path + 1);
 			push(&lines, &n, conf_format_line(format, "lxc.mount.entry", entry));
 		}
+	}
+	if (p->hook) {
+		bool via = false;
+		for (size_t i = 0; i < p->nnodes; i++)
+			via |= p->nodes[i].via_hook;
+		if (via) {
+			/* the container's own groups, which the hook maps through lxc.idmap */
+			char gids[96];
+			snprintf(gids, sizeof(gids), "LXGPU_GIDS=render:%ld,video:%ld",
+				 p->render_gid, p->video_gid);
+			push(&lines, &n, conf_format_line(format, "lxc.environment", gids));
+		}
+		_cleanup_free_ char *cmd =
+			xasprintf("%s%s", p->hook_cmd, p->guard ? " --guard" : "");
+		push(&lines, &n, conf_format_line(format, "lxc.hook.pre-start", cmd));
 	}
 	*out = lines;
 	*nout = n;

@@ -20,15 +20,18 @@ struct plan_request {
 	bool wildcard;
 	enum conf_format format;
 	bool privileged;
-	bool dev_supported;    /* pve-container >= 5.0.7 */
-	bool nodes_guaranteed; /* lxgpu's boot unit makes every NVIDIA node exist at start */
-	bool hook_available;   /* the start hook can create nodes for unprivileged containers */
+	bool dev_supported;         /* pve-container >= 5.0.7 */
+	bool nodes_guaranteed;      /* lxgpu's boot unit makes every NVIDIA node exist at start */
+	bool guard;                 /* add the start-time guard (lxc.hook.pre-start) */
 	long render_gid, video_gid; /* the container's own, -1 when unknown */
+	const char *ct_id;          /* LXC's name of the container (the VMID on Proxmox) */
+	const char *hook_cmd;       /* "/usr/bin/lxgpu hook": how LXC runs lxgpu's hook */
 };
 
 struct plan_node {
 	const struct lxgpu_node *node; /* in the inventory */
 	long gid;                      /* the gid the node gets in the container, -1: root */
+	bool via_hook; /* made at start by the hook, owned by the container's group */
 };
 
 struct lxgpu_plan {
@@ -40,9 +43,17 @@ struct lxgpu_plan {
 	size_t nnodes;
 	char **rules; /* "c 195:0 rwm" */
 	size_t nrules;
-	char *devices;    /* the LXGPU_DEVICES value */
-	const char *note; /* a one-line remark for the user, or NULL */
+	char *devices; /* the LXGPU_DEVICES value */
+	bool hook; /* needs lxgpu's pre-start hook (nodes for an unprivileged container, guard) */
+	bool guard;
+	char *ct_id, *hook_cmd;
+	long render_gid, video_gid;
 };
+
+/* Where the pre-start hook makes a node for an unprivileged container: a
+ * directory of its own on the host's /run, bound in by lxc.mount.entry (what
+ * Proxmox does for devN, proxmox-config.md §2.4). */
+#define PLAN_HOOK_NODES "/run/lxgpu"
 
 /* Which GPUs the selectors name (index, GPU-uuid, PCI address, "all"): sets
  * selected[i]; fails naming a selector that matches nothing. */

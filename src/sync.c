@@ -62,9 +62,9 @@ static size_t selection(const struct pt_config *pt, const struct lxgpu_inventory
 	return n;
 }
 
-int sync_edit(const struct conf *c, const struct lxgpu_inventory *inv, const struct sync_facts *f,
-	      struct lxgpu_plan *plan, struct conf_edit *e, struct edit_report *rep,
-	      enum sync_outcome *outcome, struct lxgpu_err *err)
+int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_inventory *inv,
+	      const struct sync_facts *f, struct lxgpu_plan *plan, struct conf_edit *e,
+	      struct edit_report *rep, enum sync_outcome *outcome, struct lxgpu_err *err)
 {
 	struct pt_config pt;
 	const char *sel[64];
@@ -76,12 +76,13 @@ int sync_edit(const struct conf *c, const struct lxgpu_inventory *inv, const str
 	conf_edit_init(e, c);
 	*outcome = SYNC_NO_GPU;
 	pt_scan(c, inv, &pt);
-	bool nodes = false, dev = false, wildcard = false;
+	bool nodes = false, dev = false, wildcard = false, guard = false;
 	long render = -1, video = -1;
 	for (size_t i = 0; i < pt.n; i++) {
 		const struct pt_entry *x = &pt.entries[i];
 		nodes |= x->kind == PT_MOUNT || x->kind == PT_DEV || x->kind == PT_ENV;
 		dev |= x->kind == PT_DEV;
+		guard |= x->kind == PT_HOOK && strstr(x->path, "--guard") != NULL;
 		wildcard |= x->kind == PT_RULE && !x->dead && x->minor < 0;
 		/* the gids devN lines give today are the container's (proxmox-config.md §2.1) */
 		if (x->kind == PT_DEV && x->gid >= 0) {
@@ -91,6 +92,10 @@ int sync_edit(const struct conf *c, const struct lxgpu_inventory *inv, const str
 				render = x->gid;
 		}
 	}
+	if (pt.render_gid >= 0)
+		render = pt.render_gid;
+	if (pt.video_gid >= 0)
+		video = pt.video_gid;
 	if (!nodes) {
 		pt_free(&pt);
 		return 0;
@@ -108,9 +113,11 @@ int sync_edit(const struct conf *c, const struct lxgpu_inventory *inv, const str
 		.privileged = ct_privileged(c),
 		.dev_supported = f->dev_supported,
 		.nodes_guaranteed = f->nodes_guaranteed,
-		.hook_available = f->hook_available,
 		.render_gid = render,
 		.video_gid = video,
+		.guard = guard,
+		.ct_id = ct_id,
+		.hook_cmd = f->hook_cmd,
 	};
 	if ((r = plan_build(inv, &req, plan, err)) < 0)
 		return r;

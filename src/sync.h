@@ -11,7 +11,8 @@
 #include "plan.h"
 
 struct sync_facts {
-	bool dev_supported, nodes_guaranteed, hook_available;
+	bool dev_supported, nodes_guaranteed;
+	const char *hook_cmd; /* for unprivileged containers' nodes */
 };
 
 enum sync_outcome {
@@ -20,8 +21,8 @@ enum sync_outcome {
 	SYNC_EDIT,    /* the edit in e brings it in line */
 };
 
-int sync_edit(const struct conf *c, const struct lxgpu_inventory *inv, const struct sync_facts *f,
-	      struct lxgpu_plan *plan, struct conf_edit *e, struct edit_report *rep,
-	      enum sync_outcome *outcome, struct lxgpu_err *err);
+int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_inventory *inv,
+	      const struct sync_facts *f, struct lxgpu_plan *plan, struct conf_edit *e,
+	      struct edit_report *rep, enum sync_outcome *outcome, struct lxgpu_err *err);
 
 #endif

@@ -7,19 +7,22 @@
 #     the changes are serialised (none lost, none applied twice), the backups
 #     are a consistent pair;
 #  3. rounds of parallel attaches of different GPUs on a two-GPU host: the file
-#     ends as exactly one GPU's attached state, the one the changes predict.
-# The two (three) valid states are recorded before any kill or race, from
-# normal runs; every later check compares against those recordings.
+#     ends as exactly one GPU's attached state, the one the changes predict;
+#  4. a dead run's temp file goes with the next run, even one that writes
+#     nothing; every fsync (the directories' too) succeeds.
+# The valid states (detached/attached; GPU 0's/GPU 1's) are recorded before
+# any kill or race, from normal runs; every later check compares against them.
 #
-# SAFETY_RUNS (default 300) kills; SAFETY_ROUNDS (default 20) parallel rounds;
-# SAFETY_MAX_DELAY_MS: the kill delay range (default: 1.25 x a normal run).
+# SAFETY_RUNS (default 200) kills; SAFETY_ROUNDS (default 20) rounds of
+# SAFETY_PAR (default 4) parallel attaches; SAFETY_MAX_DELAY_MS: the range of
+# the uniform kill delays (default: 1.3 x the estimated time of the rename).
 # The counts are printed as "# ..." lines.
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v flock >/dev/null || skip_all "needs flock(1) (util-linux)"
 shopt -s nullglob
 
-RUNS=${SAFETY_RUNS:-300}
+RUNS=${SAFETY_RUNS:-200}
 ROUNDS=${SAFETY_ROUNDS:-20}
 # LeakSanitizer's exit-time scan costs about 90 ms a run in the ASan build:
 # leaks are attach.sh's business, and a killed run is never scanned anyway.
@@ -30,6 +33,7 @@ exec {never}<>"$TMP/.never"
 # nap SECONDS: a sub-millisecond sleep without a fork
 nap() { read -r -t "$1" -u "$never" _ || true; }
 now_us() { now=${EPOCHREALTIME//[.,]/}; }
+now_us; script_start=$now
 temps() { tmps=("$@"/*.lxgpu-tmp.*); }
 
 MAIN="arch: amd64
@@ -40,7 +44,9 @@ ostype: debian
 rootfs: local-lvm:vm-101-disk-0,size=32G
 lxc.apparmor.profile: generated"
 
-h=$(host pve h100-580.159.04.spec pve.spec)
+# never go on without a fake root: the paths below would be the real host's
+bail() { not_ok "$1"; done_testing; exit 1; }
+h=$(host pve h100-580.159.04.spec pve.spec) && [ -d "$h/etc/pve/lxc" ] || bail "fake Proxmox host (mkhost)"
 dir=$h/etc/pve/lxc
 conf=$dir/101.conf
 lock=$h/run/lock/lxc/pve-config-101.lock
@@ -65,9 +71,9 @@ eq "setup: attach exit 0" "$rc" 0
 cp "$conf" "$TMP/attached"
 A=$(sha "$conf")
 check "setup: attach changed the file" test "$A" != "$D"
-eq "setup: attach appended the 9-line block" \
+eq "setup: attach appended the 10-line block (LXGPU_DEVICES, LXGPU_RULES, 4 rules, 4 mounts)" \
 	"$(diff "$TMP/detached" "$TMP/attached" | grep -c '^>')-$(diff "$TMP/detached" "$TMP/attached" | grep -c '^<')" \
-	"9-0"
+	"10-0"
 run --sysroot "$h" detach 101
 eq "setup: detach exit 0" "$rc" 0
 unchanged "setup: detach gives the original bytes" "$conf" "$D"
@@ -75,22 +81,26 @@ echo "# config: $size bytes; detached sha256 ${D:0:12}, attached ${A:0:12}"
 
 # --- calibration: how long a normal run takes here, so that kills spread over
 # its whole life (start-up, read, backups, temp write, fsync, rename, exit)
-slowest=0
-for op in attach detach attach detach; do
+durs=()
+for op in attach detach attach detach attach detach; do
 	now_us; t0=$now
 	"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>&1
-	now_us; [ $((now - t0)) -gt $slowest ] && slowest=$((now - t0))
+	now_us; durs+=($((now - t0)))
 done
 unchanged "calibration: back to the detached state" "$conf" "$D"
-if [ -n "${SAFETY_MAX_DELAY_MS:-}" ]; then
-	tmax=$((SAFETY_MAX_DELAY_MS * 1000))
-else
-	tmax=$((slowest * 5 / 4))
-fi
-echo "# a normal run takes up to $((slowest / 1000)) ms; kill delays uniform in 0-$((tmax / 1000)) ms"
+median=$(printf '%s\n' "${durs[@]}" | sort -n | sed -n 4p)
+# Kills aim at the rename of the temp file over the config: its time is
+# estimated, starting at 70% of a normal run, and moved 2 ms later on each
+# aimed kill that saw the old bytes, 2 ms earlier on each that saw the new
+# ones (it settles on the median rename time, whatever the machine's load).
+# Odd runs: uniform in 0 to 1.3 x that estimate (or SAFETY_MAX_DELAY_MS),
+# which covers start-up, reading, the backups, the temp file, the rename and
+# the exit; even runs: within 10 ms of the estimate.
+west=$((median * 7 / 10))
+echo "# a normal run takes $((median / 1000)) ms (median of 6); kill delays: uniform in 0 to ${SAFETY_MAX_DELAY_MS:-1.3 x the estimated rename time (first $((west / 1000)))} ms, or (every other run) within 10 ms of that estimate"
 
 # --- 1. kill -9 at a random moment
-n_before=0 n_during=0 n_bakonly=0 n_after=0 n_done=0 n_bad=0 n_badrc=0 n_lock=0 n_mode=0
+n_before=0 n_during=0 n_bakonly=0 n_after=0 n_done=0 n_bad=0 n_badrc=0 n_lock=0
 n_clean=0 n_clean_bad=0
 last_old_us=-1 first_new_us=-1 # latest kill that saw the old bytes, earliest that saw the new
 bad_diag=""
@@ -98,7 +108,14 @@ state=$D
 now_us; loop_start=$now
 for ((i = 1; i <= RUNS; i++)); do
 	if [ "$state" = "$D" ]; then op=attach old=$D new=$A; else op=detach old=$A new=$D; fi
-	delay=$(((RANDOM * 32768 + RANDOM) % (tmax + 1)))
+	if ((i % 2)); then
+		tmax=$((${SAFETY_MAX_DELAY_MS:-0} * 1000))
+		[ $tmax -gt 0 ] || tmax=$((west * 13 / 10))
+		delay=$(((RANDOM * 32768 + RANDOM) % (tmax + 1)))
+	else
+		delay=$((west - 10000 + (RANDOM * 32768 + RANDOM) % 20001))
+		[ $delay -ge 0 ] || delay=0
+	fi
 	printf -v secs '%d.%06d' $((delay / 1000000)) $((delay % 1000000))
 	now_us; t0=$now
 	"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>"$TMP/.kerr" &
@@ -106,9 +123,16 @@ for ((i = 1; i <= RUNS; i++)); do
 	[ "$delay" -gt 0 ] && nap "$secs"
 	kill -9 "$pid" 2>/dev/null
 	now_us; t1=$now
-	wait "$pid"
+	{ wait "$pid"; } 2>/dev/null # no "Killed" line from bash
 	krc=$?
-	cur=$(sha "$conf")
+	# one process for two checks (forks are slow here): the lock is free and
+	# the config's sha256; nothing printed if the lock is held
+	cur=$(flock -n "$lock" sha256sum "$conf")
+	if [ -z "$cur" ]; then
+		n_lock=$((n_lock + 1))
+		cur=$(sha256sum "$conf")
+	fi
+	cur=${cur%% *}
 	temps "$dir"; ctmp=${#tmps[@]}
 	temps "$bak"; btmp=${#tmps[@]}
 	if [ "$cur" = "$old" ] && [ $krc = 137 ]; then
@@ -121,13 +145,16 @@ for ((i = 1; i <= RUNS; i++)); do
 		fi
 		[ $((t1 - t0)) -gt $last_old_us ] && last_old_us=$((t1 - t0))
 		state=$old
+		((i % 2)) || west=$((west + 2000))
 	elif [ "$cur" = "$new" ] && [ $krc = 137 ]; then
 		n_after=$((n_after + 1))
+		((i % 2)) || west=$((west - 2000))
 		[ $first_new_us -lt 0 ] || [ $((t1 - t0)) -lt $first_new_us ] && first_new_us=$((t1 - t0))
 		state=$new
 	elif [ "$cur" = "$new" ] && [ $krc = 0 ]; then
 		n_done=$((n_done + 1)) # exited before the kill
 		state=$new
+		((i % 2)) || west=$((west - 2000))
 	elif [ "$cur" = "$old" ] || [ "$cur" = "$new" ]; then
 		n_badrc=$((n_badrc + 1))
 		bad_diag+="run $i: $op exit $krc, config $([ "$cur" = "$old" ] && echo old || echo new), stderr: $(head -c 300 "$TMP/.kerr")"$'\n'
@@ -140,15 +167,14 @@ for ((i = 1; i <= RUNS; i++)); do
 		if [ "$old" = "$D" ]; then cp "$TMP/detached" "$conf"; else cp "$TMP/attached" "$conf"; fi
 		state=$old
 	fi
-	[ "$(stat -c %a "$conf")" = 640 ] || n_mode=$((n_mode + 1))
-	flock -n "$lock" true || n_lock=$((n_lock + 1))
+	[ $west -ge 1000 ] || west=1000
 	# a temp file was left: the next (normal) run must remove it
 	if [ $((ctmp + btmp)) -gt 0 ]; then
 		n_clean=$((n_clean + 1))
 		if [ "$state" = "$D" ]; then op=attach want=$A; else op=detach want=$D; fi
 		"$LXGPU" --sysroot "$h" $op 101 >/dev/null 2>"$TMP/.kerr"
 		crc=$?
-		cur=$(sha "$conf")
+		cur=$(sha256sum <"$conf") cur=${cur%% *}
 		temps "$dir"; ctmp=${#tmps[@]}
 		temps "$bak"; btmp=${#tmps[@]}
 		if [ $crc != 0 ] || [ "$cur" != "$want" ] || [ $((ctmp + btmp)) -gt 0 ]; then
@@ -156,24 +182,27 @@ for ((i = 1; i <= RUNS; i++)); do
 			bad_diag+="run $i: the $op after the kill: exit $crc, $( [ "$cur" = "$want" ] && echo right || echo wrong) state, temps left: $(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep lxgpu-tmp | tr '\n' ' ')"$'\n'
 			rm -f "$dir"/*.lxgpu-tmp.* "$bak"/*.lxgpu-tmp.*
 		fi
-		state=$cur
+		case $cur in
+		"$A" | "$D") state=$cur ;;
+		*) cp "$TMP/detached" "$conf"; state=$D ;;
+		esac
 	fi
 done
 now_us; loop_s=$(((now - loop_start) / 1000000))
 eq "kill -9: config always the old or the new bytes, never anything else" "$n_bad" 0
 eq "kill -9: every run killed (137) or done (0), and done runs wrote the new state" "$n_badrc" 0
-eq "kill -9: config mode kept (0640)" "$n_mode" 0
 eq "kill -9: lock never left held" "$n_lock" 0
 eq "kill -9: the run after a kill removed every temp file (conf and backup dirs)" "$n_clean_bad" 0
 [ -z "$bad_diag" ] || printf '%s' "$bad_diag" | head -20 | diag
 check "kill -9: kills landed before the rename (old bytes seen)" test $((n_before + n_bakonly + n_during)) -gt 0
 check "kill -9: kills landed after the rename (new bytes seen)" test $((n_after + n_done)) -gt 0
 echo "# kill -9: $RUNS runs in ${loop_s} s: $((n_before + n_bakonly + n_during)) old bytes (before write: $n_before before any file was written, $n_bakonly while writing the backups, $n_during with the config's temp file written but not renamed), $n_after new bytes (killed after the rename), $n_done finished before the kill; $n_bad other; $n_lock lock held; $n_clean runs after a leftover temp, $n_clean_bad of them left a temp"
-echo "# kill -9: latest kill that saw the old bytes: $((last_old_us / 1000)) ms after start; earliest that saw the new bytes: $((first_new_us / 1000)) ms"
+echo "# kill -9: latest kill that saw the old bytes: $((last_old_us / 1000)) ms after start; earliest that saw the new bytes: $((first_new_us / 1000)) ms; estimated rename time at the end: $((west / 1000)) ms"
 
 # back to the detached state with a normal run, no temp anywhere
 if [ "$(sha "$conf")" = "$A" ]; then run --sysroot "$h" detach 101; fi
 unchanged "kill -9: a normal detach afterwards gives the original bytes" "$conf" "$D"
+eq "kill -9: config mode kept (0640)" "$(stat -c %a "$conf")" 640
 eq "kill -9: no temp file left in /etc/pve/lxc or the backup dir" \
 	"$(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep -c lxgpu-tmp)" 0
 
@@ -195,19 +224,17 @@ for ((i = 0; i < NPROC; i++)); do
 done
 # wait (at most 6 s: lxgpu gives up after 10) until every run has the lock
 # file open, i.e. waits in apply_lock, then hold it 0.5 s more
-waiting=0
-for _ in $(seq 600); do
-	waiting=0
-	for p in "${pids[@]}"; do
-		for fd in /proc/$p/fd/*; do
-			[ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] && { waiting=$((waiting + 1)); break; }
-		done
-	done
-	[ $waiting = $NPROC ] && break
+fdirs=()
+for p in "${pids[@]}"; do fdirs+=("/proc/$p/fd"); done
+for _ in $(seq 300); do
+	waiting=$(find "${fdirs[@]}" -maxdepth 1 -lname "$lock" 2>/dev/null | wc -l)
+	[ "$waiting" = $NPROC ] && break
 	now_us; [ $((now - t0)) -gt 6000000 ] && break
-	nap 0.01
+	nap 0.05
 done
 [ $waiting = $NPROC ] && nap 0.5
+# and at least 2 s in all, as a pct that takes its time
+now_us; [ $((now - t0)) -lt 2000000 ] && nap "$(((2000000 - (now - t0)) / 1000000)).$(printf %06d $(((2000000 - (now - t0)) % 1000000)))"
 alive=0
 for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 held_sha=$(sha "$conf")
@@ -218,12 +245,11 @@ eq "lock held: none finished" "$alive/$holder_alive" "$NPROC/1"
 eq "lock held: config untouched" "$held_sha" "$D"
 echo release >"$TMP/release"
 wait $holder
-rcs="" n0=0 n1=0 nother=0 badout=0 badlock=0 ca=0 cd=0
+n0=0 n1=0 nother=0 badout=0 badlock=0 ca=0 cd=0
 for ((i = 0; i < NPROC; i++)); do
 	wait "${pids[i]}"
 	r=$?
-	rcs+="$r "
-	out=$(cat "$TMP/c.$i.out") e=$(cat "$TMP/c.$i.err") op=$(cat "$TMP/c.$i.op")
+	out=$(<"$TMP/c.$i.out") e=$(<"$TMP/c.$i.err") op=$(<"$TMP/c.$i.op")
 	case $r in
 	0)
 		n0=$((n0 + 1))
@@ -270,27 +296,39 @@ check "concurrent: lock free afterwards" flock -n "$lock" true
 echo "# concurrent: $NPROC runs (alternating attach/detach) behind a lock held ${held_ms} ms; exits: $n0 x 0, $n1 x 1 (lock), $nother other; $ca attaches and $cd detaches changed the file, $((n0 - ca - cd)) found nothing to do; final: $want_name; all done ${total_ms} ms after start"
 
 # --- 3. parallel attaches of different GPUs on a two-GPU host
-mig=$(host pvemig two-h100-mig.spec pve.spec)
+mig=$(host pvemig two-h100-mig.spec pve.spec) && [ -d "$mig/etc/pve/lxc" ] || bail "fake two-GPU host (mkhost)"
 mconf=$mig/etc/pve/lxc/101.conf
 mbak=$mig/var/lib/lxgpu/backup
 printf '%s\n' "$MAIN" >"$mconf"
 O=$(sha "$mconf")
+# attach keeps the lines it would write again (nvidiactl, nvidia-uvm...), so
+# switching GPUs leaves those in place and adds the new GPU's lines after them:
+# the bytes after a switch differ from a fresh attach of that GPU. Both
+# switched states are recorded from normal runs, and once switched the file
+# alternates between exactly those two (checked here before the races).
 run --sysroot "$mig" attach 101 --gpu 0
 eq "two GPUs: attach --gpu 0 exit 0" "$rc" 0
-G0=$(sha "$mconf")
+F0=$(sha "$mconf")
 run --sysroot "$mig" attach 101 --gpu 1
-eq "two GPUs: attach --gpu 1 exit 0" "$rc" 0
+eq "two GPUs: switch to --gpu 1 exit 0" "$rc" 0
 G1=$(sha "$mconf")
-check "two GPUs: the three states differ" test "$O" != "$G0" -a "$O" != "$G1" -a "$G0" != "$G1"
+run --sysroot "$mig" attach 101 --gpu 0
+eq "two GPUs: switch back to --gpu 0 exit 0" "$rc" 0
+G0=$(sha "$mconf")
+cp "$mconf" "$TMP/g0"
+check "two GPUs: the states differ" test "$O" != "$F0" -a "$O" != "$G0" -a "$O" != "$G1" -a "$G0" != "$G1"
+run --sysroot "$mig" attach 101 --gpu 1
+unchanged "two GPUs: switching again gives the same GPU 1 state" "$mconf" "$G1"
+run --sysroot "$mig" attach 101 --gpu 0
+unchanged "two GPUs: and the same GPU 0 state" "$mconf" "$G0"
+eq "two GPUs: GPU 0's state names only GPU 0" "$(grep -c '^lxc.mount.entry: /dev/nvidia0 ' "$mconf")/$(grep -c nvidia5 "$mconf")" 1/0
 run --sysroot "$mig" detach 101
 unchanged "two GPUs: detach gives the original bytes" "$mconf" "$O"
-run --sysroot "$mig" attach 101 --gpu 1
-unchanged "two GPUs: --gpu 1 from scratch = switching from GPU 0 to 1" "$mconf" "$G1"
-run --sysroot "$mig" attach 101 --gpu 0
-unchanged "two GPUs: back to --gpu 0 = --gpu 0 from scratch" "$mconf" "$G0"
-NPAR=${SAFETY_PAR:-6}
+for g in 0 1 0; do run --sysroot "$mig" attach 101 --gpu $g; done
+unchanged "two GPUs: the same three attaches again: the same GPU 0 state" "$mconf" "$G0"
+NPAR=${SAFETY_PAR:-4}
 r_bad_rc=0 r_bad_state=0 r_bad_pred=0 r_bad_bak=0 r_tmp=0 r_lock=0 r_changes=0 r_final0=0 r_final1=0 r_runs=0
-cur=$G0 # verified above
+cur=$G0 # the rounds start from here (checked above)
 now_us; t0=$now
 for ((round = 1; round <= ROUNDS; round++)); do
 	pids=()
@@ -305,7 +343,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		wait "${pids[i]}"
 		r=$?
 		r_runs=$((r_runs + 1))
-		g=$(cat "$TMP/m.$i.gpu") out=$(cat "$TMP/m.$i.out")
+		read -r g <"$TMP/m.$i.gpu"
+		out=$(<"$TMP/m.$i.out")
 		case $r:$out in
 		"0:attached to CT 101"*) [ "$g" = 0 ] && c0=$((c0 + 1)) || c1=$((c1 + 1)) ;;
 		"0:CT 101: no change"*) ;;
@@ -329,21 +368,52 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		r_bad_pred=$((r_bad_pred + 1))
 		echo "round $round: $c0 changes to GPU 0, $c1 to GPU 1, but the final state does not follow" | diag
 	fi
-	if [ $((c0 + c1)) -gt 0 ] && [ "$(sha "$mbak/pve-101.after")" != "$final" ]; then
-		r_bad_bak=$((r_bad_bak + 1))
+	# the last change wrote the pair: .after is the final state, .before the
+	# other GPU's (the changes only ever switch between the two)
+	if [ $((c0 + c1)) -gt 0 ]; then
+		if [ "$final" = "$G0" ]; then other=$G1; else other=$G0; fi
+		[ "$(sha "$mbak/pve-101.after")/$(sha "$mbak/pve-101.before")" = "$final/$other" ] ||
+			r_bad_bak=$((r_bad_bak + 1))
 	fi
 	temps "$mig/etc/pve/lxc"; r_tmp=$((r_tmp + ${#tmps[@]}))
 	flock -n "$mig/run/lock/lxc/pve-config-101.lock" true || r_lock=$((r_lock + 1))
 	# go on from the verified state (a broken one is put back)
-	case $final in "$G0" | "$G1") cur=$final ;; *) run --sysroot "$mig" attach 101 --gpu 0; cur=$(sha "$mconf") ;; esac
+	case $final in "$G0" | "$G1") cur=$final ;; *) cp "$TMP/g0" "$mconf"; cur=$G0 ;; esac
 done
 now_us; par_ms=$(((now - t0) / 1000))
 eq "two GPUs: every parallel attach exits 0 (or 1 about the lock)" "$r_bad_rc" 0
 eq "two GPUs: after every round the file is exactly GPU 0's or GPU 1's state" "$r_bad_state" 0
 eq "two GPUs: the final state is the one the changes predict (none lost)" "$r_bad_pred" 0
-eq "two GPUs: backup .after is the final config whenever the round changed it" "$r_bad_bak" 0
+eq "two GPUs: backups .after/.before are the final and the other state whenever the round changed the file" "$r_bad_bak" 0
 eq "two GPUs: no temp file left" "$r_tmp" 0
 eq "two GPUs: lock free after every round" "$r_lock" 0
 echo "# two GPUs: $ROUNDS rounds x $NPAR parallel attaches (--gpu 0 and --gpu 1 interleaved) = $r_runs runs in ${par_ms} ms; $r_changes changed the file; rounds ending on GPU 0: $r_final0, on GPU 1: $r_final1; bad: $r_bad_state"
 
+# --- 4. leftovers and durability
+# A temp file of a dead run, as the kill loop saw killed runs leave them; the
+# next run finds the CT already detached and has nothing to write.
+cp "$TMP/detached" "$conf"
+sleep 0 & deadpid=$!
+wait $deadpid
+printf 'partial' >"$conf.lxgpu-tmp.$deadpid"
+run --sysroot "$h" detach 101
+eq "temp of a dead run, then a detach with nothing to do: exit 0" "$rc" 0
+eq "temp of a dead run: removed by the next run even when it writes nothing (apply.h)" \
+	"$(ls "$dir")" 101.conf
+rm -f "$conf.lxgpu-tmp.$deadpid"
+# The directory is fsynced after the rename,
+# so that the rename survives a power cut; seen with strace.
+if command -v strace >/dev/null; then
+	strace -f -e trace=fsync,renameat,renameat2,rename -o "$TMP/strace" \
+		"$LXGPU" --sysroot "$h" attach 101 >/dev/null 2>&1
+	if grep -q 'rename.*101.conf.lxgpu-tmp' "$TMP/strace"; then
+		eq "every fsync succeeds, the directories' after each rename included" \
+			"$(grep -c 'fsync(.*= -1' "$TMP/strace")" 0
+		grep 'fsync(.*= -1' "$TMP/strace" | head -3 | diag
+	else
+		tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP strace saw no rename (cannot trace here?)"
+	fi
+fi
+
+now_us; echo "# total: $(((now - script_start) / 1000000)) s"
 done_testing
