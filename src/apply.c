@@ -24,31 +24,6 @@
 #define STATE_DIR "var/lib/lxgpu/backup"
 #define TMP_TAG   ".lxgpu-tmp."
 
-/* mkdir -p beneath the root; every prefix is resolved in the root again. */
-static int mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err *err)
-{
-	_cleanup_free_ char *prefix = xstrdup(path);
-	_cleanup_close_ int parent = fs_open_in(rootfd, "/", O_PATH | O_DIRECTORY, 0, err);
-	if (parent < 0)
-		return parent;
-	for (char *p = prefix;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		const char *name = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
-		if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
-			return lxgpu_fail(err, errno, "mkdir /%s", prefix);
-		closep(&parent);
-		parent = fs_open_in(rootfd, prefix, O_PATH | O_DIRECTORY, 0, err);
-		if (parent < 0)
-			return parent;
-		*p = saved;
-		if (saved == '\0')
-			return 0;
-	}
-}
-
 /* Temp files of runs that were killed: "<file>.lxgpu-tmp.<pid>" whose pid is gone. */
 static void remove_stale_temps(int dirfd, const char *file)
 {
@@ -80,7 +55,7 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 
 	if (ct->format == CONF_PVE) {
 		/* pct's own lock file (PVE::LXC::Config::config_file_lock) */
-		if ((r = mkdirs_in(rootfd, "run/lock/lxc", 0755, err)) < 0)
+		if ((r = fs_mkdirs_in(rootfd, "run/lock/lxc", 0755, err)) < 0)
 			return r;
 		snprintf(path, sizeof(path), "run/lock/lxc/pve-config-%s.lock", ct->id);
 		fd = fs_open_in(rootfd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0644,
@@ -195,7 +170,7 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 		return lxgpu_failx(err, EINVAL,
 				   "%s: refusing to write a config without a final newline",
 				   ct->path);
-	if ((r = mkdirs_in(rootfd, STATE_DIR, 0700, err)) < 0)
+	if ((r = fs_mkdirs_in(rootfd, STATE_DIR, 0700, err)) < 0)
 		return r;
 	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, err);
 	if (state < 0)

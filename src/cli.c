@@ -52,7 +52,9 @@ const struct cli_option cli_options[] = {
 };
 
 static const int no_options[] = { 0 };
-static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID, 0 };
+static const int attach_options[] = { KEY_GPU,   KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID,
+				      KEY_GUARD, 0 };
+static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
 static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
@@ -61,7 +63,8 @@ const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
 	  "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
 	  false },
-	{ "attach", cmd_attach, "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--dry-run]",
+	{ "attach", cmd_attach,
+	  "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--gid GID] [--guard] [--dry-run]",
 	  "give container CT exactly the selected GPUs", attach_options, 1, 1, false },
 	{ "detach", cmd_detach, "CT [--dry-run]", "remove every GPU passthrough line from CT",
 	  dry_run_option, 1, 1, false },
@@ -77,8 +80,9 @@ const struct cli_command cli_commands[] = {
 	{ "sync", cmd_sync, "[CT...|--all] [--dry-run]",
 	  "bring configs and device nodes back in line with the host", sync_options, 0, 1000,
 	  false },
-	{ "hook", cmd_hook, "[NAME lxc mount]", "run by LXC at container start (lxc.hook.mount)",
-	  no_options, 0, 3, true },
+	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start]",
+	  "run by LXC at container start (lxc.hook.mount, lxc.hook.pre-start)", guard_option, 0, 3,
+	  true },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
 };
 

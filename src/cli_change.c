@@ -69,6 +69,10 @@ int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err 
 		_cleanup_free_ char *text = conf_line_text(&ch->conf, (size_t)bad);
 		if (strlen(text) > 60)
 			strcpy(text + 57, "...");
+		/* the line as it reaches a terminal: no control character of the file */
+		for (char *p = text; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 		return lxgpu_failx(err, EINVAL, "%s:%ld: not a %s config line: %s", ch->ct.path,
 				   bad + 1, ch->ct.format == CONF_PVE ? "Proxmox" : "LXC", text);
 	}

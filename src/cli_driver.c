@@ -129,8 +129,10 @@ static int driver_copy(struct cli *cli, struct change *ch)
 		lxgpu_wrap(&err, "driver %s", ch->ct.id);
 		return cli_fail(&err);
 	}
-	uid = ct_host_id(&ch->conf, 'u', 0);
-	gid = ct_host_id(&ch->conf, 'g', 0);
+	/* an unprivileged container's root owns what is copied */
+	bool privileged = ct_privileged(&ch->conf);
+	uid = privileged ? -1 : ct_host_id(&ch->conf, 'u', 0);
+	gid = privileged ? -1 : ct_host_id(&ch->conf, 'g', 0);
 	r = inject_driver(cli->rootfd, ctroot, &d, INJECT_COPY, uid, gid, &res, &err);
 	driver_files_free(&d);
 	if (r < 0) {
@@ -374,13 +376,18 @@ int cmd_check(struct cli *cli)
 int cmd_hook(struct cli *cli)
 {
 	struct lxgpu_err err = { 0 };
-	struct hook_call call;
-	size_t files;
+	struct hook_call call = { .guard = cli->guard,
+				  .real_host = strcmp(cli->sysroot, "/") == 0 };
+	struct hook_result res;
 
 	if (hook_parse(cli->nargs, cli->args, &call, &err) < 0 ||
-	    hook_run(cli->rootfd, &call, &files, &err) < 0)
+	    hook_run(cli->rootfd, &call, &res, &err) < 0)
 		return cli_fail(&err);
-	if (cli->verbose)
-		fprintf(stderr, "lxgpu: hook %s: bound %zu driver files\n", call.name, files);
+	if (cli->verbose && call.kind == HOOK_MOUNT)
+		fprintf(stderr, "lxgpu: hook %s: bound %zu driver files\n", call.name, res.files);
+	if (cli->verbose && call.kind == HOOK_PRE_START)
+		fprintf(stderr,
+			"lxgpu: hook %s: made %zu nodes for it, %zu NVIDIA nodes on the host\n",
+			call.name, res.nodes, res.host_nodes);
 	return EXIT_OK;
 }

@@ -121,9 +121,10 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 	}
 	struct driver_files d;
 	struct inject_result res;
-	long uid = ct_privileged(c) ? -1 : 100000;
+	long uid = ct_privileged(c) ? -1 : ct_host_id(c, 'u', 0);
+	long gid = ct_privileged(c) ? -1 : ct_host_id(c, 'g', 0);
 	if (driver_files_find(cli->rootfd, host, &d, &err) < 0 ||
-	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, uid, &res, &err) < 0)
+	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, gid, &res, &err) < 0)
 		snprintf(msg, size, "copying driver %s failed: %.300s", host, err.msg);
 	else
 		snprintf(msg, size, "its copied driver %s was replaced by the host's %s", have,

@@ -356,8 +356,17 @@ struct step {
 	bool eol;
 };
 
+/* A kept line without "\n" that must gain one: shown removed, re-added with it. */
+static void add_eol(struct step **steps, size_t *n, size_t *cap, size_t k)
+{
+	(*steps)[k].op = '-';
+	xgrow(steps, cap, *n + 1, sizeof(**steps));
+	(*steps)[(*n)++] = (struct step){ '+', (*steps)[k].s, (*steps)[k].len, true };
+}
+
 /* The edit as a sequence of steps. A kept last line without "\n" that new
- * lines follow is shown as removed and re-added with its "\n". */
+ * lines follow gains one; so does the last line of any changed text (a
+ * whitespace-only tail after the new lines), which ends in "\n". */
 static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct step **out)
 {
 	size_t n = 0, cap = 0;
@@ -372,12 +381,8 @@ static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct s
 			for (size_t k = n; k-- > 0;) {
 				if (steps[k].op == '-')
 					continue;
-				if (!steps[k].eol) {
-					steps[k].op = '-';
-					xgrow(&steps, &cap, n + 1, sizeof(*steps));
-					steps[n++] = (struct step){ '+', steps[k].s, steps[k].len,
-								    true };
-				}
+				if (!steps[k].eol)
+					add_eol(&steps, &n, &cap, k);
 				break;
 			}
 			for (size_t k = 0; k < e->ninsert; k++) {
@@ -394,6 +399,14 @@ static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct s
 		steps[n++] =
 			(struct step){ e->remove[i] ? '-' : ' ', c->text + l->off, l->len, l->eol };
 	}
+	if (conf_edit_changes(e, c))
+		for (size_t k = n; k-- > 0;) {
+			if (steps[k].op == '-')
+				continue;
+			if (!steps[k].eol)
+				add_eol(&steps, &n, &cap, k);
+			break;
+		}
 	*out = steps;
 	return n;
 }

@@ -187,3 +187,27 @@ const char *fs_basename(const char *path)
 	const char *slash = strrchr(path, '/');
 	return slash ? slash + 1 : path;
 }
+
+int fs_mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err *err)
+{
+	_cleanup_free_ char *prefix = xstrdup(path);
+	_cleanup_close_ int parent = fs_open_in(rootfd, "/", O_PATH | O_DIRECTORY, 0, err);
+	if (parent < 0)
+		return parent;
+	for (char *p = prefix;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		const char *name = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
+		if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+			return lxgpu_fail(err, errno, "mkdir /%s", prefix);
+		closep(&parent);
+		parent = fs_open_in(rootfd, prefix, O_PATH | O_DIRECTORY, 0, err);
+		if (parent < 0)
+			return parent;
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}

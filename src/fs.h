@@ -44,6 +44,9 @@ int fs_readlink_child(int dirfd, const char *name, char *buf, size_t size, struc
 /* Directory of `path` beneath rootfd as a DIR stream. */
 int fs_opendir_in(int rootfd, const char *path, void **dirp, struct lxgpu_err *err);
 
+/* mkdir -p beneath rootfd; every prefix is resolved in the root again. */
+int fs_mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err *err);
+
 /* Last component of a path, for symlink targets such as ../drivers/nvidia. */
 const char *fs_basename(const char *path);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "container.h"
 #include "driver_files.h"
 #include "fs.h"
 #include "inject.h"
@@ -14,7 +15,10 @@
 
 int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err *err)
 {
+	bool guard = call->guard, real_host = call->real_host;
 	memset(call, 0, sizeof(*call));
+	call->guard = guard;
+	call->real_host = real_host;
 	/* LXC's hook version 0 passes "NAME SECTION TYPE"; version 1 sets
 	 * LXC_HOOK_SECTION and LXC_HOOK_TYPE instead (lxc.container.conf(5)). */
 	if (nargs == 3) {
@@ -26,30 +30,52 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 		call->section = getenv("LXC_HOOK_SECTION");
 		call->type = getenv("LXC_HOOK_TYPE");
 	}
-	call->rootfs = getenv("LXC_ROOTFS_MOUNT");
 	if (!call->section || strcmp(call->section, "lxc") != 0)
 		return lxgpu_failx(err, EINVAL, "hook: not run by LXC (section %s, want lxc)",
 				   call->section ? call->section : "none");
-	if (!call->type || strcmp(call->type, "mount") != 0)
-		return lxgpu_failx(err, EINVAL, "hook: must run as lxc.hook.mount (got %s)",
-				   call->type ? call->type : "no hook type");
-	if (!call->rootfs || call->rootfs[0] != '/')
-		return lxgpu_failx(err, EINVAL,
-				   "hook: LXC_ROOTFS_MOUNT is %s, not an absolute path",
-				   call->rootfs ? call->rootfs : "unset");
-	return 0;
+	const char *why;
+	if (!call->name || !ct_arg_valid(call->name, &why))
+		return lxgpu_failx(err, EINVAL, "hook: container name %s: %s",
+				   call->name ? call->name : "unset",
+				   call->name ? why : "LXC_NAME is not set");
+	if (call->type && strcmp(call->type, "mount") == 0) {
+		call->kind = HOOK_MOUNT;
+		call->rootfs = getenv("LXC_ROOTFS_MOUNT");
+		if (!call->rootfs || call->rootfs[0] != '/')
+			return lxgpu_failx(err, EINVAL,
+					   "hook: LXC_ROOTFS_MOUNT is %s, not an absolute path",
+					   call->rootfs ? call->rootfs : "unset");
+		if (call->guard)
+			return lxgpu_failx(
+				err, EINVAL,
+				"hook: --guard belongs on lxc.hook.pre-start, not mount");
+		return 0;
+	}
+	if (call->type && strcmp(call->type, "pre-start") == 0) {
+		call->kind = HOOK_PRE_START;
+		call->config = getenv("LXC_CONFIG_FILE");
+		call->rootfs = getenv("LXC_ROOTFS_PATH");
+		if (!call->config || call->config[0] != '/')
+			return lxgpu_failx(err, EINVAL,
+					   "hook: LXC_CONFIG_FILE is %s, not an absolute path",
+					   call->config ? call->config : "unset");
+		return 0;
+	}
+	return lxgpu_failx(err, EINVAL,
+			   "hook: must run as lxc.hook.mount or lxc.hook.pre-start (got %s)",
+			   call->type ? call->type : "no hook type");
 }
 
-int hook_run(int hostroot, const struct hook_call *call, size_t *files, struct lxgpu_err *err)
+static int bind_driver(int hostroot, const struct hook_call *call, struct hook_result *res,
+		       struct lxgpu_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	struct nv_version_info info;
 	struct driver_files d;
-	struct inject_result res;
+	struct inject_result ir;
 	size_t len;
 	int r;
 
-	*files = 0;
 	_cleanup_close_ int ctroot = fs_open_root(call->rootfs, err);
 	if (ctroot < 0)
 		return lxgpu_wrap(err, "hook %s: the container's root", call->name);
@@ -63,10 +89,18 @@ int hook_run(int hostroot, const struct hook_call *call, size_t *files, struct l
 				   call->name);
 	if ((r = driver_files_find(hostroot, info.version, &d, err)) < 0)
 		return lxgpu_wrap(err, "hook %s", call->name);
-	r = inject_driver(hostroot, ctroot, &d, INJECT_BIND, -1, -1, &res, err);
+	r = inject_driver(hostroot, ctroot, &d, INJECT_BIND, -1, -1, &ir, err);
 	driver_files_free(&d);
 	if (r < 0)
 		return lxgpu_wrap(err, "hook %s", call->name);
-	*files = res.files;
+	res->files = ir.files;
 	return 0;
+}
+
+int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res,
+	     struct lxgpu_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	return call->kind == HOOK_MOUNT ? bind_driver(hostroot, call, res, err)
+					: hook_pre_start(hostroot, call, res, err);
 }

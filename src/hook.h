@@ -1,14 +1,22 @@
-/* hook: what LXC runs at container start: `lxgpu hook`, from
- * lxc.hook.mount, binds the host's current user-space driver into the
- * container, so that it is the kernel module's exact version at every start.
+/* hook: what LXC runs at container start, `lxgpu hook`:
+ * - from lxc.hook.mount: binds the host's current user-space driver into the
+ *   container, so that it is the kernel module's exact version at every start;
+ * - from lxc.hook.pre-start: makes the nodes an unprivileged container gets
+ *   with its own group (hook_start.c), and with --guard checks the container
+ *   against the host of the node it starts on: refuses a start that would
+ *   fail, repairs missing NVIDIA nodes.
  *
- * MUST rules (tests/cli/driver.sh and tests/lxc/driver.sh check them):
+ * MUST rules (tests/cli/driver.sh, tests/cli/hook.sh and tests/lxc/ check them):
  * - check how it was called before doing anything: section "lxc", type
- *   "mount", LXC_ROOTFS_MOUNT an absolute directory;
+ *   "mount" with LXC_ROOTFS_MOUNT an absolute directory, or "pre-start" with
+ *   LXC_CONFIG_FILE an absolute path;
  * - reach the container's files only through the fd of LXC_ROOTFS_MOUNT,
  *   never following a symlink of the container's on the way to a write;
  * - bounded work: one read of /proc/driver/nvidia/version and of the host's
- *   ld.so.cache, then a fixed set of files, a bind and a few links each;
+ *   ld.so.cache, then a fixed set of files, a bind and a few links each; at
+ *   pre-start one read of the config and one inventory of the host;
+ * - write on the host only NVIDIA's nodes (--guard) and, under /run/lxgpu/NAME,
+ *   a tmpfs of the container's nodes;
  * - idempotent: a restart does it again in LXC's fresh mount namespace;
  * - run no shell and nothing from the container; one line on stderr on error. */
 #ifndef LXGPU_HOOK_H
@@ -18,14 +26,32 @@
 
 #include "err.h"
 
+#include <stdbool.h>
+
+enum hook_type { HOOK_MOUNT, HOOK_PRE_START };
+
 struct hook_call {
 	const char *name, *section, *type; /* hook version 0: argv; version 1: LXC_HOOK_* */
-	const char *rootfs;                /* LXC_ROOTFS_MOUNT */
+	enum hook_type kind;
+	const char *rootfs; /* mount: LXC_ROOTFS_MOUNT; pre-start: LXC_ROOTFS_PATH, may be NULL */
+	const char *config; /* pre-start: LXC_CONFIG_FILE, host view */
+	bool guard;         /* --guard */
+	bool real_host;     /* no --sysroot: modprobe may run */
+};
+
+struct hook_result {
+	size_t files;      /* mount: driver files bound */
+	size_t nodes;      /* pre-start: nodes made for the container */
+	size_t host_nodes; /* pre-start, --guard: NVIDIA nodes made or repaired on the host */
 };
 
 /* Fills `call` from the arguments LXC passed and its environment. */
 int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err *err);
-/* Runs the hook; `files` counts what was bound. */
-int hook_run(int hostroot, const struct hook_call *call, size_t *files, struct lxgpu_err *err);
+/* Runs the hook. */
+int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res,
+	     struct lxgpu_err *err);
+/* The pre-start work (hook_start.c). */
+int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_result *res,
+		   struct lxgpu_err *err);
 
 #endif

@@ -154,6 +154,27 @@ static void record_rules(struct pt_config *out, const char *list)
 	}
 }
 
+/* "/run/lxgpu/<name>/dev/dri/renderD128" -> "/dev/dri/renderD128"; NULL
+ * for any other source. */
+static const char *hook_node(const char *src)
+{
+	size_t n = strlen(PT_HOOK_NODES);
+	if (strncmp(src, PT_HOOK_NODES "/", n + 1) != 0)
+		return NULL;
+	const char *name = src + n + 1, *rest = strchr(name, '/');
+	return rest && rest > name ? rest : NULL;
+}
+
+/* One of lxgpu's records: "LXGPU_RULES=195:0" -> var "LXGPU_RULES=", path "195:0". */
+static struct pt_entry *add_env(struct pt_config *out, size_t line, const char *value,
+				const char *var)
+{
+	struct pt_entry *e = add(out, line, PT_ENV);
+	e->path = xstrdup(value + strlen(var));
+	e->var = var;
+	return e;
+}
+
 static bool rule_recorded(const struct pt_config *pt, int major, int minor)
 {
 	for (size_t i = 0; i < pt->nrules; i++)
@@ -203,14 +224,18 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 			e->minor = minor;
 		} else if (strcmp(k, "lxc.mount.entry") == 0) {
 			char src[512];
-			if (sscanf(v, "%511s", src) != 1 || !gpu_path(src, &dir))
+			if (sscanf(v, "%511s", src) != 1)
+				continue;
+			const char *host = hook_node(src);
+			if (!gpu_path(host ? host : src, &dir))
 				continue;
 			struct pt_entry *e = add(out, i, PT_MOUNT);
 			size_t n = strlen(src);
 			if (n > 1 && src[n - 1] == '/')
 				src[n - 1] = '\0';
-			e->path = xstrdup(src);
+			e->path = xstrdup(host ? host : src);
 			e->dir = dir;
+			e->via_hook = host != NULL;
 			passes_nodes = true;
 		} else if (c->format == CONF_PVE && starts(k, "dev") &&
 			   isdigit((unsigned char)k[3])) {
@@ -232,13 +257,12 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 		} else if (strcmp(k, "lxc.environment") == 0 ||
 			   strcmp(k, "lxc.environment.runtime") == 0) {
 			if (starts(v, DEVICES_VAR)) {
-				struct pt_entry *e = add(out, i, PT_ENV);
-				e->path = xstrdup(v + strlen(DEVICES_VAR));
+				struct pt_entry *e = add_env(out, i, v, DEVICES_VAR);
 				record_devices(out, e->path);
 			} else if (starts(v, RULES_VAR)) {
-				add(out, i, PT_ENV)->path = xstrdup(v + strlen(RULES_VAR));
+				add_env(out, i, v, RULES_VAR);
 			} else if (starts(v, GIDS_VAR)) {
-				add(out, i, PT_ENV)->path = xstrdup(v + strlen(GIDS_VAR));
+				add_env(out, i, v, GIDS_VAR);
 				sscanf(v + strlen(GIDS_VAR), "render:%ld,video:%ld",
 				       &out->render_gid, &out->video_gid);
 			} else if (starts(v, "NVIDIA_VISIBLE_DEVICES=") ||
@@ -453,6 +477,24 @@ enum pt_status pt_judge(const struct pt_config *pt, size_t i, const struct lxgpu
 				 e->path, n->major, n->minor);
 			return PT_BAD;
 		}
+		if (e->via_hook) {
+			bool hook = false;
+			for (size_t k = 0; k < pt->n; k++)
+				hook |= pt->entries[k].kind == PT_HOOK &&
+					strstr(pt->entries[k].path, " hook");
+			if (!hook) {
+				snprintf(msg, size,
+					 "passes %s from lxgpu's hook directory, but no "
+					 "lxc.hook.pre-start line runs lxgpu's hook to make it",
+					 e->path);
+				return PT_BAD;
+			}
+			snprintf(msg, size,
+				 "passes %s (%u:%u), made at every start by lxgpu's hook, owned "
+				 "by the container's group",
+				 e->path, n->major, n->minor);
+			return PT_OK;
+		}
 		if (!privileged && group_only(n) && (e->kind == PT_MOUNT || e->gid < 0)) {
 			snprintf(msg, size,
 				 "%s is %04o for group %u: in this unprivileged container %s",
@@ -465,6 +507,16 @@ enum pt_status pt_judge(const struct pt_config *pt, size_t i, const struct lxgpu
 		snprintf(msg, size, "passes %s (%u:%u)", e->path, n->major, n->minor);
 		return PT_OK;
 	case PT_ENV:
+		if (e->var && strcmp(e->var, RULES_VAR) == 0) {
+			snprintf(msg, size, "records the device rules lxgpu wrote");
+			return PT_OK;
+		}
+		if (e->var && strcmp(e->var, GIDS_VAR) == 0) {
+			snprintf(msg, size,
+				 "records the container's render and video groups, for the "
+				 "hook's nodes");
+			return PT_OK;
+		}
 		for (size_t r = 0; r < pt->nrecorded; r++)
 			if (!pt_find_gpu(inv, pt->recorded[r])) {
 				snprintf(msg, size, "GPU %s is not on this host", pt->recorded[r]);

@@ -19,6 +19,13 @@ enum pt_kind {
 	PT_OTHER, /* another tool's GPU line: NVIDIA_VISIBLE_DEVICES, the LXC nvidia hook */
 };
 
+/* Where the pre-start hook makes a node for an unprivileged container, under
+ * a directory of the container's name: a tmpfs of its own, bound in by
+ * lxc.mount.entry (what Proxmox does for devN, proxmox-config.md §2.4). The
+ * entry "/run/lxgpu/104/dev/dri/renderD128 dev/dri/renderD128 ..." passes
+ * the host's /dev/dri/renderD128. */
+#define PT_HOOK_NODES "/run/lxgpu"
+
 struct pt_entry {
 	size_t line; /* index into the config's lines */
 	enum pt_kind kind;
@@ -29,6 +36,8 @@ struct pt_entry {
 	int major, minor; /* -1 for '*' */
 	char *path;       /* mounts and devN: the host path passed; env: the value */
 	bool dir;         /* a directory mount */
+	bool via_hook;    /* a mount of the node lxgpu's pre-start hook makes (PT_HOOK_NODES) */
+	const char *var;  /* env: "LXGPU_DEVICES=", "LXGPU_RULES=" or "LXGPU_GIDS=" */
 	int dev_index;
 	long gid; /* devN gid=, -1 when absent */
 	int mode; /* devN mode=, -1 when absent */

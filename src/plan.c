@@ -380,7 +380,7 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 			const char *path = p->nodes[i].node->path;
 			_cleanup_free_ char *entry =
 				p->nodes[i].via_hook
-					? xasprintf(PLAN_HOOK_NODES
+					? xasprintf(PT_HOOK_NODES
 						    "/%s%s %s none bind,optional,create=file",
 						    p->ct_id, path, path + 1)
 					: xasprintf("%s %s none bind,optional,create=file", path,

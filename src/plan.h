@@ -50,11 +50,6 @@ struct lxgpu_plan {
 	long render_gid, video_gid;
 };
 
-/* Where the pre-start hook makes a node for an unprivileged container: a
- * directory of its own on the host's /run, bound in by lxc.mount.entry (what
- * Proxmox does for devN, proxmox-config.md §2.4). */
-#define PLAN_HOOK_NODES "/run/lxgpu"
-
 /* Which GPUs the selectors name (index, GPU-uuid, PCI address, "all"): sets
  * selected[i]; fails naming a selector that matches nothing. */
 int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,

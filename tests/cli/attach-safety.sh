@@ -45,7 +45,6 @@ rootfs: local-lvm:vm-101-disk-0,size=32G
 lxc.apparmor.profile: generated"
 
 # never go on without a fake root: the paths below would be the real host's
-bail() { not_ok "$1"; done_testing; exit 1; }
 h=$(host pve h100-580.159.04.spec pve.spec) && [ -d "$h/etc/pve/lxc" ] || bail "fake Proxmox host (mkhost)"
 dir=$h/etc/pve/lxc
 conf=$dir/101.conf

@@ -42,15 +42,29 @@ lacks() {
 	esac
 }
 
+# bail DESC: stop at once (a fake host that was not made must never become "")
+bail() { not_ok "$1"; done_testing; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || skip_all "needs root (mknod for fake device nodes)"; }
 
-# host NAME SPEC...: builds a fake host from specs in tests/hosts, prints its root
+# host NAME SPEC...: a fake host from specs in tests/hosts, prints its root.
+# mkhost takes seconds; each spec list is built once into a cache keyed by
+# the specs, mkhost and its helpers, and copied (cp -a keeps the nodes).
+HOST_CACHE=${LXGPU_HOST_CACHE:-/tmp/lxgpu-host-cache}
 host() {
-	local name=$1 dir; shift
+	local name=$1 dir key cached; shift
 	dir=$TMP/$name
 	local specs=()
 	for s in "$@"; do specs+=("$HOSTS/$s"); done
-	"$MKHOST" "${specs[@]}" "$dir" >&2 || { echo "mkhost failed: $*" >&2; return 1; }
+	key=$({ printf '%s\n' "$@"; cat "$HOSTS"/*.spec "$MKHOST" "$(dirname "$MKHOST")"/mk*; } |
+		sha256sum | cut -c1-24)
+	cached=$HOST_CACHE/$key
+	if [ ! -d "$cached" ]; then
+		mkdir -p "$HOST_CACHE"
+		"$MKHOST" "${specs[@]}" "$cached.$$" >&2 || { rm -rf "$cached.$$"; echo "mkhost failed: $*" >&2; return 1; }
+		# another test may have built it meanwhile: the first rename wins
+		mv -T "$cached.$$" "$cached" 2>/dev/null || rm -rf "$cached.$$"
+	fi
+	cp -a "$cached" "$dir" || return 1
 	echo "$dir"
 }
 

@@ -1,0 +1,28 @@
+#!/bin/bash
+# lxgpu-sync.service: systemd accepts it, and it is ordered as the boot needs:
+# after the NVIDIA modules and pmxcfs, before Proxmox and LXC start containers.
+. "$(dirname "$0")/lib.sh"
+UNIT=${UNIT:?set UNIT to the configured lxgpu-sync.service}
+command -v systemd-analyze >/dev/null || skip_all "no systemd-analyze"
+
+# the unit as installed, with ExecStart pointing at the binary under test
+sed "s|^ExecStart=[^ ]*/lxgpu |ExecStart=$LXGPU |" "$UNIT" >"$TMP/lxgpu-sync.service"
+out=$(systemd-analyze verify --man=no "$TMP/lxgpu-sync.service" 2>&1)
+eq "systemd-analyze verify: no complaint" "$?-$out" "0-"
+
+# a unit systemd cannot run is caught: the check above can fail
+mkdir "$TMP/bad"
+sed 's/^Type=oneshot/Type=oneshoot/' "$TMP/lxgpu-sync.service" >"$TMP/bad/lxgpu-sync.service"
+bad=$(systemd-analyze verify --man=no "$TMP/bad/lxgpu-sync.service" 2>&1)
+contains "a broken copy is refused" "$bad" "oneshoot"
+
+prop() { sed -n "s/^$1=//p" "$UNIT" | tr '\n' ' '; }
+contains "after the modules are loaded" "$(prop After)" "systemd-modules-load.service"
+contains "after pmxcfs (pve-cluster)" "$(prop After)" "pve-cluster.service"
+contains "before Proxmox starts its guests" "$(prop Before)" "pve-guests.service"
+contains "before LXC starts its containers" "$(prop Before)" "lxc.service"
+eq "runs sync --all once" "$(prop ExecStart)" "$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$UNIT") sync --all "
+eq "a oneshot that stays active (later units see it done)" "$(prop Type)$(prop RemainAfterExit)" "oneshot yes "
+# lxgpu itself checks this link to know the nodes are made at boot (nodes.c)
+eq "installed into multi-user.target" "$(prop WantedBy)" "multi-user.target "
+done_testing
