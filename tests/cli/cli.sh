@@ -23,4 +23,28 @@ run -x
 eq "unknown short option: exit 2" "$rc" 2
 contains "unknown short option: named" "$err" "-x: unknown option"
 
+# --- status (no command): this node's GPU containers, and read-only those of
+# the other cluster nodes (pmxcfs: /etc/pve/nodes/<node>/lxc; this node's is
+# what /etc/pve/lxc links to, pve.spec)
+[ "$(id -u)" = 0 ] || { echo "# not root: no fake host for the status tests"; done_testing; exit; }
+h=$(host status h100-580.159.04.spec pve.spec) && [ -d "$h/etc/pve/lxc" ] || bail "mkhost"
+MOUNT=$'lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file'
+printf 'arch: amd64\n%s\n' "$MOUNT" >"$h/etc/pve/lxc/101.conf"
+printf 'arch: amd64\n' >"$h/etc/pve/lxc/102.conf"
+mkdir -p "$h/etc/pve/nodes/pve2/lxc" "$h/etc/pve/nodes/pve3/lxc"
+printf 'arch: amd64\nlxc.environment: LXGPU_DEVICES=GPU-aaaaaaaa-0000-0000-0000-000000000000\n%s\n' "$MOUNT" \
+	>"$h/etc/pve/nodes/pve2/lxc/150.conf"
+printf 'arch: amd64\n' >"$h/etc/pve/nodes/pve3/lxc/160.conf"
+sum=$(cat "$h"/etc/pve/nodes/*/lxc/*.conf | sha256sum)
+run --sysroot "$h" --json
+eq "status: exit 0" "$rc" 0
+eq "status: this node's GPU container" "$(jqr '[.containers[].ct] | join(",")')" 101
+eq "status: the other nodes' GPU containers, with their node" \
+	"$(jqr '[.other_nodes[] | "\(.node)/\(.ct)/\(.gpus)"] | join(",")')" \
+	"pve2/150/GPU-aaaaaaaa-0000-0000-0000-000000000000"
+run --sysroot "$h"
+contains "status text: another node's CT, read-only" "$out" "CT 150 on node pve2"
+contains "status text: where to act on it" "$out" "run lxgpu on pve2"
+eq "status: the other nodes' configs untouched" "$(cat "$h"/etc/pve/nodes/*/lxc/*.conf | sha256sum)" "$sum"
+
 done_testing
