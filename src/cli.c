@@ -29,7 +29,8 @@ const struct cli_option cli_options[] = {
 	{ "quiet", no_argument, KEY_QUIET, NULL, "print errors only" },
 	{ "verbose", no_argument, KEY_VERBOSE, NULL, "say more" },
 	{ "gpu", required_argument, KEY_GPU, "SEL",
-	  "a GPU: its index, UUID (GPU-...), PCI address, or all (default); repeatable" },
+	  "a GPU: its index, UUID (GPU-...), PCI address, or all (default); SEL/GI/CI for one MIG "
+	  "instance; repeatable" },
 	{ "style", required_argument, KEY_STYLE, "STYLE",
 	  "Proxmox lines: raw (lxc.* lines), dev (devN) or auto (default)" },
 	{ "wildcard", no_argument, KEY_WILDCARD, NULL,
@@ -46,6 +47,13 @@ const struct cli_option cli_options[] = {
 	{ "all", no_argument, KEY_ALL, NULL, "every container of this node" },
 	{ "guard", no_argument, KEY_GUARD, NULL,
 	  "check the container against the host at every start, refuse a start that would fail" },
+	{ "cuda", required_argument, KEY_CUDA, "X.Y", "the driver a CUDA toolkit release needs" },
+	{ "ct", required_argument, KEY_CT, "CT",
+	  "the CUDA toolkits and cuDNN installed in container CT, and whether the host runs them" },
+	{ "apply", no_argument, KEY_APPLY, NULL,
+	  "write the kernel-header apt source and pinning into the container" },
+	{ "explain", required_argument, KEY_EXPLAIN, "MESSAGE",
+	  "what an error message means for a GPU container, and the fix" },
 	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
 	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -58,6 +66,8 @@ static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
 static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
+static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 0 };
+static const int doctor_options[] = { KEY_EXPLAIN, 0 };
 
 const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
@@ -80,6 +90,11 @@ const struct cli_command cli_commands[] = {
 	{ "sync", cmd_sync, "[CT...|--all] [--dry-run]",
 	  "bring configs and device nodes back in line with the host", sync_options, 0, 1000,
 	  false },
+	{ "doctor", cmd_doctor, "[CT] [--explain MESSAGE]",
+	  "every check from the host down to a CUDA call in the container, with the fix",
+	  doctor_options, 0, 1, false },
+	{ "compat", cmd_compat, "[DRIVER | --cuda X.Y | --ct CT [--apply [--dry-run]]]",
+	  "driver <-> CUDA toolkit <-> cuDNN: what runs on what", compat_options, 0, 1, false },
 	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start]",
 	  "run by LXC at container start (lxc.hook.mount, lxc.hook.pre-start)", guard_option, 0, 3,
 	  true },
@@ -211,10 +226,18 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 {
 	switch (key) {
 	case KEY_GPU:
+		if (strncmp(arg, "MIG-", 4) == 0)
+			return cli_error(
+				EXIT_USAGE,
+				"--gpu %s: a MIG UUID comes from NVML, which lxgpu does not "
+				"load; name the instance GPU/GI/CI as lxgpu discover lists it",
+				arg);
 		if (!plan_selector_valid(arg))
-			return cli_error(EXIT_USAGE,
-					 "--gpu %s: not an index, a GPU-UUID, a PCI address or all",
-					 arg);
+			return cli_error(
+				EXIT_USAGE,
+				"--gpu %s: not an index, a GPU-UUID, a PCI address or all, "
+				"with /GI/CI for one MIG instance",
+				arg);
 		if (cli->ngpus == ARRAY_SIZE(cli->gpus))
 			return cli_error(EXIT_USAGE, "--gpu: at most %zu", ARRAY_SIZE(cli->gpus));
 		cli->gpus[cli->ngpus++] = arg;
@@ -258,6 +281,18 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_GUARD:
 		cli->guard = true;
+		break;
+	case KEY_CUDA:
+		cli->cuda = arg;
+		break;
+	case KEY_CT:
+		cli->ct = arg;
+		break;
+	case KEY_APPLY:
+		cli->apply = true;
+		break;
+	case KEY_EXPLAIN:
+		cli->explain = arg;
 		break;
 	case KEY_SYSROOT:
 		p->sysroot = arg;

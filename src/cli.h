@@ -8,6 +8,8 @@
 
 #include "err.h"
 
+struct lxgpu_inventory;
+
 enum {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1, /* a single-CT command changed nothing */
@@ -35,6 +37,10 @@ enum cli_key {
 	KEY_DOCKER,
 	KEY_ALL,
 	KEY_GUARD,
+	KEY_CUDA,
+	KEY_CT,
+	KEY_APPLY,
+	KEY_EXPLAIN,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -77,6 +83,12 @@ struct cli {
 	const char *installer; /* --installer FILE.run */
 	bool docker;
 	bool all, guard;
+	const char *cuda;    /* compat --cuda X.Y */
+	const char *ct;      /* compat --ct CT */
+	bool apply;          /* compat --ct CT --apply */
+	const char *explain; /* doctor --explain MESSAGE */
+	/* the host as one scan saw it, for commands that look at many containers */
+	const struct lxgpu_inventory *shared_inv;
 };
 
 extern const struct cli_option cli_options[];
@@ -98,5 +110,7 @@ int cmd_driver_install(struct cli *cli);
 int cmd_check(struct cli *cli);
 int cmd_hook(struct cli *cli);
 int cmd_sync(struct cli *cli);
+int cmd_compat(struct cli *cli);
+int cmd_doctor(struct cli *cli);
 
 #endif

@@ -51,11 +51,17 @@ const char *ct_label(const struct lxgpu_ct *ct)
 /* Opens, locks (unless only looking), reads and parses the config. */
 int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err *err)
 {
+	return change_load_id(cli, ch, cli->args[0], lock, err);
+}
+
+int change_load_id(struct cli *cli, struct change *ch, const char *id, bool lock,
+		   struct lxgpu_err *err)
+{
 	int r;
 	memset(ch, 0, sizeof(*ch));
 	ch->lockfd = -EBADF;
 	ch->ct.dirfd = -EBADF;
-	if ((r = ct_open(cli->rootfd, cli->args[0], cli->lxcpath, &ch->ct, err)) < 0)
+	if ((r = ct_open(cli->rootfd, id, cli->lxcpath, &ch->ct, err)) < 0)
 		return r;
 	if (lock &&
 	    (r = ch->lockfd = apply_lock(cli->rootfd, &ch->ct, APPLY_LOCK_TIMEOUT_MS, err)) < 0)
@@ -81,8 +87,12 @@ int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err 
 		return lxgpu_failx(err, EBUSY,
 				   "CT %s is locked (%s): wait for it to finish, or pct unlock %s",
 				   ch->ct.id, locked, ch->ct.id);
-	lxgpu_inventory_scan(cli->rootfd, &ch->inv);
-	ch->have_inv = true;
+	if (cli->shared_inv) {
+		ch->inv = *cli->shared_inv; /* borrowed: change_free leaves it */
+	} else {
+		lxgpu_inventory_scan(cli->rootfd, &ch->inv);
+		ch->have_inv = true;
+	}
 	ch->running = ct_running(cli->rootfd, &ch->ct);
 	return 0;
 }

@@ -31,12 +31,23 @@ const char *ct_label(const struct lxgpu_ct *ct);
 /* Opens, locks (unless only looking), reads and parses cli->args[0]'s config,
  * refusing what lxgpu must not edit; scans the host. */
 int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err *err);
+/* The same for container `id` (an option's value rather than the argument). */
+int change_load_id(struct cli *cli, struct change *ch, const char *id, bool lock,
+		   struct lxgpu_err *err);
 /* Writes ch->edit (unless --dry-run) and prints what it does; `verb` for the
  * log and the output ("attached to"); with_plan adds ch->plan to the JSON. */
 int change_finish(struct cli *cli, struct change *ch, const char *verb, bool with_plan);
 void change_free(struct change *ch);
 /* The container's own render and video gids (--gid, or its /etc/group). */
 void container_gids(struct cli *cli, struct change *ch, long *render, long *video);
+
+/* Runs cmd inside the running container (lxc-attach, which pct exec uses
+ * too); its first output line in `first`; its exit status, -1 when it did not run. */
+int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size);
+struct verdicts;
+/* check's checks of one container, added to v; with `cuda`, a CUDA call
+ * inside when it runs (doctor). */
+void check_container(struct cli *cli, struct change *ch, struct verdicts *v, bool cuda);
 
 /* How LXC runs lxgpu's hook: "/usr/bin/lxgpu hook", with this run's
  * --sysroot on fake hosts. */

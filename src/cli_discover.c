@@ -94,8 +94,9 @@ void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color)
 					g->mig[k].minor);
 				for (size_t c = 0; c < g->nmig; c++)
 					if (g->mig[c].gi == g->mig[k].gi && g->mig[c].ci >= 0)
-						fprintf(f, ", ci%d: nvidia-cap%u", g->mig[c].ci,
-							g->mig[c].minor);
+						fprintf(f, ", ci%d: nvidia-cap%u (--gpu %d/%d/%d)",
+							g->mig[c].ci, g->mig[c].minor, g->index,
+							g->mig[k].gi, g->mig[c].ci);
 				fputc('\n', f);
 			}
 	}

@@ -28,14 +28,6 @@ extern char **environ;
 #define LOG_DIR    "var/log/lxgpu"
 #define NVIDIA_URL "https://download.nvidia.com/XFree86/Linux-x86_64"
 
-static const char *nvidia_version(const struct lxgpu_inventory *inv)
-{
-	for (size_t i = 0; i < inv->ndrivers; i++)
-		if (inv->drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
-			return inv->drivers[i].version;
-	return NULL;
-}
-
 /* mkdir -p beneath the host root; returns the directory's fd. */
 static int host_dir(int rootfd, const char *path, struct lxgpu_err *err)
 {
@@ -159,7 +151,7 @@ static bool lists(const char *help, const char *opt)
 
 static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 {
-	const char *version = nvidia_version(&ch->inv);
+	const char *version = lxgpu_nvidia_version(&ch->inv);
 	char name[256], pushed[320], help[65536], out[512];
 	long uid = -1, gid = -1;
 	int r;

@@ -1,5 +1,7 @@
 #include "cli_output.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,4 +140,34 @@ json_t *findings_json(const struct lxgpu_finding *findings, size_t n)
 		json_array_append_new(arr, f);
 	}
 	return arr;
+}
+
+void verdict(struct verdicts *v, int status, const char *id, const char *fix, const char *fmt, ...)
+{
+	static const char *const symbols[] = { "✓", "!", "✗" };
+	static const char *const colors[] = { C_GREEN, C_YELLOW, C_RED };
+	static const char *const names[] = { "ok", "warning", "error" };
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status > v->worst)
+		v->worst = status;
+	if (v->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_text(id));
+		json_object_set_new(o, "status", json_text(names[status]));
+		json_object_set_new(o, "message", json_text(msg));
+		json_object_set_new(o, "fix", json_str_or_null(fix));
+		json_array_append_new(v->list, o);
+		return;
+	}
+	const char *indent = v->indent ? v->indent : "";
+	printf("%s%s%s%s %s\n", indent, color_of(v->color, colors[status]), symbols[status],
+	       color_of(v->color, C_RESET), msg);
+	if (fix)
+		printf("%s    %sfix:%s %s\n", indent, color_of(v->color, C_DIM),
+		       color_of(v->color, C_RESET), fix);
 }

@@ -39,6 +39,18 @@ json_t *json_text(const char *s);
 json_t *json_str_or_null(const char *s);
 json_t *findings_json(const struct lxgpu_finding *findings, size_t n);
 
+/* A list of checks, each ✓ / ! / ✗ with its fix: printed as it grows, or
+ * collected as JSON {id, status, message, fix}. `worst` is the worst status
+ * (enum pt_status: 0 ok, 1 warning, 2 error). */
+struct verdicts {
+	json_t *list;
+	int worst;
+	bool color, json;
+	const char *indent; /* before each text line, "" when NULL */
+};
+void verdict(struct verdicts *v, int status, const char *id, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 /* The host part of discover, reused by the status view. */
 void print_drivers(FILE *f, const struct lxgpu_inventory *inv, bool color);
 void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color);

@@ -94,11 +94,8 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 {
 	struct cli *cli = run->cli;
 	struct lxgpu_err err = { 0 };
-	const char *host = NULL;
+	const char *host = lxgpu_nvidia_version(&run->inv);
 	*changed = false;
-	for (size_t i = 0; i < run->inv.ndrivers; i++)
-		if (run->inv.drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
-			host = run->inv.drivers[i].version;
 	if (!host)
 		return;
 	for (size_t i = 0; i < c->main_end; i++)

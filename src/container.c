@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dpkg.h"
 #include "fs.h"
 #include "xalloc.h"
 
@@ -217,26 +218,12 @@ int ct_pve_container_version(int rootfd)
 
 	if (fs_read_in(rootfd, "var/lib/dpkg/status", 64u << 20, &text, &len, &err) < 0)
 		return 0;
-	/* Stanzas are separated by blank lines; find "Package: pve-container". */
-	for (char *stanza = text; stanza && *stanza;) {
-		char *next = strstr(stanza, "\n\n");
-		if (next)
-			*next = '\0';
-		bool ours = strncmp(stanza, "Package: pve-container\n", 23) == 0 ||
-			    strstr(stanza, "\nPackage: pve-container\n");
-		bool installed = strstr(stanza, "\nStatus: install ok installed") != NULL;
-		const char *v = strstr(stanza, "\nVersion: ");
-		if (ours && installed && v) {
-			unsigned a = 0, b = 0, c = 0;
-			v += 10;
-			const char *colon = strchr(v, ':'); /* an epoch, before the first '\n' */
-			const char *nl = strchr(v, '\n');
-			if (colon && (!nl || colon < nl))
-				v = colon + 1;
-			if (sscanf(v, "%u.%u.%u", &a, &b, &c) >= 2)
-				return (int)(a * 10000 + b * 100 + c);
-		}
-		stanza = next ? next + 2 : NULL;
+	struct dpkg_pkg pkg;
+	for (const char *cursor = text; dpkg_next(&cursor, &pkg);) {
+		unsigned x = 0, y = 0, z = 0;
+		if (pkg.installed && strcmp(pkg.name, "pve-container") == 0 &&
+		    sscanf(pkg.version, "%u.%u.%u", &x, &y, &z) >= 2)
+			return (int)(x * 10000 + y * 100 + z);
 	}
 	return 0;
 }

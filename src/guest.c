@@ -235,6 +235,33 @@ int guest_bind_file(int srcfd, int dirfd, const char *name, const char *shown,
 	return 0;
 }
 
+/* A temp file beside `name` for a copy that is renamed into place. */
+static int temp_beside(int dirfd, const char *name, char *tmp, size_t size, const char *shown,
+		       struct lxgpu_err *err)
+{
+	snprintf(tmp, size, ".%s.lxgpu-tmp.%ld", name, (long)getpid());
+	unlinkat(dirfd, tmp, 0);
+	int out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return lxgpu_fail(err, errno, "create %s in the container", shown);
+	return out;
+}
+
+/* Mode, owner, fsync, rename over `name`; the temp file goes on failure. */
+static int publish(int out, int dirfd, const char *tmp, const char *name, mode_t mode, long uid,
+		   long gid, const char *shown, struct lxgpu_err *err)
+{
+	if (fchmod(out, mode) < 0 || (uid >= 0 && fchown(out, (uid_t)uid, (gid_t)gid) < 0) ||
+	    fsync(out) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+		int e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return lxgpu_fail(err, e, "put %s into the container%s", shown,
+				  e == EBUSY ? " (bound there by a running container's hook?)"
+					     : "");
+	}
+	return 0;
+}
+
 int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, const char *shown,
 		    struct lxgpu_err *err)
 {
@@ -251,12 +278,9 @@ int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, 
 	struct stat st;
 	if (fstat(in, &st) < 0)
 		return lxgpu_fail(err, errno, "%s", shown);
-	snprintf(tmp, sizeof(tmp), ".%s.lxgpu-tmp.%ld", name, (long)getpid());
-	unlinkat(dirfd, tmp, 0);
-	_cleanup_close_ int out =
-		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int out = temp_beside(dirfd, name, tmp, sizeof(tmp), shown, err);
 	if (out < 0)
-		return lxgpu_fail(err, errno, "create %s in the container", shown);
+		return out;
 	for (;;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
@@ -273,16 +297,33 @@ int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, 
 			return lxgpu_fail(err, e, "copy %s into the container", shown);
 		}
 	}
-	if (fchmod(out, st.st_mode & 0755) < 0 ||
-	    (uid >= 0 && fchown(out, (uid_t)uid, (gid_t)gid) < 0) || fsync(out) < 0 ||
-	    renameat(dirfd, tmp, dirfd, name) < 0) {
-		int e = errno;
-		unlinkat(dirfd, tmp, 0);
-		return lxgpu_fail(err, e, "put %s into the container%s", shown,
-				  e == EBUSY ? " (bound there by a running container's hook?)"
-					     : "");
+	return publish(out, dirfd, tmp, name, st.st_mode & 0755, uid, gid, shown, err);
+}
+
+int guest_write_file(int dirfd, const char *name, const char *text, size_t len, mode_t mode,
+		     long uid, long gid, const char *shown, struct lxgpu_err *err)
+{
+	char tmp[320];
+	bool exists;
+	int r;
+
+	if ((r = regular_or_absent(dirfd, name, shown, &exists, err)) < 0)
+		return r;
+	_cleanup_close_ int out = temp_beside(dirfd, name, tmp, sizeof(tmp), shown, err);
+	if (out < 0)
+		return out;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(out, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			unlinkat(dirfd, tmp, 0);
+			return lxgpu_fail(err, e, "write %s in the container", shown);
+		}
+		done += (size_t)n;
 	}
-	return 0;
+	return publish(out, dirfd, tmp, name, mode, uid, gid, shown, err);
 }
 
 int guest_symlink(int dirfd, const char *name, const char *target, long uid, long gid,

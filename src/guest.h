@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "container.h"
@@ -35,6 +36,9 @@ int guest_bind_file(int srcfd, int dirfd, const char *name, const char *shown,
 /* Copies a host file to dir/name through a temp file and rename. */
 int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, const char *shown,
 		    struct lxgpu_err *err);
+/* Writes `text` as `name` in dirfd (temp file and rename, mode and owner). */
+int guest_write_file(int dirfd, const char *name, const char *text, size_t len, mode_t mode,
+		     long uid, long gid, const char *shown, struct lxgpu_err *err);
 /* dir/name -> target, replacing a symlink or file of that name. */
 int guest_symlink(int dirfd, const char *name, const char *target, long uid, long gid,
 		  const char *shown, struct lxgpu_err *err);

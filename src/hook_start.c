@@ -118,20 +118,12 @@ static int judge_lines(const struct start *st, struct lxgpu_err *err)
 	return lxgpu_failx(err, ESTALE, "%s%s: run lxgpu sync %s", first, more, st->call->name);
 }
 
-static const char *host_nvidia_version(const struct lxgpu_inventory *inv)
-{
-	for (size_t i = 0; i < inv->ndrivers; i++)
-		if (inv->drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
-			return inv->drivers[i].version;
-	return NULL;
-}
-
 /* A driver copied into the container is the kernel module's version (a bound
  * one is, by the mount hook). Only a directory rootfs is looked at: on
  * Proxmox, its pre-start hook has mounted the volumes there before ours. */
 static int judge_driver(const struct start *st, struct lxgpu_err *err)
 {
-	const char *host = host_nvidia_version(&st->inv), *path = st->call->rootfs;
+	const char *host = lxgpu_nvidia_version(&st->inv), *path = st->call->rootfs;
 	struct lxgpu_err ignored = { 0 };
 
 	if (!host || !path)

@@ -147,6 +147,14 @@ size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struc
 	return n;
 }
 
+const char *lxgpu_nvidia_version(const struct lxgpu_inventory *inv)
+{
+	for (size_t i = 0; i < inv->ndrivers; i++)
+		if (inv->drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
+			return inv->drivers[i].version;
+	return NULL;
+}
+
 size_t lxgpu_findings_count(const struct lxgpu_inventory *inv, enum lxgpu_severity min)
 {
 	size_t n = 0;

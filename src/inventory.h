@@ -106,6 +106,8 @@ const char *lxgpu_node_role_name(enum lxgpu_node_role r);
 size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struct lxgpu_node **out,
 		       size_t max);
 size_t lxgpu_findings_count(const struct lxgpu_inventory *inv, enum lxgpu_severity min);
+/* The loaded NVIDIA kernel module's version ("580.159.04"), NULL when none. */
+const char *lxgpu_nvidia_version(const struct lxgpu_inventory *inv);
 
 /* Internal to the inventory_*.c files. */
 struct lxgpu_gpu *inv_add_gpu(struct lxgpu_inventory *inv);

@@ -370,9 +370,11 @@ const char *pt_kind_name(enum pt_kind k)
 	return names[k];
 }
 
-const struct lxgpu_gpu *pt_find_gpu(const struct lxgpu_inventory *inv, const char *id)
+const struct lxgpu_gpu *pt_find_gpu(const struct lxgpu_inventory *inv, const char *recorded)
 {
-	char pci[32];
+	char pci[32], id[64];
+	/* "GPU-…/2/0" records one MIG instance of the GPU */
+	snprintf(id, sizeof(id), "%.*s", (int)strcspn(recorded, "/"), recorded);
 	bool is_pci = pci_addr_parse(id, strlen(id), pci);
 	for (size_t g = 0; g < inv->ngpus; g++)
 		if ((inv->gpus[g].uuid && strcasecmp(inv->gpus[g].uuid, id) == 0) ||

@@ -18,11 +18,37 @@ const char *plan_style_name(enum lxgpu_style s)
 	return s == LXGPU_STYLE_DEV ? "dev" : s == LXGPU_STYLE_RAW ? "raw" : "auto";
 }
 
+/* "GPU-…/2/0" -> base length and gi 2, ci 0; the whole selector when it has
+ * no MIG part (gi, ci -1). False when the MIG part is malformed. */
+static bool split_mig(const char *sel, size_t *base, int *gi, int *ci)
+{
+	const char *slash = strchr(sel, '/');
+	unsigned g, c;
+	int end = 0;
+	*gi = *ci = -1;
+	*base = slash ? (size_t)(slash - sel) : strlen(sel);
+	if (!slash)
+		return true;
+	if (sscanf(slash, "/%3u/%3u%n", &g, &c, &end) != 2 || slash[end] != '\0' ||
+	    !isdigit((unsigned char)slash[1]))
+		return false;
+	*gi = (int)g;
+	*ci = (int)c;
+	return true;
+}
+
 bool plan_selector_valid(const char *sel)
 {
-	char pci[32];
+	char pci[32], base[64];
+	size_t len;
+	int gi, ci;
 	if (strcmp(sel, "all") == 0)
 		return true;
+	if (!split_mig(sel, &len, &gi, &ci) || len >= sizeof(base) ||
+	    (gi >= 0 && len == 3 && strncmp(sel, "all", 3) == 0))
+		return false;
+	snprintf(base, sizeof(base), "%.*s", (int)len, sel);
+	sel = base;
 	if (strncmp(sel, "GPU-", 4) == 0)
 		return strlen(sel) == 40;
 	if (pci_addr_parse(sel, strlen(sel), pci))
@@ -48,14 +74,42 @@ static void list_gpus(const struct lxgpu_inventory *inv, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
+static const struct lxgpu_mig *mig_instance(const struct lxgpu_gpu *g, int gi, int ci)
+{
+	for (size_t m = 0; m < g->nmig; m++)
+		if (g->mig[m].gi == gi && g->mig[m].ci == ci)
+			return &g->mig[m];
+	return NULL;
+}
+
+/* "GI 2 CI 0, GI 3 CI 0": the GPU's compute instances, or "not in MIG mode". */
+static void mig_list(const struct lxgpu_gpu *g, char *buf, size_t size)
+{
+	size_t used = 0;
+	snprintf(buf, size, "it is not in MIG mode");
+	for (size_t m = 0; m < g->nmig && used < size; m++) {
+		if (g->mig[m].ci < 0)
+			continue;
+		int w = snprintf(buf + used, size - used, "%s%d/%d",
+				 used ? ", " : "instances: ", g->mig[m].gi, g->mig[m].ci);
+		used += w > 0 ? (size_t)w : 0;
+	}
+}
+
 int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,
-		bool *selected, struct lxgpu_err *err)
+		struct plan_pick *picks, struct lxgpu_err *err)
 {
 	char known[512];
-	memset(selected, 0, inv->ngpus * sizeof(bool));
+	for (size_t i = 0; i < inv->ngpus; i++)
+		picks[i] = (struct plan_pick){ false, -1, -1 };
 	for (size_t s = 0; s < n || (n == 0 && s == 0); s++) {
-		const char *sel = n ? selectors[s] : "all";
-		char pci[32];
+		const char *whole = n ? selectors[s] : "all";
+		char pci[32], sel[64];
+		size_t len;
+		int gi, ci;
+		if (!split_mig(whole, &len, &gi, &ci) || len >= sizeof(sel))
+			return lxgpu_failx(err, EINVAL, "--gpu %s: not a GPU selector", whole);
+		snprintf(sel, sizeof(sel), "%.*s", (int)len, whole);
 		bool found = false, is_pci = pci_addr_parse(sel, strlen(sel), pci);
 
 		for (size_t i = 0; i < inv->ngpus; i++) {
@@ -65,11 +119,30 @@ int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors,
 			if (strcmp(sel, "all") == 0) {
 				/* "all" means every GPU a container can use */
 				if (g->usable)
-					selected[i] = found = true;
+					picks[i] = (struct plan_pick){ true, -1, -1 };
+				found |= g->usable;
 			} else if ((g->uuid && strcasecmp(sel, g->uuid) == 0) ||
 				   (is_pci && strcmp(pci, g->pci) == 0) ||
 				   strcmp(sel, index) == 0) {
-				selected[i] = found = true;
+				found = true;
+				if (gi >= 0 && !mig_instance(g, gi, ci)) {
+					char list[256];
+					mig_list(g, list, sizeof(list));
+					return lxgpu_failx(err, ENODEV,
+							   "--gpu %s: GPU %d has no MIG instance "
+							   "GI %d CI %d (%s)",
+							   whole, g->index, gi, ci, list);
+				}
+				/* the whole GPU wins over one of its instances */
+				if (!picks[i].selected || gi < 0)
+					picks[i] = (struct plan_pick){ true, gi, ci };
+				else if (picks[i].gi >= 0 &&
+					 (picks[i].gi != gi || picks[i].ci != ci))
+					return lxgpu_failx(err, EINVAL,
+							   "--gpu %s: one MIG instance per GPU "
+							   "(GPU %d already has GI %d CI %d)",
+							   whole, g->index, picks[i].gi,
+							   picks[i].ci);
 			}
 		}
 		if (!found) {
@@ -78,7 +151,7 @@ int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors,
 				return lxgpu_failx(err, ENODEV,
 						   "no GPU that a container can use (GPUs: %s)",
 						   known);
-			return lxgpu_failx(err, ENODEV, "--gpu %s: no such GPU (GPUs: %s)", sel,
+			return lxgpu_failx(err, ENODEV, "--gpu %s: no such GPU (GPUs: %s)", whole,
 					   known);
 		}
 	}
@@ -126,8 +199,21 @@ static const struct lxgpu_node *find_role(const struct lxgpu_inventory *inv,
 	return NULL;
 }
 
+/* A MIG compute instance's capability nodes: "gpu<minor>/mig/gi<G>/access"
+ * and ".../gi<G>/ci<C>/access" (public-captures.md §5.1), not the GPU's others
+ * nor mig/config and mig/monitor, which only an administrator needs. */
+static bool mig_node_of(const struct lxgpu_node *n, const struct lxgpu_gpu *g, int gi, int ci)
+{
+	char want_gi[64], want_ci[64];
+	snprintf(want_gi, sizeof(want_gi), "gpu%d/mig/gi%d/access", g->minor, gi);
+	snprintf(want_ci, sizeof(want_ci), "gpu%d/mig/gi%d/ci%d/access", g->minor, gi, ci);
+	return n->capability &&
+	       (strcmp(n->capability, want_gi) == 0 || strcmp(n->capability, want_ci) == 0);
+}
+
 static int add_gpu(struct lxgpu_plan *p, const struct lxgpu_inventory *inv,
-		   const struct plan_request *req, const struct lxgpu_gpu *g, struct lxgpu_err *err)
+		   const struct plan_request *req, const struct lxgpu_gpu *g,
+		   const struct plan_pick *pick, struct lxgpu_err *err)
 {
 	const struct lxgpu_node *n;
 	int r;
@@ -141,8 +227,11 @@ static int add_gpu(struct lxgpu_plan *p, const struct lxgpu_inventory *inv,
 			n = &inv->nodes[i];
 			if (n->gpu != g->index)
 				continue;
-			/* its own node and its MIG instances; not its DRM nodes (compute) */
-			if (n->role == LXGPU_NODE_GPU || n->role == LXGPU_NODE_CAP) {
+			/* its own node and its MIG instances (or the one picked); not its
+			 * DRM nodes (compute) */
+			bool cap = n->role == LXGPU_NODE_CAP &&
+				   (pick->gi < 0 || mig_node_of(n, g, pick->gi, pick->ci));
+			if (n->role == LXGPU_NODE_GPU || cap) {
 				if ((r = add_node(p, req, n, err)) < 0)
 					return r;
 				have_gpu_node |= n->role == LXGPU_NODE_GPU;
@@ -261,7 +350,7 @@ static void add_rule(struct lxgpu_plan *p, const char *rule)
 int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req,
 	       struct lxgpu_plan *out, struct lxgpu_err *err)
 {
-	_cleanup_free_ bool *selected = xcalloc(inv->ngpus + 1, sizeof(bool));
+	_cleanup_free_ struct plan_pick *picks = xcalloc(inv->ngpus + 1, sizeof(*picks));
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -274,20 +363,23 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 	out->video_gid = req->video_gid;
 	if (req->guard && !req->hook_cmd)
 		return lxgpu_failx(err, EINVAL, "--guard: no hook command to write");
-	if ((r = plan_select(inv, req->selectors, req->nselectors, selected, err)) < 0)
+	if ((r = plan_select(inv, req->selectors, req->nselectors, picks, err)) < 0)
 		return r;
 	char *devices = xstrdup("");
 	for (size_t i = 0; i < inv->ngpus; i++) {
-		if (!selected[i])
+		if (!picks[i].selected)
 			continue;
-		if ((r = add_gpu(out, inv, req, &inv->gpus[i], err)) < 0) {
+		if ((r = add_gpu(out, inv, req, &inv->gpus[i], &picks[i], err)) < 0) {
 			free(devices);
 			return r;
 		}
 		out->gpus = xrealloc(out->gpus, (out->ngpus + 1) * sizeof(int));
 		out->gpus[out->ngpus++] = (int)i;
-		char *d = xasprintf("%s%s%s", devices, devices[0] ? "," : "",
-				    pt_gpu_id(&inv->gpus[i]));
+		char mig[32] = "";
+		if (picks[i].gi >= 0)
+			snprintf(mig, sizeof(mig), "/%d/%d", picks[i].gi, picks[i].ci);
+		char *d = xasprintf("%s%s%s%s", devices, devices[0] ? "," : "",
+				    pt_gpu_id(&inv->gpus[i]), mig);
 		free(devices);
 		devices = d;
 	}

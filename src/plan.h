@@ -50,10 +50,18 @@ struct lxgpu_plan {
 	long render_gid, video_gid;
 };
 
-/* Which GPUs the selectors name (index, GPU-uuid, PCI address, "all"): sets
- * selected[i]; fails naming a selector that matches nothing. */
+/* What the selectors pick on each GPU: nothing, all of it, or one MIG compute
+ * instance ("GPU-…/2/0": GPU instance 2, compute instance 0). */
+struct plan_pick {
+	bool selected;
+	int gi, ci; /* -1: the whole GPU */
+};
+
+/* Which GPUs the selectors name (index, GPU-uuid, PCI address, "all", each
+ * optionally /GI/CI for one MIG instance): fills picks[ngpus]; fails naming a
+ * selector that matches nothing. */
 int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,
-		bool *selected, struct lxgpu_err *err);
+		struct plan_pick *picks, struct lxgpu_err *err);
 /* Whether a selector is well-formed, from the argument alone. */
 bool plan_selector_valid(const char *sel);
 

@@ -1,0 +1,281 @@
+/* `lxgpu check CT`: the host against the container, from its config lines to
+ * the driver inside and a call into it; doctor runs the same checks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "cli_change.h"
+#include "cli_output.h"
+#include "fs.h"
+#include "guest.h"
+#include "passthrough.h"
+#include "xalloc.h"
+
+extern char **environ;
+
+/* Runs a command inside a running container (LXC's lxc-attach, which pct exec
+ * uses too); its first output line in `first`. */
+int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size)
+{
+	char *argv[16] = { "lxc-attach", "-n", ct->id, "-P", ct->lxcpath, "--" };
+	size_t n = 6;
+	for (size_t i = 0; cmd[i] && n < 15; i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	int pipefd[2];
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+	int r = posix_spawnp(&pid, "lxc-attach", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		snprintf(first, size, "lxc-attach: %s", strerror(r));
+		return -1;
+	}
+	char buf[4096];
+	ssize_t got = 0, k;
+	while ((k = read(pipefd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += k;
+	close(pipefd[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	buf[got > 0 ? got : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	size_t keep = strnlen(buf, size - 1);
+	memcpy(first, buf, keep);
+	first[keep] = '\0';
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool has_nvidia_lines(const struct pt_config *pt)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		if ((pt->entries[i].kind == PT_MOUNT || pt->entries[i].kind == PT_DEV) &&
+		    strncmp(pt->entries[i].path, "/dev/nvidia", 11) == 0)
+			return true;
+	return false;
+}
+
+/* The hook line's program, which must exist on this host. */
+static const struct conf_line *mount_hook(const struct conf *c, const struct pt_config *pt)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		if (pt->entries[i].kind == PT_HOOK &&
+		    strcmp(c->lines[pt->entries[i].line].key, "lxc.hook.mount") == 0)
+			return &c->lines[pt->entries[i].line];
+	return NULL;
+}
+
+static void check_driver(struct cli *cli, struct change *ch, const struct pt_config *pt,
+			 struct verdicts *v)
+{
+	struct lxgpu_err err = { 0 };
+	const char *host = lxgpu_nvidia_version(&ch->inv);
+	char fix[256];
+	bool real_host = strcmp(cli->sysroot, "/") == 0;
+	const struct conf_line *hook = mount_hook(&ch->conf, pt);
+
+	snprintf(fix, sizeof(fix), "lxgpu driver %s --mode bind", ch->ct.id);
+	if (!host) {
+		verdict(v, PT_BAD, "host-driver", "lxgpu discover",
+			"the host has no NVIDIA driver loaded");
+		return;
+	}
+	if (hook) {
+		char prog[PATH_MAX];
+		struct stat st;
+		sscanf(hook->value, "%4095s", prog);
+		/* a hook written for a fake host (--sysroot in its command) runs the real program */
+		bool exists = fs_lstat_in(cli->rootfd, prog, &st, &err) == 0 ||
+			      (strstr(hook->value, " --sysroot ") && lstat(prog, &st) == 0);
+		if (!exists)
+			verdict(v, PT_BAD, "hook-missing", fix,
+				"the driver hook runs %s, which does not exist on this host: the "
+				"container cannot start",
+				prog);
+		else
+			verdict(v, PT_OK, "driver-bind", NULL,
+				"driver bound at every start: the host's %s (lxc.hook.mount)",
+				host);
+	}
+	_cleanup_close_ int ctroot =
+		guest_open_root(cli->rootfd, real_host, &ch->ct, &ch->conf, &err);
+	if (ctroot < 0) {
+		if (!hook)
+			verdict(v, PT_WARN, "driver-unknown", NULL, "%s", err.msg);
+		return;
+	}
+	_cleanup_free_ char *where = NULL;
+	_cleanup_free_ char *have = guest_driver_version(ctroot, &where);
+	if (hook && !ch->running)
+		return; /* the files in its root are last start's placeholders */
+	if (!have) {
+		verdict(v, PT_BAD, "driver-missing", fix,
+			"no NVIDIA user-space driver in the container (no libnvidia-ml)");
+	} else if (strcmp(have, host) != 0) {
+		char copyfix[512];
+		if (hook)
+			snprintf(
+				copyfix, sizeof(copyfix),
+				"restart the container: the hook binds the host's driver at start");
+		else
+			snprintf(copyfix, sizeof(copyfix),
+				 "lxgpu driver %s --mode bind (or --mode copy again)", ch->ct.id);
+		verdict(v, PT_BAD, "driver-mismatch", copyfix,
+			"the container's driver is %s (%s) but the host's module is %s: NVML says "
+			"\"Driver/library version mismatch\"",
+			have, where, host);
+	} else if (!hook) {
+		verdict(v, PT_OK, "driver-version", NULL,
+			"the container's driver is %s (%s), as the host's", have, where);
+	} else {
+		verdict(v, PT_OK, "driver-version", NULL,
+			"the running container has the host's %s bound (%s)", have, where);
+	}
+}
+
+/* A CUDA driver call inside, through the container's own python3 (ctypes, in
+ * the standard library): cuInit, then a context and an allocation on GPU 0,
+ * which needs nvidia-uvm too. Its one output line says what happened. */
+static const char cuda_probe[] =
+	"import ctypes as C, sys\n"
+	"try:\n"
+	"    c = C.CDLL('libcuda.so.1')\n"
+	"except OSError as e:\n"
+	"    print('cannot load libcuda.so.1: %s' % e); sys.exit(1)\n"
+	"def fail(what, r):\n"
+	"    n = C.c_char_p(); s = C.c_char_p()\n"
+	"    c.cuGetErrorName(r, C.byref(n)); c.cuGetErrorString(r, C.byref(s))\n"
+	"    print('%s: %s (%d): %s' % (what, (n.value or b'?').decode(), r, (s.value or "
+	"b'').decode()))\n"
+	"    sys.exit(1)\n"
+	"r = c.cuInit(0)\n"
+	"if r: fail('cuInit', r)\n"
+	"v = C.c_int(); n = C.c_int(); d = C.c_int(); ctx = C.c_void_p(); p = C.c_uint64()\n"
+	"c.cuDriverGetVersion(C.byref(v)); c.cuDeviceGetCount(C.byref(n))\n"
+	"r = c.cuDeviceGet(C.byref(d), 0)\n"
+	"if r: fail('cuDeviceGet', r)\n"
+	"name = C.create_string_buffer(128); c.cuDeviceGetName(name, 128, d)\n"
+	"r = c.cuDevicePrimaryCtxRetain(C.byref(ctx), d)\n"
+	"if r: fail('cuDevicePrimaryCtxRetain', r)\n"
+	"c.cuCtxSetCurrent(ctx)\n"
+	"r = c.cuMemAlloc_v2(C.byref(p), 1 << 20)\n"
+	"if r: fail('cuMemAlloc', r)\n"
+	"c.cuMemFree_v2(p); c.cuDevicePrimaryCtxRelease(d)\n"
+	"print('CUDA %d.%d driver API: %d GPU(s), a context and 1 MiB on %s' % (v.value // 1000, "
+	"v.value % 1000 // 10, n.value, name.value.decode()))\n";
+
+static void probe(struct change *ch, struct verdicts *v, bool cuda)
+{
+	char first[512];
+	char *smi[] = { "nvidia-smi", "-L", NULL };
+	int rc = ct_run_inside(&ch->ct, smi, first, sizeof(first));
+	if (rc == 0)
+		verdict(v, PT_OK, "probe", NULL, "inside: nvidia-smi -L: %s", first);
+	else
+		verdict(v, PT_BAD, "probe", "lxgpu doctor --explain \"<the message>\"",
+			"inside: nvidia-smi -L failed: %s", first);
+	if (!cuda)
+		return;
+	char *py[] = { "python3", "-c", (char *)cuda_probe, NULL };
+	rc = ct_run_inside(&ch->ct, py, first, sizeof(first));
+	if (rc == 0)
+		verdict(v, PT_OK, "cuda", NULL, "inside: %s", first);
+	else if (rc == 127 || strstr(first, "python3"))
+		verdict(v, PT_WARN, "cuda", NULL,
+			"inside: no python3 for a CUDA call (nvidia-smi is the only probe): %s",
+			first);
+	else
+		verdict(v, PT_BAD, "cuda", "lxgpu doctor --explain \"<the message>\"",
+			"inside: a CUDA call failed: %s", first);
+}
+
+void check_container(struct cli *cli, struct change *ch, struct verdicts *v, bool cuda)
+{
+	struct pt_config pt;
+	pt_scan(&ch->conf, &ch->inv, &pt);
+	bool privileged = ct_privileged(&ch->conf);
+	size_t nodes = 0;
+	int worst = v->worst;
+	v->worst = PT_OK;
+	for (size_t i = 0; i < pt.n; i++) {
+		char msg[512], fix[128];
+		enum pt_status st =
+			pt_judge(&pt, i, &ch->inv, cli->rootfd, privileged, msg, sizeof(msg));
+		nodes += pt.entries[i].kind == PT_MOUNT || pt.entries[i].kind == PT_DEV;
+		if (st == PT_OK)
+			continue;
+		snprintf(fix, sizeof(fix), "lxgpu sync %s", ch->ct.id);
+		_cleanup_free_ char *line = conf_line_text(&ch->conf, pt.entries[i].line);
+		verdict(v, st, "config-line", st == PT_BAD ? fix : NULL, "%s: %s", line, msg);
+	}
+	if (nodes == 0)
+		verdict(v, PT_BAD, "no-gpu", NULL,
+			"no GPU passthrough line: lxgpu attach %s gives one", ch->ct.id);
+	else if (v->worst == PT_OK)
+		verdict(v, PT_OK, "config", NULL, "device lines match the host's nodes");
+	if (has_nvidia_lines(&pt))
+		check_driver(cli, ch, &pt, v);
+	else if (nodes > 0)
+		verdict(v, PT_OK, "driver-in-container", NULL,
+			"AMD and Intel GPUs have no user-space driver to match: Mesa and ROCm live "
+			"in the container");
+	if (has_nvidia_lines(&pt) && ch->running && strcmp(cli->sysroot, "/") == 0)
+		probe(ch, v, cuda);
+	pt_free(&pt);
+	if (worst > v->worst)
+		v->worst = worst;
+}
+
+int cmd_check(struct cli *cli)
+{
+	struct lxgpu_err err = { 0 };
+	struct change ch;
+	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
+	int r = ct_arg(cli);
+	if (r >= 0) {
+		json_decref(v.list);
+		return r;
+	}
+	if ((r = change_load(cli, &ch, false, &err)) < 0) {
+		change_free(&ch);
+		json_decref(v.list);
+		return cli_fail(&err);
+	}
+	if (!cli->json)
+		printf("%s %s (%s): %s, %s\n", ct_label(&ch.ct), ch.ct.id, ch.ct.path,
+		       ct_privileged(&ch.conf) ? "privileged" : "unprivileged",
+		       ch.running ? "running" : "stopped");
+	check_container(cli, &ch, &v, false);
+	int code = v.worst == PT_BAD ? EXIT_DRIFT : EXIT_OK;
+	if (cli->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "schema", json_integer(1));
+		json_object_set_new(doc, "ct", json_text(ch.ct.id));
+		json_object_set_new(doc, "running", json_boolean(ch.running));
+		json_object_set_new(doc, "host_driver",
+				    json_str_or_null(lxgpu_nvidia_version(&ch.inv)));
+		json_object_set_new(doc, "drift", json_boolean(code == EXIT_DRIFT));
+		json_object_set_new(doc, "checks", v.list);
+		print_json(doc);
+	} else {
+		json_decref(v.list);
+	}
+	change_free(&ch);
+	return code;
+}

@@ -1,0 +1,44 @@
+/* doctor: the checks `lxgpu doctor` adds to discover's findings and check's
+ * verdicts: how the host's driver is installed and kept (nouveau blacklisted,
+ * DKMS, headers, persistence daemon, the boot unit), Docker inside a
+ * container, and the error messages people paste (--explain). Reads beneath
+ * the host root and the container root only; prints nothing. */
+#ifndef LXGPU_DOCTOR_H
+#define LXGPU_DOCTOR_H
+
+#include <stddef.h>
+
+#include "inventory.h"
+
+enum doctor_status { DOCTOR_OK, DOCTOR_WARN, DOCTOR_BAD }; /* as enum pt_status */
+
+struct doctor_item {
+	enum doctor_status status;
+	const char *id; /* stable: "nouveau-blacklist" */
+	char *message;
+	char *fix; /* NULL when none */
+};
+
+struct doctor_list {
+	struct doctor_item *items;
+	size_t n;
+};
+
+/* The host, from the GPUs down to the nodes. */
+void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out);
+/* Docker inside the container whose root is ctroot: nvidia-container-toolkit
+ * with no-cgroups = true (LXC owns the device cgroup, anchors.md §2.7). */
+void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out);
+void doctor_list_free(struct doctor_list *l);
+
+/* Whether a toolkit config.toml sets no-cgroups = true in [nvidia-container-cli]. Pure. */
+int doctor_toml_no_cgroups(const char *text);
+
+struct doctor_explanation {
+	const char *const *matches; /* any of these, case-insensitive */
+	const char *id, *cause, *fix;
+};
+/* The known message `text` contains, or NULL. Pure. */
+const struct doctor_explanation *doctor_explain(const char *text);
+
+#endif

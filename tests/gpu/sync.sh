@@ -1,0 +1,80 @@
+#!/bin/bash
+# tests/gpu/sync.sh: on the GPU machine, what a kernel or driver update does to
+# a working config, and what `lxgpu sync` and the start guard make of it.
+#  1. The guide's lines of ../shared/ref/pve-samples/01-raw-nvidia-privileged.conf
+#     (rules for the uvm majors 508 and 511 of another boot): nvidia-smi works
+#     (c 195:* passes nvidiactl and nvidia0) but CUDA cannot open nvidia-uvm;
+#     after `lxgpu sync` the matmul runs.
+#  2. A config from `lxgpu attach --guard` whose uvm rules name an old major
+#     (508, as after a reboot that renumbered nvidia-uvm): the guard refuses
+#     the start with its reason in the container's log; after `lxgpu sync` the
+#     container starts and runs the matmul.
+. "$(dirname "$0")/lib.sh"
+
+uvm=$(awk '$2 == "nvidia-uvm" { print $1 }' /proc/devices)
+say "host: nvidia-uvm is major ${uvm:-(not loaded)} in /proc/devices"
+
+# --- 1. the guide's lines, majors of another boot
+ct=lxgpu-sync
+frag=$(mktemp)
+cat >"$frag" <<'EOF'
+lxc.mount.entry = /dev/dri dev/dri none bind,optional,create=dir
+lxc.cgroup2.devices.allow = c 195:* rwm
+lxc.cgroup2.devices.allow = c 508:* rwm
+lxc.cgroup2.devices.allow = c 511:* rwm
+lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
+lxc.mount.entry = /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
+lxc.mount.entry = /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
+lxc.mount.entry = /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file
+lxc.mount.entry = /dev/nvidia-caps dev/nvidia-caps none bind,optional,create=dir
+EOF
+"$GPULXC" destroy "$ct" >/dev/null 2>&1
+conf=$("$GPULXC" create "$ct" hostro "$frag")
+rm -f "$frag"
+expect "stale config: container starts" "$GPULXC" start "$ct"
+expect "stale config: nvidia-smi -L works (195:* passes nvidiactl, nvidia0)" smi "$ct"
+refuse "stale config: CUDA matmul fails (no rule for nvidia-uvm's major)" matmul "$ct"
+"$GPULXC" stop "$ct" >/dev/null
+expect "lxgpu show: names the stale lines" bash -c "! '$LXGPU' show '$ct'"
+out=$("$LXGPU" sync "$ct" --dry-run 2>&1)
+rc=$?
+if [ "$rc" = 3 ]; then ok "lxgpu sync --dry-run: exit 3 (would change)"; else not_ok "lxgpu sync --dry-run: exit $rc, want 3"; fi
+printf '%s\n' "$out" | sed 's/^/#   /'
+expect "lxgpu sync $ct" "$LXGPU" sync "$ct"
+say "GPU lines after sync:"
+grep -E 'LXGPU|devices.allow = c (195|226|2[0-9][0-9]|5[0-9][0-9]):|mount.entry = /dev/(nvidia|dri)' "$conf" | sed 's/^/#   /'
+if grep -qE 'devices.allow = c (508|511):' "$conf"; then not_ok "sync: the old majors' rules are gone"; else ok "sync: the old majors' rules are gone"; fi
+expect "synced: container starts" "$GPULXC" start "$ct"
+expect "synced: nvidia-smi -L lists the GPU" smi "$ct"
+expect "synced: CUDA matmul runs" matmul "$ct"
+"$GPULXC" stop "$ct" >/dev/null
+"$GPULXC" destroy "$ct" >/dev/null
+
+# --- 2. the guard: attached with --guard, then the uvm rules go stale
+ct=lxgpu-guard
+"$GPULXC" destroy "$ct" >/dev/null 2>&1
+conf=$("$GPULXC" create "$ct" hostro)
+expect "lxgpu attach --guard" "$LXGPU" attach "$ct" --guard
+grep -E 'hook' "$conf" | sed 's/^/#   /'
+expect "guarded: container starts" "$GPULXC" start "$ct"
+expect "guarded: CUDA matmul runs" matmul "$ct"
+"$GPULXC" stop "$ct" >/dev/null
+# the config as a reboot with nvidia-uvm on 508 would have left it
+sed -i -E "s/c $uvm:([01]) rwm/c 508:\\1 rwm/; s/(LXGPU_RULES=.*)$uvm:0,$uvm:1/\\1508:0,508:1/" "$conf"
+say "made stale: $(grep -E "LXGPU_RULES|c 508:" "$conf" | tr '\n' ' ')"
+refuse "stale and guarded: the start is refused" "$GPULXC" start "$ct"
+say "the container's log says:"
+grep -E 'lxgpu: hook' "/tmp/lxc-$ct.log" | sed 's/^.*\(lxgpu: hook\)/\1/' | head -3 | sed 's/^/#   /'
+if grep -q "lxgpu: hook $ct: refused: .*run lxgpu sync $ct" "/tmp/lxc-$ct.log"; then
+	ok "the log names the cause and the fix"
+else
+	not_ok "the log names the cause and the fix"
+fi
+lxc-stop -n "$ct" -k >/dev/null 2>&1
+expect "lxgpu sync $ct" "$LXGPU" sync "$ct"
+expect "synced: the guarded container starts" "$GPULXC" start "$ct"
+expect "synced: nvidia-smi -L lists the GPU" smi "$ct"
+expect "synced: CUDA matmul runs" matmul "$ct"
+"$GPULXC" stop "$ct" >/dev/null
+"$GPULXC" destroy "$ct" >/dev/null
+done_testing
