@@ -161,7 +161,7 @@ static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
 	char proc[64];
 	int r;
 
-	if ((r = fs_mkdirs_in(hostroot, PT_HOOK_NODES + 1, 0755, err)) < 0)
+	if ((r = fs_mkdirs_in(hostroot, &PT_HOOK_NODES[1], 0755, err)) < 0)
 		return r;
 	_cleanup_close_ int run = fs_open_in(hostroot, PT_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
 	if (run < 0)
