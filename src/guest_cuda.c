@@ -197,7 +197,8 @@ static void toolkit_dir(int ctroot, const char *dir, const char *name, void *ctx
 		_cleanup_free_ char *text = NULL;
 		char path[512];
 		size_t len;
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, name, files[i]);
+		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, files[i]) >= (int)sizeof(path))
+			continue;
 		lxgpu_err_clear(&err);
 		if (fs_read_in(ctroot, path, SMALL_FILE, &text, &len, &err) < 0 ||
 		    guest_cuda_parse_version_file(text, &item.major, &item.minor, &item.patch) < 0)
@@ -231,8 +232,8 @@ static void python_dir(int ctroot, const char *dir, const char *name, void *ctx)
 	static const char *const kinds[] = { "site-packages", "dist-packages" };
 	char path[512];
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, name, kinds[k]);
-		scan_site(ctroot, path, ctx);
+		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, kinds[k]) < (int)sizeof(path))
+			scan_site(ctroot, path, ctx);
 	}
 }
 
@@ -242,8 +243,9 @@ static void opt_app(int ctroot, const char *dir, const char *name, void *ctx)
 	static const char *const venvs[] = { ".venv", "venv" };
 	char path[512];
 	for (size_t i = 0; i < ARRAY_SIZE(venvs); i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s/lib", dir, name, venvs[i]);
-		each_entry(ctroot, path, "python3", python_dir, ctx);
+		if (snprintf(path, sizeof(path), "%s/%s/%s/lib", dir, name, venvs[i]) <
+		    (int)sizeof(path))
+			each_entry(ctroot, path, "python3", python_dir, ctx);
 	}
 }
 
