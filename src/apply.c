@@ -1,10 +1,8 @@
 /* apply: config writes (MUST rules in apply.h). */
 #include "apply.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,29 +20,27 @@
 #include "xalloc.h"
 
 #define STATE_DIR "var/lib/lxgpu/backup"
-#define TMP_TAG   ".lxgpu-tmp."
+#define TMP_TAG   ".lxgpu-tmp"
 
-/* Temp files of runs that were killed: "<file>.lxgpu-tmp.<pid>" whose pid is gone. */
-static void remove_stale_temps(int dirfd, const char *file)
+/* The temp file beside `file`: one name, not one per process, because every
+ * writer of `file` holds the container's lock; a file of that name can only
+ * be a killed run's, and goes without listing the directory (which, with
+ * thousands of configs, made sync --all quadratic). */
+static void temp_name(char *out, size_t size, const char *file)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	_cleanup_closedir_ DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	size_t flen = strlen(file), tlen = strlen(TMP_TAG);
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, file, flen) != 0 ||
-		    strncmp(de->d_name + flen, TMP_TAG, tlen) != 0)
-			continue;
-		long pid = strtol(de->d_name + flen + tlen, NULL, 10);
-		if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			unlinkat(dirfd, de->d_name, 0);
-	}
+	snprintf(out, size, "%s" TMP_TAG, file);
+}
+
+static void remove_stale_temp(int dirfd, const char *file)
+{
+	char tmp[512];
+	temp_name(tmp, sizeof(tmp), file);
+	unlinkat(dirfd, tmp, 0);
+}
+
+static char *backup_name(const struct lxgpu_ct *ct, const char *what)
+{
+	return xasprintf("%s-%s.%s", ct->format == CONF_PVE ? "pve" : "lxc", ct->id, what);
 }
 
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err)
@@ -83,9 +79,17 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 		struct timespec pause = { 0, 10 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
-	/* a killed run's temp file goes with the next run that holds the lock,
+	/* a killed run's temp files go with the next run that holds the lock,
 	 * whether or not that run writes */
-	remove_stale_temps(ct->dirfd, ct->file);
+	remove_stale_temp(ct->dirfd, ct->file);
+	struct lxgpu_err ignored = { 0 };
+	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, &ignored);
+	if (state >= 0) {
+		_cleanup_free_ char *before = backup_name(ct, "before");
+		_cleanup_free_ char *after = backup_name(ct, "after");
+		remove_stale_temp(state, before);
+		remove_stale_temp(state, after);
+	}
 	return TAKE_FD(fd);
 }
 
@@ -119,8 +123,7 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 			return lxgpu_failx(err, EINVAL, "%s is not a regular file", shown);
 		mode = st.st_mode & 07777;
 	}
-	remove_stale_temps(dirfd, file);
-	snprintf(tmp, sizeof(tmp), "%s" TMP_TAG "%ld", file, (long)getpid());
+	temp_name(tmp, sizeof(tmp), file);
 	/* Like PVE::Tools::file_set_contents: O_EXCL, and a stale name is retried. */
 	_cleanup_close_ int fd = -EBADF;
 	for (int tries = 0; tries < 3; tries++) {
@@ -152,11 +155,6 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	if (dir >= 0)
 		(void)fsync(dir);
 	return 0;
-}
-
-static char *backup_name(const struct lxgpu_ct *ct, const char *what)
-{
-	return xasprintf("%s-%s.%s", ct->format == CONF_PVE ? "pve" : "lxc", ct->id, what);
 }
 
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,

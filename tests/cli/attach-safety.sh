@@ -34,7 +34,7 @@ exec {never}<>"$TMP/.never"
 nap() { read -r -t "$1" -u "$never" _ || true; }
 now_us() { now=${EPOCHREALTIME//[.,]/}; }
 now_us; script_start=$now
-temps() { tmps=("$@"/*.lxgpu-tmp.*); }
+temps() { tmps=("$@"/*.lxgpu-tmp*); }
 
 MAIN="arch: amd64
 cores: 4
@@ -179,7 +179,7 @@ for ((i = 1; i <= RUNS; i++)); do
 		if [ $crc != 0 ] || [ "$cur" != "$want" ] || [ $((ctmp + btmp)) -gt 0 ]; then
 			n_clean_bad=$((n_clean_bad + 1))
 			bad_diag+="run $i: the $op after the kill: exit $crc, $( [ "$cur" = "$want" ] && echo right || echo wrong) state, temps left: $(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep lxgpu-tmp | tr '\n' ' ')"$'\n'
-			rm -f "$dir"/*.lxgpu-tmp.* "$bak"/*.lxgpu-tmp.*
+			rm -f "$dir"/*.lxgpu-tmp* "$bak"/*.lxgpu-tmp*
 		fi
 		case $cur in
 		"$A" | "$D") state=$cur ;;
@@ -392,14 +392,12 @@ echo "# two GPUs: $ROUNDS rounds x $NPAR parallel attaches (--gpu 0 and --gpu 1 
 # A temp file of a dead run, as the kill loop saw killed runs leave them; the
 # next run finds the CT already detached and has nothing to write.
 cp "$TMP/detached" "$conf"
-sleep 0 & deadpid=$!
-wait $deadpid
-printf 'partial' >"$conf.lxgpu-tmp.$deadpid"
+printf 'partial' >"$conf.lxgpu-tmp"
 run --sysroot "$h" detach 101
 eq "temp of a dead run, then a detach with nothing to do: exit 0" "$rc" 0
 eq "temp of a dead run: removed by the next run even when it writes nothing (apply.h)" \
 	"$(ls "$dir")" 101.conf
-rm -f "$conf.lxgpu-tmp.$deadpid"
+rm -f "$conf.lxgpu-tmp"
 # The directory is fsynced after the rename,
 # so that the rename survives a power cut; seen with strace.
 if command -v strace >/dev/null; then
