@@ -103,12 +103,16 @@ const struct cli_command cli_commands[] = {
 
 int cli_error(int code, const char *fmt, ...)
 {
+	char line[4096];
 	va_list ap;
-	fputs("lxgpu: ", stderr);
+	int n = snprintf(line, sizeof(line), "lxgpu: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	strcat(line, "\n");
+	/* one write: LXC logs a hook's output per read, and a line must stay one entry */
+	fflush(stderr);
+	(void)!write(STDERR_FILENO, line, strlen(line));
 	return code;
 }
 
