@@ -19,9 +19,11 @@
 #   - roundtrip_stable true and no parse error;
 #   - snapshots, their lxc lines, and [pve:pending] (keys, lxc, devN) as in the
 #     input: GPU lines never go there;
-#   - raw: each line of lxgpu's block once in main_lxc; dev: the
-#     LXGPU_DEVICES record in main_lxc and a devN (main section) for each of
-#     /dev/nvidia0, nvidiactl, nvidia-uvm, nvidia-uvm-tools; detach: none of them;
+#   - raw: each of the 10 lines of lxgpu's block (LXGPU_DEVICES, LXGPU_RULES,
+#     4 rules, 4 mounts) once in main_lxc; dev: the LXGPU_DEVICES record in
+#     main_lxc, none of the block's other lines, and a devN (main section) for
+#     each of /dev/nvidia0, nvidiactl, nvidia-uvm, nvidia-uvm-tools; detach:
+#     none of them, and no LXGPU_* record;
 #   - every devN parses (no error that the input did not already have).
 # An operation that lxgpu refuses (exit 1) is reported as refused, not checked.
 # Prints one line per input file and a summary; exits 1 when a check failed.
@@ -49,6 +51,7 @@ UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
 NODES='["/dev/nvidia0","/dev/nvidiactl","/dev/nvidia-uvm","/dev/nvidia-uvm-tools"]'
 BLOCK=$(jq -nc --arg u "$UUID" '[
 	["lxc.environment", "LXGPU_DEVICES=\($u)"],
+	["lxc.environment", "LXGPU_RULES=195:0,195:255,238:0,238:1"],
 	["lxc.cgroup2.devices.allow", "c 195:0 rwm"],
 	["lxc.cgroup2.devices.allow", "c 195:255 rwm"],
 	["lxc.cgroup2.devices.allow", "c 238:0 rwm"],
@@ -63,7 +66,7 @@ echo "pve-validate: [$(date +%T)] 1. lxgpu on every input, each operation on a f
 n=0
 add_input() { # LABEL FILE [strip]
 	n=$((n + 1))
-	local d=$WORK/in/$n
+	local d=$WORK/in/$(printf %04d $n)
 	mkdir -p "$d"
 	echo "$1" >"$d/label"
 	if [ "${3:-}" = strip ]; then sed 1d "$2" >"$d/input.conf"; else cat "$2" >"$d/input.conf"; fi
@@ -127,6 +130,7 @@ problems() {
 		 | "\($p): \([devpaths[] | select(. == $p)] | length) devN in the main section, want 1")
 	 else
 		($block[] | select(count(.) > 0) | "main_lxc still has \(tostring)"),
+		(($O.main_lxc // [])[] | select(.[1] | startswith("LXGPU_")) | "main_lxc still has \(tostring)"),
 		($nodes[] as $p | select(devpaths | index([$p])) | "devN for \($p) left")
 	 end)'
 }
@@ -135,17 +139,18 @@ files=0 passed=0 failed=0 refused_ops=0 checked_ops=0
 for d in "$WORK"/in/*; do
 	files=$((files + 1))
 	label=$(cat "$d/label")
-	notes=() bad=()
+	bad=() refused=() why=
 	if [ "$(cat "$d/input.conf.prc")" != 0 ] && [ "$(cat "$d/input.conf.prc")" != 2 ]; then
 		bad+=("input: parser exit $(cat "$d/input.conf.prc"): $(head -c 200 "$d/input.conf.stderr")")
 	fi
 	for op in raw dev detach raw+detach; do
+		[ "$op" = raw+detach ] && [ "$(cat "$d/raw.rc")" != 0 ] && continue
 		if [ "$(cat "$d/$op.rc")" != 0 ]; then
 			refused_ops=$((refused_ops + 1))
-			notes+=("$op refused ($(head -n1 "$d/$op.err" | sed 's/^lxgpu: //'))")
+			refused+=("$op")
+			[ -n "$why" ] || why=$(head -n1 "$d/$op.err" | sed 's/^lxgpu: //; s/: wait for it.*//')
 			continue
 		fi
-		if [ "$op" = raw+detach ] && [ "$(cat "$d/raw.rc")" != 0 ]; then continue; fi
 		checked_ops=$((checked_ops + 1))
 		if [ ! -s "$d/$op.conf.json" ]; then
 			bad+=("$op: no parser output: $(head -c 200 "$d/$op.conf.stderr")")
@@ -162,8 +167,14 @@ for d in "$WORK"/in/*; do
 		passed=$((passed + 1))
 		line="ok   $label"
 	fi
-	[ ${#notes[@]} -eq 0 ] || line="$line  [$(printf '%s; ' "${notes[@]}" | sed 's/; $//')]"
-	echo "${line%; }"
+	line=${line%; }
+	if [ ${#refused[@]} -gt 0 ]; then
+		line="$line  [refused by lxgpu: ${refused[*]}: $why"
+		jq -e '(.warnings | length) == 0 and .main_keys.lock == null' "$d/input.conf.json" >/dev/null 2>&1 &&
+			line="$line; Proxmox reads the input without a warning or lock"
+		line="$line]"
+	fi
+	echo "$line"
 done
 echo "pve-validate: $files files, $passed passed, $failed failed; $checked_ops results checked with $PVE_PARSE, $refused_ops operations refused by lxgpu"
 [ "$failed" -eq 0 ]

@@ -83,7 +83,8 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 	 * whether or not that run writes */
 	remove_stale_temp(ct->dirfd, ct->file);
 	struct lxgpu_err ignored = { 0 };
-	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, &ignored);
+	_cleanup_close_ int state =
+		fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, &ignored);
 	if (state >= 0) {
 		_cleanup_free_ char *before = backup_name(ct, "before");
 		_cleanup_free_ char *after = backup_name(ct, "after");

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "cli_change.h"
@@ -132,8 +133,11 @@ int cmd_hook(struct cli *cli)
 	struct hook_result res;
 
 	if (hook_parse(cli->nargs, cli->args, &call, &err) < 0 ||
-	    hook_run(cli->rootfd, &call, &res, &err) < 0)
+	    hook_run(cli->rootfd, &call, &res, &err) < 0) {
+		/* LXC logs a hook's output only at DEBUG: the journal has it too */
+		apply_log(cli->rootfd, "%s", err.msg);
 		return cli_fail(&err);
+	}
 	if (cli->verbose && call.kind == HOOK_MOUNT)
 		fprintf(stderr, "lxgpu: hook %s: bound %zu driver files\n", call.name, res.files);
 	if (cli->verbose && call.kind == HOOK_PRE_START)

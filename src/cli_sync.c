@@ -42,6 +42,7 @@ struct run {
 	json_t *results;
 	size_t counts[5];
 	bool pve_readonly;
+	bool nodes_made;
 };
 
 static void report(struct run *run, const char *id, const char *path, enum result r,
@@ -165,6 +166,12 @@ static void sync_one(struct run *run, const char *id)
 		       msg[0] ? msg : NULL, NULL, NULL, NULL);
 		goto done;
 	}
+	const char *locked = ct.format == CONF_PVE ? conf_get(&c, "lock") : NULL;
+	if (locked) {
+		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
+		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
+		goto done;
+	}
 	if (run->pve_readonly && ct.format == CONF_PVE) {
 		report(run, id, ct.path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
 		       NULL, NULL);
@@ -185,7 +192,7 @@ static void sync_one(struct run *run, const char *id)
 	conf_edit_free(&e);
 	edit_report_free(&rep);
 	plan_free(&plan);
-	const char *locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
+	locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
 	if (locked) {
 		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
 		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
@@ -271,6 +278,7 @@ static void make_nodes(struct run *run, json_t *doc)
 		fprintf(stderr, "lxgpu: sync: %s\n", err.msg);
 		run->counts[R_FAILED]++;
 	} else if (!cli->dry_run && np.n > 0) {
+		run->nodes_made = true;
 		apply_log(cli->rootfd, "sync: made %zu NVIDIA device nodes", np.n);
 		lxgpu_inventory_free(&run->inv);
 		lxgpu_inventory_scan(cli->rootfd, &run->inv);
@@ -313,8 +321,10 @@ int cmd_sync(struct cli *cli)
 	run.facts.hook_cmd = hook;
 	run.pve_readonly = pve_readonly(cli->rootfd);
 	if (run.pve_readonly && !cli->json)
-		fprintf(stderr, "lxgpu: sync: /etc/pve is read-only (no quorum yet): device nodes "
-				"made, Proxmox configs not synced\n");
+		fprintf(stderr,
+			"lxgpu: sync: /etc/pve is read-only (no quorum yet): device nodes %s, "
+			"Proxmox configs not synced\n",
+			cli->dry_run ? "checked" : "made");
 	if (cli->all) {
 		nids = ct_list(cli->rootfd, cli->lxcpath, &ids);
 	} else {
@@ -335,6 +345,10 @@ int cmd_sync(struct cli *cli)
 	if (cli->json) {
 		json_object_set_new(doc, "schema", json_integer(1));
 		json_object_set_new(doc, "dry_run", json_boolean(cli->dry_run));
+		json_object_set_new(
+			doc, "changed",
+			json_boolean(cli->dry_run ? run.counts[R_WOULD] > 0
+						  : run.counts[R_CHANGED] > 0 || run.nodes_made));
 		json_object_set_new(doc, "pve_readonly", json_boolean(run.pve_readonly));
 		json_object_set_new(doc, "results", run.results);
 		print_json(doc);

@@ -197,7 +197,8 @@ static void toolkit_dir(int ctroot, const char *dir, const char *name, void *ctx
 		_cleanup_free_ char *text = NULL;
 		char path[512];
 		size_t len;
-		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, files[i]) >= (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, files[i]) >=
+		    (int)sizeof(path))
 			continue;
 		lxgpu_err_clear(&err);
 		if (fs_read_in(ctroot, path, SMALL_FILE, &text, &len, &err) < 0 ||
@@ -232,7 +233,8 @@ static void python_dir(int ctroot, const char *dir, const char *name, void *ctx)
 	static const char *const kinds[] = { "site-packages", "dist-packages" };
 	char path[512];
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, kinds[k]) < (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, name, kinds[k]) <
+		    (int)sizeof(path))
 			scan_site(ctroot, path, ctx);
 	}
 }

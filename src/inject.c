@@ -67,7 +67,6 @@ int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum i
 	_cleanup_close_ int bindir = guest_dir(ctroot, "usr/bin", uid, gid, err);
 	if (bindir < 0)
 		return bindir;
-	prune_other_versions(libdir, d);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct driver_file *f = &d->files[i];
 		int dir = f->lib ? libdir : bindir;
@@ -96,5 +95,7 @@ int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum i
 				return r;
 		}
 	}
+	/* only once the new version is whole: a failed copy keeps the old one */
+	prune_other_versions(libdir, d);
 	return 0;
 }
