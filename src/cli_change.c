@@ -83,10 +83,16 @@ int change_load_id(struct cli *cli, struct change *ch, const char *id, bool lock
 				   bad + 1, ch->ct.format == CONF_PVE ? "Proxmox" : "LXC", text);
 	}
 	const char *locked = ch->ct.format == CONF_PVE ? conf_get(&ch->conf, "lock") : NULL;
-	if (locked)
+	if (locked) {
+		char shown[64];
+		snprintf(shown, sizeof(shown), "%s", locked);
+		for (char *p = shown; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 		return lxgpu_failx(err, EBUSY,
 				   "CT %s is locked (%s): wait for it to finish, or pct unlock %s",
-				   ch->ct.id, locked, ch->ct.id);
+				   ch->ct.id, shown, ch->ct.id);
+	}
 	if (cli->shared_inv) {
 		ch->inv = *cli->shared_inv; /* borrowed: change_free leaves it */
 	} else {
