@@ -1,6 +1,7 @@
 /* edit: attach and detach as edits of the main section (see edit.h). */
 #include "edit.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,40 @@ static bool same_line(const struct conf *c, size_t line, char *const *lines, siz
 			return true;
 	}
 	return false;
+}
+
+/* A kept devN line keeps its own index, which the planned line it stands for
+ * may not have had: the new devN lines take the indices no remaining line
+ * (main section, [pve:pending], its delete list) uses, so that no key is
+ * written twice (Proxmox would keep only the last). */
+static void renumber_dev_lines(const struct conf *c, const struct conf_edit *e, char **lines,
+			       size_t nlines, const bool *kept)
+{
+	bool used[256];
+	if (c->format != CONF_PVE)
+		return;
+	pt_used_dev_indices(c, used);
+	for (size_t i = 0; i < c->main_end; i++) {
+		const struct conf_line *l = &c->lines[i];
+		if (e->remove[i] && l->kind == CONF_KEY && strncmp(l->key, "dev", 3) == 0 &&
+		    isdigit((unsigned char)l->key[3]) && atoi(l->key + 3) < 256)
+			used[atoi(l->key + 3)] = false;
+	}
+	for (size_t k = 0; k < nlines; k++) {
+		const char *colon = strchr(lines[k], ':');
+		if (kept[k] || strncmp(lines[k], "dev", 3) != 0 ||
+		    !isdigit((unsigned char)lines[k][3]) || !colon)
+			continue;
+		int n = 0;
+		while (n < 256 && used[n])
+			n++;
+		if (n == 256)
+			continue; /* plan_lines has refused more than 256 already */
+		used[n] = true;
+		char *renamed = xasprintf("dev%d%s", n, colon);
+		free(lines[k]);
+		lines[k] = renamed;
+	}
 }
 
 static int pending_conflicts(const struct conf *c, const struct lxgpu_plan *plan,
@@ -212,6 +247,7 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 			(rep->nremoved - i - 1) * sizeof(*rep->removed));
 		rep->nremoved--;
 	}
+	renumber_dev_lines(c, e, lines, nlines, kept);
 	conf_edit_place(e, c);
 	for (size_t i = 0; i < nlines; i++)
 		if (!kept[i])

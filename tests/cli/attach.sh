@@ -148,6 +148,17 @@ run --sysroot "$h" attach 101 --style raw --json
 eq "dev -> raw: devN lines replaced" "$(grep -cE '^dev[3-6]:' "$conf")" 0
 eq "dev -> raw: dev0 of another device kept" "$(grep -c '^dev0: /dev/ttyUSB0' "$conf")" 1
 
+# a devN already as lxgpu writes it, under another index than the plan's:
+# it stays, and no new line takes its index (Proxmox keeps only the last of
+# two dev3 keys: /dev/nvidia0 would be lost)
+printf '%s\ndev3: /dev/nvidia0,mode=0666\n' "$MAIN" >"$conf"
+run --sysroot "$h" attach 101 --style dev
+eq "dev kept under its own index: exit 0" "$rc" 0
+eq "dev kept under its own index: every devN key once" "$(grep -oE '^dev[0-9]+' "$conf" | sort | uniq -d)" ""
+eq "dev kept under its own index: nvidia0 once, as dev3" "$(grep -E '^dev[0-9]+: /dev/nvidia0,' "$conf")" \
+	"dev3: /dev/nvidia0,mode=0666"
+eq "dev kept under its own index: four devN lines" "$(grep -cE '^dev[0-9]+: /dev/nvidia' "$conf")" 4
+
 printf '%s\n\n[pve:pending]\ndev0: /dev/nvidia0,gid=44,mode=0666\n' "$MAIN" >"$conf"
 before=$(sha "$conf")
 run --sysroot "$h" attach 101
