@@ -91,7 +91,7 @@ static void report(struct run *run, const char *id, const char *path, enum resul
 
 /* A copied driver of another version is copied again (bind mode needs nothing). */
 static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf *c, char *msg,
-			size_t size, bool *changed)
+			size_t size, bool *changed, bool *failed)
 {
 	struct cli *cli = run->cli;
 	struct lxgpu_err err = { 0 };
@@ -122,9 +122,10 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 	long uid = ct_privileged(c) ? -1 : ct_host_id(c, 'u', 0);
 	long gid = ct_privileged(c) ? -1 : ct_host_id(c, 'g', 0);
 	if (driver_files_find(cli->rootfd, host, &d, &err) < 0 ||
-	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, gid, &res, &err) < 0)
+	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, gid, &res, &err) < 0) {
 		snprintf(msg, size, "copying driver %s failed: %.300s", host, err.msg);
-	else
+		*failed = true;
+	} else
 		snprintf(msg, size, "its copied driver %s was replaced by the host's %s", have,
 			 host);
 	if (d.files)
@@ -144,7 +145,7 @@ static void sync_one(struct run *run, const char *id)
 	_cleanup_free_ char *text = NULL, *again = NULL, *out = NULL, *diff = NULL;
 	size_t len, len2, outlen;
 	char msg[512] = "";
-	bool copied = false;
+	bool copied = false, copy_failed = false;
 	_cleanup_close_ int lock = -EBADF;
 
 	if (ct_open(cli->rootfd, id, cli->lxcpath, &ct, &err) < 0 ||
@@ -160,9 +161,12 @@ static void sync_one(struct run *run, const char *id)
 		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
 		goto done;
 	}
-	resync_copy(run, &ct, &c, msg, sizeof(msg), &copied);
+	resync_copy(run, &ct, &c, msg, sizeof(msg), &copied, &copy_failed);
 	if (outcome == SYNC_IN_LINE) {
-		report(run, id, ct.path, copied ? (cli->dry_run ? R_WOULD : R_CHANGED) : R_IN_LINE,
+		report(run, id, ct.path,
+		       copy_failed ? R_FAILED
+		       : copied    ? (cli->dry_run ? R_WOULD : R_CHANGED)
+				   : R_IN_LINE,
 		       msg[0] ? msg : NULL, NULL, NULL, NULL);
 		goto done;
 	}
@@ -216,7 +220,7 @@ static void sync_one(struct run *run, const char *id)
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
 		 msg[0] ? "; " : "", e.ninsert,
 		 ct_running(cli->rootfd, &ct) ? " (applies at its next start)" : "");
-	report(run, id, ct.path, R_CHANGED, msg, &e, &fresh, NULL);
+	report(run, id, ct.path, copy_failed ? R_FAILED : R_CHANGED, msg, &e, &fresh, NULL);
 done:
 	conf_edit_free(&e);
 	edit_report_free(&rep);
@@ -333,11 +337,8 @@ int cmd_sync(struct cli *cli)
 		for (size_t i = 0; i < nids; i++)
 			ids[i] = xstrdup(cli->args[i]);
 	}
-	for (size_t i = 0; i < nids; i++) {
-		if (run.pve_readonly && cli->all && strspn(ids[i], "0123456789") == strlen(ids[i]))
-			continue;
+	for (size_t i = 0; i < nids; i++)
 		sync_one(&run, ids[i]);
-	}
 	ct_list_free(ids, nids);
 	int code = run.counts[R_FAILED]                  ? EXIT_FAILED
 		   : run.counts[R_WOULD] && cli->dry_run ? EXIT_DRIFT

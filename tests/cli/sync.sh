@@ -57,9 +57,9 @@ minus() { # FILE LINES: FILE's lines, less those exactly in LINES (one a line)
 # lxgpu bugs found by this script (the TODO tests)
 BUG_CHANGED=""
 BUG_LOCK=""
-BUG_COPY="a failed copy of the new driver is reported as changed, exit 0"
+BUG_COPY=""
 BUG_PRUNE=""
-BUG_RO="sync --all skips Proxmox CTs on a read-only /etc/pve: not in results[], exit 0"
+BUG_RO=""
 BUG_RO_DRY=""
 
 V=580.159.04
