@@ -1,6 +1,7 @@
 /* `lxgpu compat [DRIVER | --cuda X.Y | --ct CT [--apply [--dry-run]]]`: the
  * guide's "driver and its compatibility with other components" as a tool
  * (compat.h has the rules), and its kernel-header step for the guest. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -147,7 +148,8 @@ static int compat_cuda(struct cli *cli, const struct lxgpu_inventory *inv)
 	int end = 0;
 	char why[512];
 
-	if (sscanf(cli->cuda, "%u.%u%n", &major, &minor, &end) != 2 ||
+	if (!isdigit((unsigned char)cli->cuda[0]) ||
+	    sscanf(cli->cuda, "%u.%u%n", &major, &minor, &end) != 2 ||
 	    (size_t)end != strlen(cli->cuda))
 		return cli_error(EXIT_USAGE, "compat --cuda %s: want a CUDA version such as 12.4",
 				 cli->cuda);

@@ -239,7 +239,9 @@ void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_li
 			if (inv->nodes[i].role == LXGPU_NODE_UVM_TOOLS)
 				tools = &inv->nodes[i];
 		}
-		if (uvm && tools && uvm->type == 'c' && tools->type == 'c')
+		int major = proc_devices_major(&inv->majors, "nvidia-uvm");
+		if (uvm && tools && uvm->type == 'c' && tools->type == 'c' && major >= 0 &&
+		    uvm->major == (unsigned)major && tools->major == (unsigned)major)
 			item(out, DOCTOR_OK, "uvm", NULL,
 			     "/dev/nvidia-uvm and -tools present (c %u:%u, %u:%u)", uvm->major,
 			     uvm->minor, tools->major, tools->minor);
@@ -289,9 +291,12 @@ void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out)
 	struct lxgpu_err err = { 0 };
 	size_t len;
 	if (fs_read_in(ctroot, config, 1u << 20, &text, &len, &err) < 0) {
-		item(out, DOCTOR_WARN, "docker-toolkit",
-		     "install nvidia-container-toolkit in the container, then lxgpu driver CT "
-		     "--docker",
+		char install[160];
+		snprintf(install, sizeof(install),
+			 "install nvidia-container-toolkit in the container, then lxgpu driver %s "
+			 "--docker",
+			 ct_id);
+		item(out, DOCTOR_WARN, "docker-toolkit", install,
 		     "Docker runs in the container without nvidia-container-toolkit: its "
 		     "containers get no GPU");
 		return;
@@ -341,7 +346,8 @@ static const struct doctor_explanation explanations[] = {
 	{ MATCHES("Device /dev/", "is not a device"), "pve-dev-missing",
 	  "Proxmox refused to start the container: a devN line names a node the host does not "
 	  "have now (/dev/nvidia-uvm* appear only once something used CUDA after boot)",
-	  "lxgpu sync (makes NVIDIA's nodes); systemctl enable lxgpu-sync.service" },
+	  "lxgpu sync CT (makes NVIDIA's nodes, rewrites the lines); systemctl enable "
+	  "lxgpu-sync.service" },
 	{ MATCHES("Failed to mount", "Failed to run autodev hooks"), "mount-failed",
 	  "an lxc.mount.entry for a node that is missing, without \"optional\", stops the start",
 	  "lxgpu attach CT writes every node entry with optional; lxgpu sync makes the nodes" },

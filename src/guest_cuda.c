@@ -159,8 +159,13 @@ static void add(struct guest_cuda *g, const struct guest_cuda_item *item)
 	for (size_t i = 0; i < g->n; i++) {
 		const struct guest_cuda_item *o = &g->items[i];
 		if (o->kind == item->kind && o->major == item->major && o->minor == item->minor &&
-		    o->patch == item->patch && o->cuda_major == item->cuda_major)
-			return; /* /usr/local/cuda is a link to /usr/local/cuda-12.4 */
+		    o->patch == item->patch && o->cuda_major == item->cuda_major) {
+			/* /usr/local/cuda is a link to /usr/local/cuda-12.4: name the latter */
+			if (strstr(g->items[i].source, "/usr/local/cuda/") &&
+			    !strstr(item->source, "/usr/local/cuda/"))
+				memcpy(g->items[i].source, item->source, sizeof(item->source));
+			return;
+		}
 	}
 	g->items = xrealloc(g->items, (g->n + 1) * sizeof(*g->items));
 	g->items[g->n++] = *item;
