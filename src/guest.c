@@ -99,13 +99,8 @@ static long init_pid(const struct lxgpu_ct *ct)
 int guest_open_root(int rootfd, bool real_host, const struct lxgpu_ct *ct, const struct conf *c,
 		    struct lxgpu_err *err)
 {
-	if (c->format == CONF_LXC) {
-		const char *rootfs = conf_get(c, "lxc.rootfs.path");
-		if (rootfs && strncmp(rootfs, "dir:", 4) == 0)
-			rootfs += 4;
-		if (rootfs && rootfs[0] == '/')
-			return fs_open_in(rootfd, rootfs, O_PATH | O_DIRECTORY, 0, err);
-	}
+	/* a running container's root as it sees it, with every mount LXC made
+	 * (a directory rootfs alone lacks them) */
 	if (real_host && ct_running(rootfd, ct)) {
 		long pid = init_pid(ct);
 		if (pid > 0) {
@@ -114,6 +109,13 @@ int guest_open_root(int rootfd, bool real_host, const struct lxgpu_ct *ct, const
 			/* the one magic link followed on purpose: into the container's root */
 			return fs_open_root(path, err);
 		}
+	}
+	if (c->format == CONF_LXC) {
+		const char *rootfs = conf_get(c, "lxc.rootfs.path");
+		if (rootfs && strncmp(rootfs, "dir:", 4) == 0)
+			rootfs += 4;
+		if (rootfs && rootfs[0] == '/')
+			return fs_open_in(rootfd, rootfs, O_PATH | O_DIRECTORY, 0, err);
 	}
 	return lxgpu_failx(err, ENOENT,
 			   "the root filesystem of %s %s is not reachable while it is stopped",
