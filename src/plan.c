@@ -241,6 +241,18 @@ static int add_gpu(struct lxgpu_plan *p, const struct lxgpu_inventory *inv,
 			return lxgpu_failx(err, ENOENT,
 					   "GPU %d has no /dev/nvidia%d: run nvidia-modprobe -c %d",
 					   g->index, g->minor, g->minor);
+		if (pick->gi >= 0) {
+			size_t caps = 0;
+			for (size_t i = 0; i < p->nnodes; i++)
+				caps += mig_node_of(p->nodes[i].node, g, pick->gi, pick->ci);
+			/* the GPU instance's and the compute instance's access nodes */
+			if (caps < 2)
+				return lxgpu_failx(
+					err, ENOENT,
+					"GPU %d MIG instance %d/%d: its capability nodes "
+					"in /dev/nvidia-caps are missing: run lxgpu sync",
+					g->index, pick->gi, pick->ci);
+		}
 		if (!(n = find_role(inv, LXGPU_NODE_CTL)))
 			return lxgpu_failx(
 				err, ENOENT,

@@ -8,6 +8,7 @@
 # /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, or when that
 # file has none, /proc/driver/nvidia-caps/mig-minors. Never from lxgpu's
 # output. Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -36,15 +37,15 @@ hostname: mig
 memory: 16384
 ostype: debian
 rootfs: local-lvm:vm-101-disk-0,size=32G"
-fresh() { printf '%s\n' "$MAIN" >"${1:-$conf}"; }
-fresh
+fresh() { printf '%s\n' "$MAIN" >"$1"; }
+fresh "$conf"
 orig=$(sha "$conf")
 
 # --- what the host's files say
 major_of() { awk -v n="$1" '/^Block devices:/ { exit } $2 == n { print $1 }' "$h/proc/devices"; }
 CAPS=$(major_of nvidia-caps)
 UVM=$(major_of nvidia-uvm)
-[ -n "$CAPS" ] && [ -n "$UVM" ] || bail "no nvidia-caps or nvidia-uvm major in the fake host"
+if [ -z "$CAPS" ] || [ -z "$UVM" ]; then bail "no nvidia-caps or nvidia-uvm major in the fake host"; fi
 info() { # BDF FIELD
 	sed -n "s/^$2:[[:space:]]*//p" "$h/proc/driver/nvidia/gpus/$1/information"
 }
@@ -96,16 +97,16 @@ want_nodes() {
 want_rules() { want_nodes "$@" | awk '{ print "lxc.cgroup2.devices.allow: c " $2 " rwm" }' | sort -u; }
 want_mounts() { want_nodes "$@" | awk '{ print "lxc.mount.entry: " $1 " " substr($1, 2) " none bind,optional,create=file" }' | sort -u; }
 want_record() { want_nodes "$@" | awk '{ print $2 }' | sort -u | paste -sd, -; }
-rules() { grep '^lxc.cgroup2.devices.allow: ' "${1:-$conf}" | sort; }
-mounts() { grep '^lxc.mount.entry: ' "${1:-$conf}" | sort; }
-record() { sed -n 's/^lxc.environment: LXGPU_RULES=//p' "${1:-$conf}" | tr , '\n' | sort | paste -sd, -; }
-devices() { sed -n 's/^lxc.environment: LXGPU_DEVICES=//p' "${1:-$conf}"; }
+rules() { grep '^lxc.cgroup2.devices.allow: ' "$1" | sort; }
+mounts() { grep '^lxc.mount.entry: ' "$1" | sort; }
+record() { sed -n 's/^lxc.environment: LXGPU_RULES=//p' "$1" | tr , '\n' | sort | paste -sd, -; }
+devices() { sed -n 's/^lxc.environment: LXGPU_DEVICES=//p' "$1"; }
 # attached DESC SEL...: the config holds exactly the nodes of SEL... ("GPU_MINOR[/GI/CI]")
 attached() {
 	local desc=$1; shift
-	eq "$desc: rules, exactly" "$(rules)" "$(want_rules "$@")"
-	eq "$desc: mounts, exactly" "$(mounts)" "$(want_mounts "$@")"
-	eq "$desc: LXGPU_RULES" "$(record)" "$(want_record "$@")"
+	eq "$desc: rules, exactly" "$(rules "$conf")" "$(want_rules "$@")"
+	eq "$desc: mounts, exactly" "$(mounts "$conf")" "$(want_mounts "$@")"
+	eq "$desc: LXGPU_RULES" "$(record "$conf")" "$(want_record "$@")"
 }
 
 G3=$(capminor "$M0" 3) C31=$(capminor "$M0" 3 1)
@@ -113,19 +114,19 @@ G3=$(capminor "$M0" 3) C31=$(capminor "$M0" 3 1)
 run --sysroot "$h" attach 101 --gpu "$U0/3/1"
 eq "attach $U0/3/1: exit 0" "$rc" 0
 attached "attach UUID/3/1" "$M0/3/1"
-eq "attach UUID/3/1: LXGPU_DEVICES records GPU-uuid/G/C" "$(devices)" "$U0/3/1"
-contains "attach UUID/3/1: the GI access node (cap$G3)" "$(mounts)" "/dev/nvidia-caps/nvidia-cap$G3 "
-contains "attach UUID/3/1: the CI access node (cap$C31)" "$(mounts)" "/dev/nvidia-caps/nvidia-cap$C31 "
-lacks "attach UUID/3/1: not mig/config (cap1)" "$(rules)" "c $CAPS:1 "
-lacks "attach UUID/3/1: not mig/monitor (cap2)" "$(rules)" "c $CAPS:2 "
-lacks "attach UUID/3/1: not GI 3's other CI (ci0)" "$(rules)" "c $CAPS:$(capminor "$M0" 3 0) "
-lacks "attach UUID/3/1: not GPU 1's node" "$(mounts)" "/dev/nvidia$M1 "
-lacks "attach UUID/3/1: no wildcard" "$(rules)" ":*"
+eq "attach UUID/3/1: LXGPU_DEVICES records GPU-uuid/G/C" "$(devices "$conf")" "$U0/3/1"
+contains "attach UUID/3/1: the GI access node (cap$G3)" "$(mounts "$conf")" "/dev/nvidia-caps/nvidia-cap$G3 "
+contains "attach UUID/3/1: the CI access node (cap$C31)" "$(mounts "$conf")" "/dev/nvidia-caps/nvidia-cap$C31 "
+lacks "attach UUID/3/1: not mig/config (cap1)" "$(rules "$conf")" "c $CAPS:1 "
+lacks "attach UUID/3/1: not mig/monitor (cap2)" "$(rules "$conf")" "c $CAPS:2 "
+lacks "attach UUID/3/1: not GI 3's other CI (ci0)" "$(rules "$conf")" "c $CAPS:$(capminor "$M0" 3 0) "
+lacks "attach UUID/3/1: not GPU 1's node" "$(mounts "$conf")" "/dev/nvidia$M1 "
+lacks "attach UUID/3/1: no wildcard" "$(rules "$conf")" ":*"
 by_uuid=$(cat "$conf")
 run --sysroot "$h" attach 101 --gpu "$U0/3/1" --json
 eq "attach UUID/3/1 again: no change" "$rc $(jqr .changed)" "0 false"
 for sel in 0/3/1 "${BDF[0]}/3/1" 0/03/01; do
-	fresh
+	fresh "$conf"
 	run --sysroot "$h" attach 101 --gpu "$sel"
 	eq "attach --gpu $sel: exit 0, the same config as by UUID" "$rc $(cat "$conf")" "0 $by_uuid"
 done
@@ -133,20 +134,20 @@ done
 G9=$(capminor "$M0" 9)
 eq "the fake host: gi9's access file has no DeviceFileMinor, mig-minors says $G9" \
 	"$(grep -c DeviceFileMinor "$h/proc/driver/nvidia/capabilities/gpu$M0/mig/gi9/access") $G9" "0 84"
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu 0/9/0
 eq "attach 0/9/0: exit 0" "$rc" 0
 attached "attach 0/9/0 (GI minor from mig-minors)" "$M0/9/0"
 
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu 0/3/1 --style dev
 eq "attach 0/3/1 --style dev: exit 0" "$rc" 0
 eq "attach 0/3/1 --style dev: devN for exactly the instance's nodes" \
 	"$(sed -n 's/^dev[0-9]*: \([^,]*\),.*/\1/p' "$conf" | sort)" "$(want_nodes "$M0/3/1" | cut -d' ' -f1 | sort)"
-eq "attach 0/3/1 --style dev: no raw rules" "$(rules)" ""
+eq "attach 0/3/1 --style dev: no raw rules" "$(rules "$conf")" ""
 
 ######## 2. selectors that are wrong: exit code, one line, config untouched
-fresh
+fresh "$conf"
 refused() { # DESC RC ARGS...
 	local desc=$1 want=$2; shift 2
 	run --sysroot "$h" attach 101 "$@"
@@ -173,40 +174,39 @@ cp -a "$h" "$TMP/nocap" || bail "cp -a failed"
 fake "$TMP/nocap"
 rm "$TMP/nocap/dev/nvidia-caps/nvidia-cap$C31"
 run --sysroot "$TMP/nocap" attach 101 --gpu 0/3/1
-todo "the plan takes only the nodes that exist: the CI access is silently left out" \
-	"an instance whose CI node is missing: refused (exit 1) or its rule written" \
+eq "an instance whose CI node is missing: refused (exit 1) or its rule written" \
 	"$([ "$rc" = 1 ] || grep -q "c $CAPS:$C31 rwm" "$TMP/nocap/etc/pve/lxc/101.conf"; echo $?)" 0
 
 ######## 3. combinations
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu 0/3/1 --gpu "$U0/3/1"
 eq "the same instance twice (index and UUID): exit 0" "$rc" 0
 attached "the same instance twice" "$M0/3/1"
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu 0
 whole=$(cat "$conf")
 attached "the whole GPU 0 (MIG mode): every instance's nodes" "$M0"
 for args in "--gpu 0 --gpu 0/3/1" "--gpu 0/3/1 --gpu 0" "--gpu $U0/2/0 --gpu ${BDF[0]}"; do
-	fresh
+	fresh "$conf"
 	# shellcheck disable=SC2086
 	run --sysroot "$h" attach 101 $args
 	eq "whole GPU and one of its instances ($args): exit 0, the whole GPU" "$rc $(cat "$conf")" "0 $whole"
-	eq "whole GPU and an instance ($args): recorded as the GPU" "$(devices)" "$U0"
+	eq "whole GPU and an instance ($args): recorded as the GPU" "$(devices "$conf")" "$U0"
 done
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu 0/3/1 --gpu 1
 eq "an instance of GPU 0 and the whole GPU 1: exit 0" "$rc" 0
 attached "an instance of GPU 0 and the whole GPU 1" "$M0/3/1" "$M1"
-eq "an instance of GPU 0 and GPU 1: both recorded" "$(devices)" "$U0/3/1,$U1"
+eq "an instance of GPU 0 and GPU 1: both recorded" "$(devices "$conf")" "$U0/3/1,$U1"
 # the point of MIG: two containers, one instance each
 conf2=$h/etc/pve/lxc/102.conf
-fresh
+fresh "$conf"
 fresh "$conf2"
 run --sysroot "$h" attach 101 --gpu 0/3/0
 run --sysroot "$h" attach 102 --gpu 0/3/1
-eq "two containers, 3/0 and 3/1: CT 101's rules" "$(rules)" "$(want_rules "$M0/3/0")"
+eq "two containers, 3/0 and 3/1: CT 101's rules" "$(rules "$conf")" "$(want_rules "$M0/3/0")"
 eq "two containers: CT 102's rules" "$(rules "$conf2")" "$(want_rules "$M0/3/1")"
-lacks "two containers: CT 101 cannot open 3/1's CI" "$(rules)" "c $CAPS:$C31 "
+lacks "two containers: CT 101 cannot open 3/1's CI" "$(rules "$conf")" "c $CAPS:$C31 "
 run --sysroot "$h" detach 101
 unchanged "two containers: detach 101 gives its config back" "$conf" "$orig"
 eq "two containers: CT 102 untouched by 101's detach" "$(rules "$conf2")" "$(want_rules "$M0/3/1")"
@@ -221,7 +221,7 @@ printf 'DeviceFileMode: 292\nDeviceFileModify: 1\n' >"$h5/proc/driver/nvidia/cap
 printf 'DeviceFileMode: 292\nDeviceFileModify: 1\n' >"$h5/proc/driver/nvidia/capabilities/gpu$M1/mig/gi1/ci0/access"
 hh=$h h=$h5 # capminor reads $h
 G51=$(capminor "$M1" 1) C510=$(capminor "$M1" 1 0)
-[ -n "$G51" ] && [ -n "$C510" ] || bail "no mig-minors entries for gpu$M1/gi1"
+if [ -z "$G51" ] || [ -z "$C510" ]; then bail "no mig-minors entries for gpu$M1/gi1"; fi
 mknod -m 0444 "$h5/dev/nvidia-caps/nvidia-cap$G51" c "$CAPS" "$G51"
 mknod -m 0444 "$h5/dev/nvidia-caps/nvidia-cap$C510" c "$CAPS" "$C510"
 fresh "$h5/etc/pve/lxc/101.conf"
@@ -229,11 +229,11 @@ run --sysroot "$h5" attach 101 --gpu 1/1/0
 eq "GPU 1 (minor $M1) instance 1/0: exit 0" "$rc" 0
 conf=$h5/etc/pve/lxc/101.conf
 attached "GPU 1 (minor $M1) instance 1/0: gpu$M1's caps $G51 and $C510" "$M1/1/0"
-eq "GPU 1 instance 1/0: recorded by UUID" "$(devices)" "$U1/1/0"
+eq "GPU 1 instance 1/0: recorded by UUID" "$(devices "$conf")" "$U1/1/0"
 h=$hh conf=$h/etc/pve/lxc/101.conf
 
 ######## 4. sync after the nvidia-caps major moves, detach
-fresh
+fresh "$conf"
 run --sysroot "$h" attach 101 --gpu "$U0/3/1"
 before=$(cat "$conf")
 NEW=509 # another dynamic major (anchors.md §2.3)
@@ -246,8 +246,8 @@ run --sysroot "$h" sync 101
 eq "sync: exit 0" "$rc" 0
 OLDCAPS=$CAPS CAPS=$NEW
 attached "after sync: the same instance under the new major" "$M0/3/1"
-eq "after sync: LXGPU_DEVICES unchanged" "$(devices)" "$U0/3/1"
-lacks "after sync: no rule of the old major" "$(rules)" "c $OLDCAPS:"
+eq "after sync: LXGPU_DEVICES unchanged" "$(devices "$conf")" "$U0/3/1"
+lacks "after sync: no rule of the old major" "$(rules "$conf")" "c $OLDCAPS:"
 eq "after sync: the instance's nodes remade under $NEW" \
 	"$(stat -c '%Hr:%Lr' "$h/dev/nvidia-caps/nvidia-cap$G3" "$h/dev/nvidia-caps/nvidia-cap$C31" | paste -sd' ' -)" \
 	"$NEW:$G3 $NEW:$C31"
@@ -268,7 +268,7 @@ eq "discover: the instance lines name GPU 0 only" "$(grep -c 'MIG' <<<"$out") $(
 	"$(printf '%s\n' "${INST0[@]}" | cut -d/ -f1 | sort -u | wc -l) 0"
 for i in "${INST0[@]}"; do
 	sel=0/$i
-	fresh
+	fresh "$conf"
 	run --sysroot "$h" attach 101 --gpu "$sel"
 	eq "discover's selector --gpu $sel attaches: exit 0" "$rc" 0
 done
