@@ -182,13 +182,25 @@ static void check_nvidia_install(int rootfd, const struct lxgpu_inventory *inv,
 		     "initialises the GPU again, seconds that time out some tools");
 }
 
+/* The fix discover gives for a GPU no container can use (its findings name
+ * its PCI address): unbind from vfio-pci, blacklist nouveau, load the driver. */
+static const char *gpu_fix(const struct lxgpu_inventory *inv, const struct lxgpu_gpu *g)
+{
+	for (size_t i = 0; i < inv->nfindings; i++)
+		if (inv->findings[i].fix && g->pci[0] && strstr(inv->findings[i].message, g->pci))
+			return inv->findings[i].fix;
+	return NULL;
+}
+
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out)
 {
 	bool nvidia = false;
 
 	memset(out, 0, sizeof(*out));
 	if (inv->ngpus == 0)
-		item(out, DOCTOR_BAD, "gpu", NULL,
+		item(out, DOCTOR_BAD, "gpu",
+		     "lspci -nnk | grep -EiA3 'vga|3d|display' (is the card seated, enabled in the "
+		     "firmware, not hidden by the hypervisor?)",
 		     "no GPU on this host: no display or 3D controller on the PCI bus");
 	for (size_t i = 0; i < inv->ngpus; i++) {
 		const struct lxgpu_gpu *g = &inv->gpus[i];
@@ -197,8 +209,9 @@ void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_li
 			item(out, DOCTOR_OK, "gpu", NULL, "GPU %d %s %s: bound to %s", g->index,
 			     g->pci, g->model ? g->model : "", g->kernel_driver);
 		else
-			item(out, DOCTOR_BAD, "gpu", NULL, "GPU %d %s %s: %s", g->index, g->pci,
-			     g->model ? g->model : "", g->reason ? g->reason : "not usable");
+			item(out, DOCTOR_BAD, "gpu", gpu_fix(inv, g), "GPU %d %s %s: %s", g->index,
+			     g->pci, g->model ? g->model : "",
+			     g->reason ? g->reason : "not usable");
 	}
 	for (size_t i = 0; i < inv->nfindings; i++) {
 		const struct lxgpu_finding *f = &inv->findings[i];

@@ -199,8 +199,7 @@ eq "vfio-pci: exit 3" "$rc" 3
 eq "vfio-pci: both GPUs ✗, given to a VM" \
 	"$(jqr '[.host[] | select(.id == "gpu") | "\(.status) \(.message | contains("vfio-pci"))"] | join(",")')" \
 	"error true,error true"
-todo "doctor's GPU line has no fix and discover's gpu-vfio finding (with the unbind fix) is info, so doctor drops it" \
-	"vfio-pci: the ✗ line says its fix (unbind from vfio-pci)" \
+eq "vfio-pci: the ✗ line says its fix (unbind from vfio-pci)" \
 	"$(jqr '[.host[] | select(.status == "error") | .fix // "" | contains("vfio-pci/unbind")] | any')" true
 rm "$vf/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver"
 run --sysroot "$vf" doctor --json
@@ -218,7 +217,7 @@ for h in "$nv" "$vf" "$ng"; do
 	run --sysroot "$h" doctor --json
 	without+=$(jqr '.host[] | select(.status == "error" and .fix == null) | "[\(.message)] "')
 done
-todo "doctor's own gpu lines carry no fix" "every ✗ on the nouveau, vfio and no-GPU hosts has a fix" "$without" ""
+eq "every ✗ on the nouveau, vfio and no-GPU hosts has a fix" "$without" ""
 run --sysroot "$nv" doctor
 eq "nouveau text: exit 3" "$rc" 3
 contains "nouveau text: a ✗ line" "$out" "  ✗ "
