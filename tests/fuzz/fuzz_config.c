@@ -104,11 +104,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (edit_attach(&c, &inv, &plan, &e, &rep, &err) == 0) {
 		char *attached = apply(&c, &e, &outlen);
-		/* everything from the first section header on is untouched */
+		/* everything from the first section header on is untouched, but for
+		 * the "\n" a changed text always ends with */
 		if (c.main_end < c.nlines) {
 			const char *tail = text + c.lines[c.main_end].off;
 			size_t tlen = len - c.lines[c.main_end].off;
-			check(outlen >= tlen && memcmp(attached + outlen - tlen, tail, tlen) == 0);
+			bool eol_added = len > 0 && text[len - 1] != '\n';
+			size_t end = outlen - (eol_added ? 1 : 0);
+			check(outlen >= tlen + (eol_added ? 1 : 0) &&
+			      memcmp(attached + end - tlen, tail, tlen) == 0 &&
+			      (!eol_added || attached[outlen - 1] == '\n'));
 		}
 		struct conf c2;
 		struct conf_edit e2;
