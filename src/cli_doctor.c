@@ -137,17 +137,14 @@ int cmd_doctor(struct cli *cli)
 {
 	struct lxgpu_inventory inv;
 	struct doctor_list host;
-	struct verdicts v = {
-		.list = json_array(), .color = cli->color, .json = cli->json, .indent = "  "
-	};
 	const char *why;
 
 	if (cli->nargs > 0 && !ct_arg_valid(cli->args[0], &why))
 		return cli_error(EXIT_USAGE, "doctor %s: %s", cli->args[0], why);
-	if (cli->explain) {
-		json_decref(v.list);
+	if (cli->explain)
 		return explain(cli);
-	}
+	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
+	v.indent = "  ";
 	lxgpu_inventory_scan(cli->rootfd, &inv);
 	cli->shared_inv = &inv;
 	if (!cli->json)
