@@ -329,64 +329,78 @@ void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out)
 /* --- --explain: the messages of anchors.md §2, and what they mean here ----- */
 
 #define MATCHES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define PVE_DEV_CAUSE                                                                              \
+	"Proxmox refused to start the container: a devN line names a node the host does not "      \
+	"have now (/dev/nvidia-uvm* appear only once something used CUDA after boot)"
+#define PVE_DEV_FIX                                                                                \
+	"lxgpu sync CT (makes NVIDIA's nodes, rewrites the lines); systemctl enable "              \
+	"lxgpu-sync.service"
 
 static const struct doctor_explanation explanations[] = {
-	{ MATCHES("Driver/library version mismatch", "API mismatch"), "driver-mismatch",
+	{ MATCHES("Driver/library version mismatch", "API mismatch"), NULL, "driver-mismatch",
 	  "the NVIDIA libraries the program loaded are not the kernel module's version: the "
 	  "container has an older copy of the driver (the host was updated), or the host's own "
 	  "libraries were updated without a reboot",
 	  "lxgpu check CT shows both versions; lxgpu driver CT --mode bind makes the container "
 	  "use the host's files at every start (if the host's libraries are newer than its "
 	  "module, reboot the host)" },
-	{ MATCHES("Failed to initialize NVML: Unknown Error"), "nvml-unknown",
+	{ MATCHES("Failed to initialize NVML: Unknown Error"), NULL, "nvml-unknown",
 	  "NVML found the libraries but may not open /dev/nvidia*: the device cgroup does not "
 	  "allow the node (a rule names an old major, or Docker inside reset the rules)",
 	  "lxgpu check CT names the line; lxgpu sync CT rewrites the rules; with Docker inside, "
 	  "lxgpu driver CT --docker" },
 	{ MATCHES("No CUDA GPUs are available", "no CUDA-capable device is detected",
 		  "CUDA_ERROR_NO_DEVICE"),
-	  "no-cuda-device",
+	  NULL, "no-cuda-device",
 	  "CUDA sees no GPU: /dev/nvidia<N> or /dev/nvidiactl is not in the container, or not "
 	  "allowed by its device rules",
 	  "lxgpu attach CT (then restart it); lxgpu check CT says which node is missing" },
 	{ MATCHES("CUDA_ERROR_UNKNOWN", "unknown error (999)", "error 999",
 		  "CUDA error: unknown error"),
-	  "cuda-unknown",
+	  NULL, "cuda-unknown",
 	  "CUDA could not open /dev/nvidia-uvm: the node is missing (nvidia-uvm makes it only on "
 	  "first use after boot) or its rule names another major",
 	  "lxgpu sync CT (makes the node and rewrites the rule); systemctl enable "
 	  "lxgpu-sync.service for every boot" },
-	{ MATCHES("Device /dev/", "is not a device"), "pve-dev-missing",
-	  "Proxmox refused to start the container: a devN line names a node the host does not "
-	  "have now (/dev/nvidia-uvm* appear only once something used CUDA after boot)",
-	  "lxgpu sync CT (makes NVIDIA's nodes, rewrites the lines); systemctl enable "
-	  "lxgpu-sync.service" },
-	{ MATCHES("Failed to mount", "Failed to run autodev hooks"), "mount-failed",
+	{ MATCHES("Device /dev/dri/"), "does not exist", "pve-dri-missing",
+	  "Proxmox refused to start the container: a devN line names a DRM node the host does not "
+	  "have under that number now: /dev/dri/cardN and renderDN are numbered in probe order, "
+	  "which changes with a kernel update or another GPU",
+	  "lxgpu sync CT (follows the GPU by its PCI address, /dev/dri/by-path); systemctl "
+	  "enable lxgpu-sync.service to do it at every boot" },
+	{ MATCHES("Device /dev/nvidia"), "does not exist", "pve-dev-missing", PVE_DEV_CAUSE,
+	  PVE_DEV_FIX },
+	{ MATCHES("is not a device"), NULL, "pve-dev-missing", PVE_DEV_CAUSE, PVE_DEV_FIX },
+	{ MATCHES("Failed to mount", "Failed to run autodev hooks"), NULL, "mount-failed",
 	  "an lxc.mount.entry for a node that is missing, without \"optional\", stops the start",
 	  "lxgpu attach CT writes every node entry with optional; lxgpu sync makes the nodes" },
-	{ MATCHES("bpf_prog_query(BPF_CGROUP_DEVICE) failed", "failed to add device rules"),
+	{ MATCHES("bpf_prog_query(BPF_CGROUP_DEVICE) failed", "failed to add device rules"), NULL,
 	  "docker-cgroups",
 	  "Docker's nvidia-container-toolkit tries to set device cgroup rules inside LXC, which "
 	  "it may not",
 	  "lxgpu driver CT --docker (sets no-cgroups = true in "
 	  "/etc/nvidia-container-runtime/config.toml)" },
-	{ MATCHES("libnvidia-ml.so.1", "libcuda.so.1: cannot open"), "no-driver-inside",
+	{ MATCHES("libnvidia-ml.so.1", "libcuda.so.1: cannot open"), NULL, "no-driver-inside",
 	  "the container has no NVIDIA user-space driver (libnvidia-ml, libcuda)",
 	  "lxgpu driver CT (binds the host's driver at every start)" },
 	{ MATCHES("CUDA driver version is insufficient", "CUDA_ERROR_INSUFFICIENT_DRIVER",
 		  "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"),
-	  "toolkit-too-new",
+	  NULL, "toolkit-too-new",
 	  "the program's CUDA toolkit is newer than the host driver supports (never across a "
 	  "major version)",
 	  "lxgpu compat --ct CT names what runs; install a toolkit the driver supports, or update "
 	  "the host driver" },
-	{ MATCHES("appears to already be loaded", "kernel module 'nvidia"),
+	{ MATCHES("driver rpc error: timed out"), NULL, "rpc-timeout",
+	  "nvidia-container-cli waited too long for the GPU to initialise: without "
+	  "nvidia-persistenced on the host each start initialises it again",
+	  "systemctl enable --now nvidia-persistenced (on the host)" },
+	{ MATCHES("appears to already be loaded", "kernel module 'nvidia"), NULL,
 	  "installer-kernel-module",
 	  "NVIDIA's installer was run in the container without --no-kernel-module: it tried to "
 	  "build and load a kernel module, which a container shares with the host",
 	  "lxgpu driver CT --mode install (runs it with --no-kernel-module), or --mode bind" },
 	{ MATCHES("renderD128: Permission denied", "/dev/dri/card0: Permission denied", "nogroup"),
-	  "dri-group",
+	  NULL, "dri-group",
 	  "in an unprivileged container the host's render/video group is not mapped: the node "
 	  "shows as nobody:nogroup and no one may open it",
 	  "lxgpu attach CT (the node gets the container's own render group: devN gid= on "
@@ -397,7 +411,8 @@ const struct doctor_explanation *doctor_explain(const char *text)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(explanations); i++)
 		for (const char *const *m = explanations[i].matches; *m; m++)
-			if (strcasestr(text, *m))
+			if (strcasestr(text, *m) &&
+			    (!explanations[i].also || strcasestr(text, explanations[i].also)))
 				return &explanations[i];
 	return NULL;
 }

@@ -36,6 +36,7 @@ int doctor_toml_no_cgroups(const char *text);
 
 struct doctor_explanation {
 	const char *const *matches; /* any of these, case-insensitive */
+	const char *also;           /* and this too, when not NULL */
 	const char *id, *cause, *fix;
 };
 /* The known message `text` contains, or NULL. Pure. */

@@ -10,7 +10,7 @@
 # and bad states are written here from how the pieces are installed (DKMS's
 # tree, modprobe.d, systemd's wants links, /proc/<pid>/comm), not from
 # lxgpu's output. Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -389,17 +389,17 @@ done
 eq "explain: the three version-mismatch messages are one problem" \
 	"$(printf '%s\n' "${IDS[Failed to initialize NVML: Driver/library version mismatch]}" \
 		"${IDS[running error - initialization error: nvml error: driver/library version mismatch]}" | sort -u | wc -l)" 1
-todo "the explanation speaks of NVIDIA's nodes only; card0 is DRM numbering (anchors.md §2.5)" \
+eq \
 	"explain 'Device /dev/dri/card0 does not exist': names DRM renumbering or by-path" \
 	"$(run --sysroot "$base" doctor --explain "TASK ERROR: Device /dev/dri/card0 does not exist" --json
 		jqr '"\(.cause) \(.fix)" | test("by-path|renumber|numbering|/dev/dri")')" true
 # FFmpeg's line when the render node cannot be opened (anchors.md §2.4: jellyfin
 # and Plex in unprivileged containers); "Device /dev/" matches it case-insensitively
 run --sysroot "$base" doctor --explain "[AVHWDeviceContext @ 0x55d0c8a1e2c0] No VA display found for device /dev/dri/renderD128." --json
-todo "matched by 'Device /dev/' case-insensitively" \
+eq \
 	"explain FFmpeg's 'No VA display found for device /dev/dri/renderD128': not a Proxmox start failure" \
 	"$(jqr '.cause // "" | contains("refused to start")')" false
-todo "not in lxgpu's list (anchors.md §1a, §2.11: no persistence daemon)" \
+eq \
 	"explain 'driver rpc error: timed out': known, fix starts nvidia-persistenced" \
 	"$(run --sysroot "$base" doctor --explain "nvidia-container-cli: initialization error: driver rpc error: timed out: unknown" --json
 		jqr '"\(.known) \(.fix // "" | contains("nvidia-persistenced"))"')" "true true"
