@@ -105,6 +105,83 @@ static int driver_copy(struct cli *cli, struct change *ch)
 	return change_finish(cli, ch, "set the driver of", false);
 }
 
+/* `driver CT --docker`: Docker inside the container, through
+ * nvidia-container-toolkit, must leave the device cgroup to LXC
+ * (anchors.md §2.7): no-cgroups = true in [nvidia-container-cli]. */
+static int driver_docker(struct cli *cli, struct change *ch)
+{
+	static const char *const dir = "etc/nvidia-container-runtime", *file = "config.toml";
+	struct lxgpu_err err = { 0 };
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	size_t len;
+
+	_cleanup_close_ int root = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
+						   &ch->ct, &ch->conf, &err);
+	if (root < 0)
+		return lxgpu_wrap(&err, "driver %s --docker", ch->ct.id), cli_fail(&err);
+	_cleanup_close_ int dirfd = fs_open_in(root, dir, O_PATH | O_DIRECTORY, 0, &err);
+	if (dirfd < 0 || fs_read_child(dirfd, file, 1u << 20, &text, &len, &err) < 0)
+		return cli_error(EXIT_FAILED,
+				 "driver %s --docker: nvidia-container-toolkit is not installed in "
+				 "it (no /%s/%s): install it there first",
+				 ch->ct.id, dir, file);
+	/* the key's line in the section, or the section's header to add it after */
+	size_t cap = len + 64, n = 0;
+	out = xmalloc(cap);
+	bool in_cli = false, done = false;
+	for (const char *p = text; *p;) {
+		size_t l = strcspn(p, "\n");
+		const char *s = p + strspn(p, " \t");
+		bool header = *s == '[';
+		if (header && in_cli && !done) {
+			n += (size_t)snprintf(out + n, cap - n, "no-cgroups = true\n");
+			done = true;
+		}
+		if (header)
+			in_cli = strncmp(s, "[nvidia-container-cli]", 22) == 0;
+		const char *k = s + (*s == '#' ? 1 : 0);
+		k += strspn(k, " \t");
+		if (in_cli && !done && strncmp(k, "no-cgroups", 10) == 0 && strchr(" \t=", k[10])) {
+			n += (size_t)snprintf(out + n, cap - n, "no-cgroups = true\n");
+			done = true;
+		} else {
+			memcpy(out + n, p, l);
+			n += l;
+			out[n++] = '\n';
+		}
+		p += l + (p[l] == '\n');
+	}
+	if (!done)
+		n += (size_t)snprintf(out + n, cap - n,
+				      in_cli ? "no-cgroups = true\n"
+					     : "\n[nvidia-container-cli]\nno-cgroups = true\n");
+	bool same = n == len && memcmp(out, text, n) == 0;
+	if (cli->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "schema", json_integer(1));
+		json_object_set_new(doc, "changed", json_boolean(!same && !cli->dry_run));
+		print_json(doc);
+	} else if (!cli->quiet) {
+		printf("%s %s: /%s/%s %s\n", ct_label(&ch->ct), ch->ct.id, dir, file,
+		       same           ? "has no-cgroups = true already"
+		       : cli->dry_run ? "would get no-cgroups = true"
+				      : "now has no-cgroups = true (LXC owns the device cgroup)");
+	}
+	if (same || cli->dry_run)
+		return EXIT_OK;
+	struct stat st;
+	long uid = -1, gid = -1;
+	if (fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		uid = st.st_uid;
+		gid = st.st_gid;
+	}
+	char shown[128];
+	snprintf(shown, sizeof(shown), "/%s/%s", dir, file);
+	if (guest_write_file(dirfd, file, out, n, 0644, uid, gid, shown, &err) < 0)
+		return lxgpu_wrap(&err, "driver %s --docker", ch->ct.id), cli_fail(&err);
+	return EXIT_OK;
+}
+
 int cmd_driver(struct cli *cli)
 {
 	struct lxgpu_err err = { 0 };
@@ -118,7 +195,9 @@ int cmd_driver(struct cli *cli)
 		change_free(&ch);
 		return cli_fail(&err);
 	}
-	r = cli->mode == DRIVER_MODE_COPY ? driver_copy(cli, &ch) : driver_bind(cli, &ch);
+	r = cli->docker                     ? driver_docker(cli, &ch)
+	    : cli->mode == DRIVER_MODE_COPY ? driver_copy(cli, &ch)
+					    : driver_bind(cli, &ch);
 	change_free(&ch);
 	return r;
 }

@@ -344,7 +344,7 @@ eq "dockerd in /usr/sbin: found too" "$(cut -d' ' -f1,2 <<<"$dk")" "docker-no-cg
 toml "$TOML"
 run --sysroot "$h" driver c1 --docker
 docker_items
-todo "driver --docker is parsed but nothing acts on it" "lxgpu driver c1 --docker (the fix): then doctor's check is ✓" \
+eq "lxgpu driver c1 --docker (the fix): then doctor's check is ✓" \
 	"$dk" "docker-no-cgroups ok null"
 rm -f "$r/usr/sbin/dockerd"
 
