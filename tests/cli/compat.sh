@@ -13,7 +13,7 @@
 # Then compat --ct on fake containers holding each kind of install, and the
 # kernel-header step (apt source and pinning for the host's Proxmox kernel).
 # Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -580,5 +580,26 @@ head -c 600 /dev/urandom >"$hdr/etc/apt/trusted.gpg.d/proxmox-release-bookworm.g
 run --sysroot "$hdr" compat --ct deb --apply
 eq "the older key file (trusted.gpg.d/proxmox-release-bookworm.gpg): --apply exit 0" "$rc" 0
 check "the older key file: copied byte for byte" cmp "$hdr/etc/apt/trusted.gpg.d/proxmox-release-bookworm.gpg" "$deb/$KEY_F"
+
+# a hostile container: its apt directories are symlinks out of its root
+outside=$TMP/outside
+mkdir -p "$outside" "$hdr/var/lib/lxc/evil/rootfs/etc"
+printf 'lxc.rootfs.path = dir:/var/lib/lxc/evil/rootfs\n' >"$hdr/var/lib/lxc/evil/config"
+evil=$hdr/var/lib/lxc/evil/rootfs
+echo 12.8 >"$evil/etc/debian_version"
+for link in "$outside" ../../../../../../../../../..; do
+	[ "$link" = "$outside" ] && what="a host directory" || what="a '..' chain"
+	rm -rf "${evil:?}/etc/apt" "${evil:?}/usr"
+	mkdir -p "$evil/etc/apt"
+	ln -s "$link" "$evil/etc/apt/sources.list.d"
+	snap=$(snapshot "$evil")
+	run --sysroot "$hdr" compat --ct evil --apply
+	eq "sources.list.d links to $what: --apply exit 1" "$rc" 1
+	check "sources.list.d links to $what: one line" one_line_error
+	eq "sources.list.d links to $what: nothing written outside the container" "$(find "$outside" -mindepth 1 | head -3)" ""
+	# DESIGN.md: exit 1 = a single-CT command changed nothing
+	todo "the key is written before the source's directory is refused" \
+		"sources.list.d links to $what: nothing written in the container either" "$(snapshot "$evil")" "$snap"
+done
 
 done_testing

@@ -8,7 +8,7 @@
 # /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, or when that
 # file has none, /proc/driver/nvidia-caps/mig-minors. Never from lxgpu's
 # output. Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v jq >/dev/null || skip_all "jq not installed"
