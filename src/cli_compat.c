@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
@@ -362,18 +363,33 @@ static int headers_apply(struct cli *cli, int ctroot, const struct headers *h, l
 	size_t keylen;
 	if ((r = fs_read_in(cli->rootfd, h->key, 1u << 20, &key, &keylen, err)) < 0)
 		return r;
+	/* every directory first: a refused one (a symlink in the container) stops
+	 * the command before any file is written */
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		int fd = fs_open_in_nosymlinks(ctroot, files[i].dir, O_PATH | O_DIRECTORY, err);
+		if (fd < 0 && err->code != ENOENT)
+			return fd;
+		lxgpu_err_clear(err);
+		if (fd >= 0)
+			close(fd);
+	}
+	int dirs[ARRAY_SIZE(files)];
+	size_t opened = 0;
+	for (; opened < ARRAY_SIZE(files); opened++)
+		if ((dirs[opened] = guest_dir(ctroot, files[opened].dir, uid, gid, err)) < 0)
+			break;
+	r = opened < ARRAY_SIZE(files) ? dirs[opened] : 0;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(files); i++) {
 		char shown[128];
 		snprintf(shown, sizeof(shown), "/%s/%s", files[i].dir, files[i].name);
-		_cleanup_close_ int dir = guest_dir(ctroot, files[i].dir, uid, gid, err);
-		if (dir < 0)
-			return dir;
 		const char *text = i == 0 ? key : i == 1 ? h->sources : h->pin;
 		size_t len = i == 0 ? keylen : strlen(text);
-		if ((r = guest_write_file(dir, files[i].name, text, len, 0644, uid, gid, shown,
-					  err)) < 0)
-			return r;
+		r = guest_write_file(dirs[i], files[i].name, text, len, 0644, uid, gid, shown, err);
 	}
+	for (size_t i = 0; i < opened; i++)
+		close(dirs[i]);
+	if (r < 0)
+		return r;
 	return 0;
 }
 
