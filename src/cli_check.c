@@ -22,13 +22,12 @@
 
 extern char **environ;
 
-/* Runs a command inside a running container (LXC's lxc-attach, which pct exec
- * uses too); its first output line in `first`. */
-int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size)
+int ct_exec_inside(const struct lxgpu_ct *ct, char *const cmd[], int logfd, char *out, size_t size)
 {
-	char *argv[16] = { "lxc-attach", "-n", ct->id, "-P", ct->lxcpath, "--" };
+	out[0] = '\0';
+	char *argv[24] = { "lxc-attach", "-n", ct->id, "-P", ct->lxcpath, "--" };
 	size_t n = 6;
-	for (size_t i = 0; cmd[i] && n < 15; i++)
+	for (size_t i = 0; cmd[i] && n < 23; i++)
 		argv[n++] = cmd[i];
 	argv[n] = NULL;
 	int pipefd[2];
@@ -44,22 +43,33 @@ int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, siz
 	close(pipefd[1]);
 	if (r != 0) {
 		close(pipefd[0]);
-		snprintf(first, size, "lxc-attach: %s", strerror(r));
 		return -1;
 	}
-	char buf[4096];
-	ssize_t got = 0, k;
-	while ((k = read(pipefd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-		got += k;
+	size_t got = 0;
+	char buf[8192];
+	ssize_t k;
+	while ((k = read(pipefd[0], buf, sizeof(buf))) > 0) {
+		if (logfd >= 0 && write(logfd, buf, (size_t)k) != k)
+			logfd = -1;
+		size_t take = got + (size_t)k < size - 1 ? (size_t)k : size - 1 - got;
+		memcpy(out + got, buf, take);
+		got += take;
+	}
+	out[got] = '\0';
 	close(pipefd[0]);
 	int status;
 	waitpid(pid, &status, 0);
-	buf[got > 0 ? got : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	size_t keep = strnlen(buf, size - 1);
-	memcpy(first, buf, keep);
-	first[keep] = '\0';
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size)
+{
+	char out[4096];
+	int r = ct_exec_inside(ct, cmd, -1, out, sizeof(out));
+	if (r < 0 && !out[0])
+		snprintf(out, sizeof(out), "lxc-attach did not run");
+	snprintf(first, size, "%.*s", (int)strcspn(out, "\n"), out);
+	return r;
 }
 
 static bool has_nvidia_lines(const struct pt_config *pt)

@@ -94,47 +94,6 @@ static int installer_fd(struct cli *cli, const char *version, char *name, size_t
 	return fd;
 }
 
-/* Runs CMD inside the container, its output appended to `logfd`; `out` gets
- * up to size-1 bytes of it. Returns the exit status, -1 when it did not run. */
-static int inside(const struct lxgpu_ct *ct, char *const cmd[], int logfd, char *out, size_t size)
-{
-	char *argv[24] = { "lxc-attach", "-n", ct->id, "-P", ct->lxcpath, "--" };
-	size_t n = 6;
-	for (size_t i = 0; cmd[i] && n < 23; i++)
-		argv[n++] = cmd[i];
-	argv[n] = NULL;
-	int pipefd[2];
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-	int r = posix_spawnp(&pid, "lxc-attach", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (r != 0) {
-		close(pipefd[0]);
-		return -1;
-	}
-	size_t got = 0;
-	char buf[8192];
-	ssize_t k;
-	while ((k = read(pipefd[0], buf, sizeof(buf))) > 0) {
-		if (logfd >= 0 && write(logfd, buf, (size_t)k) != k)
-			logfd = -1;
-		size_t take = got + (size_t)k < size - 1 ? (size_t)k : size - 1 - got;
-		memcpy(out + got, buf, take);
-		got += take;
-	}
-	out[got] = '\0';
-	close(pipefd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Whether the installer's option list has exactly this option. */
 static bool lists(const char *help, const char *opt)
 {
@@ -199,7 +158,7 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	/* ask the installer how it spells its options: the guide writes
 	 * --no-kernel-modules, NVIDIA documents --no-kernel-module (anchors.md §2) */
 	char *ask[] = { "sh", path, "--advanced-options", NULL };
-	inside(&ch->ct, ask, logfd, help, sizeof(help));
+	ct_exec_inside(&ch->ct, ask, logfd, help, sizeof(help));
 	const char *nokmod = lists(help, "--no-kernel-module")    ? "--no-kernel-module"
 			     : lists(help, "--no-kernel-modules") ? "--no-kernel-modules"
 								  : NULL;
@@ -222,7 +181,7 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	if (!cli->quiet && !cli->json)
 		printf("running %s in %s %s (log: /%s/%s)\n", name, ct_label(&ch->ct), ch->ct.id,
 		       LOG_DIR, logname);
-	r = inside(&ch->ct, cmd, logfd, out, sizeof(out));
+	r = ct_exec_inside(&ch->ct, cmd, logfd, out, sizeof(out));
 	unlinkat(tmp, pushed, 0);
 	/* the installer's own log, kept beside ours */
 	_cleanup_close_ int ilog =

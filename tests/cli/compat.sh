@@ -20,16 +20,6 @@ command -v jq >/dev/null || skip_all "jq not installed"
 
 # todo WHY DESC ACTUAL EXPECTED: eq for a known lxgpu bug (TAP TODO: a failure
 # does not fail the script; an unexpected pass shows it was fixed)
-todo() {
-	local why=$1 desc=$2
-	tap_n=$((tap_n + 1))
-	if [ "$3" = "$4" ]; then
-		echo "ok $tap_n - $desc # TODO $why"
-	else
-		echo "not ok $tap_n - $desc # TODO $why"
-		printf 'got:      %s\nexpected: %s\n' "$3" "$4" | diag
-	fi
-}
 jqa() { jq -r "$@" <<<"$out"; } # jqr with jq options (--arg)
 fake() { # DIR: bails out unless DIR is a fake host root below $TMP
 	case $1 in "$TMP"/?*) ;; *) bail "not a fake host: '$1'" ;; esac

@@ -15,17 +15,6 @@ command -v jq >/dev/null || skip_all "jq not installed"
 declare -F bail >/dev/null || bail() { echo "Bail out! $*"; exit 1; }
 # todo WHY DESC ACTUAL EXPECTED: eq for a known lxgpu bug (TAP TODO: a
 # failure does not fail the script, an unexpected pass shows the fix)
-todo() {
-	local why=$1 desc=$2
-	if [ -z "$why" ]; then eq "$desc" "$3" "$4"; return; fi
-	tap_n=$((tap_n + 1))
-	if [ "$3" = "$4" ]; then
-		echo "ok $tap_n - $desc # TODO $why"
-	else
-		echo "not ok $tap_n - $desc # TODO $why"
-		printf 'got:      %s\nexpected: %s\n' "$3" "$4" | diag
-	fi
-}
 # A fake host must exist before lxgpu runs on it: an empty $h would make
 # --sysroot "" and point lxgpu at the real host.
 fake() { # DIR: bails out unless DIR is a fake host root below $TMP
