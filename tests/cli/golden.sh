@@ -217,10 +217,12 @@ END {
 		else if (DEAD[i] || (KIND[i] != "rule" && !exists_at(i))) ATT[i] = 1 # stale (rule 3)
 		else ATT[i] = planned_at(i) || (record && canonical(i))              # rule 2
 	}
-	# rule 2: a line byte for byte a block line stays (the first of duplicates)
+	# rule 2: a line with the key and value of a block line stays (the first of duplicates)
+	for (k = 1; k <= nb; k++) { kv(B[k]); BK[k] = K; BV[k] = V }
 	for (i = 1; i <= mend; i++) {
-		if (!ATT[i]) continue
-		for (k = 1; k <= nb; k++) if (!used[k] && L[i] == B[k]) { used[k] = 1; ATT[i] = 0; break }
+		if (!ATT[i] || !kv(L[i])) continue
+		for (k = 1; k <= nb; k++)
+			if (!used[k] && K == BK[k] && V == BV[k]) { used[k] = 1; ATT[i] = 0; break }
 	}
 	# refusals
 	why = ""
