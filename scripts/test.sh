@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/deps.sh"
 # shellcheck disable=SC2086
 need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
-	lxc busybox-static uidmap
+	lxc busybox-static uidmap python3-jsonschema \
+	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux
 
 build=$here/build-test
 [ -f "$build/build.ninja" ] ||
@@ -15,6 +16,10 @@ build=$here/build-test
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C "$build" --print-errorlogs "$@"
+
+# the Debian package: build, lintian, install, smoke run, removal, purge
+# (scripts/package.sh; skips unless root); not when only some tests were asked for
+[ $# -gt 0 ] || "$here/scripts/package.sh"
 
 echo "fuzz smoke run (scripts/fuzz.sh SECONDS for long runs):"
 "$here/scripts/fuzz.sh" 3

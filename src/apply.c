@@ -137,7 +137,7 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 		return lxgpu_fail(err, errno, "create a temporary file beside %s", shown);
 	/* keep the owner too (best effort: pmxcfs has only root's) */
 	if (exists)
-		(void)fchown(fd, st.st_uid, st.st_gid);
+		(void)!fchown(fd, st.st_uid, st.st_gid);
 	if ((r = write_all(fd, text, len)) < 0 || fchmod(fd, mode) < 0 ||
 	    (fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) || close(TAKE_FD(fd)) < 0) {
 		int e = r < 0 ? -r : errno;

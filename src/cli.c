@@ -54,6 +54,12 @@ const struct cli_option cli_options[] = {
 	  "write the kernel-header apt source and pinning into the container" },
 	{ "explain", required_argument, KEY_EXPLAIN, "MESSAGE",
 	  "what an error message means for a GPU container, and the fix" },
+	{ "undo", no_argument, KEY_UNDO, NULL, "take back what an earlier host prepare did" },
+	/* host's own --version V: a command's options come before the global ones,
+	 * and getopt_long takes the first match; lxgpu --version still works */
+	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
+	  "host install-driver: the NVIDIA driver to install (default: NVIDIA's newest, from "
+	  "latest.txt)" },
 	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
 	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -68,6 +74,9 @@ static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_D
 static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
 static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 0 };
 static const int doctor_options[] = { KEY_EXPLAIN, 0 };
+static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
+static const int unhook_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
+static const int host_options[] = { KEY_DRY_RUN, KEY_UNDO, KEY_DRIVER_VERSION, KEY_INSTALLER, 0 };
 
 const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
@@ -95,9 +104,24 @@ const struct cli_command cli_commands[] = {
 	  doctor_options, 0, 1, false },
 	{ "compat", cmd_compat, "[DRIVER | --cuda X.Y | --ct CT [--apply [--dry-run]]]",
 	  "driver <-> CUDA toolkit <-> cuDNN: what runs on what", compat_options, 0, 1, false },
+	{ "host", cmd_host,
+	  "status | prepare [--undo] [--dry-run] | install-driver [--version V | "
+	  "--installer FILE.run] [--dry-run]",
+	  "the host's own driver: what it has, blacklist nouveau and headers, install NVIDIA's",
+	  host_options, 1, 1, false },
+	{ "cdi", cmd_cdi, "[CT] [--gpu SEL]... [--dry-run]",
+	  "a CDI spec of the GPUs, for podman, containerd or Docker inside a container",
+	  cdi_options, 0, 1, false },
+	{ "unhook", cmd_unhook, "[CT...|--all] [--dry-run]",
+	  "remove lxgpu's start hooks from the configs (before lxgpu is removed)", unhook_options,
+	  0, 1000, false },
 	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start]",
 	  "run by LXC at container start (lxc.hook.mount, lxc.hook.pre-start)", guard_option, 0, 3,
 	  true },
+	/* for the build (the man page) and the shell (data/lxgpu.bash) */
+	{ "__man", cmd_man, "", "lxgpu(1)'s COMMANDS and OPTIONS in roff", no_options, 0, 0, true },
+	{ "__complete", cmd_complete, "-- CWORD WORD...", "completion candidates, one a line",
+	  no_options, 2, 1000, true },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
 };
 
@@ -121,7 +145,7 @@ int cli_fail(const struct lxgpu_err *err)
 	return cli_error(EXIT_FAILED, "%s", err->msg[0] ? err->msg : "failed");
 }
 
-static const struct cli_option *option_by_key(int key)
+const struct cli_option *cli_option_by_key(int key)
 {
 	for (const struct cli_option *o = cli_options; o->name; o++)
 		if (o->key == key)
@@ -129,7 +153,7 @@ static const struct cli_option *option_by_key(int key)
 	return NULL;
 }
 
-static bool is_global(int key)
+bool cli_option_is_global(int key)
 {
 	return key == KEY_SYSROOT || key == KEY_LXCPATH || key == KEY_JSON || key == KEY_NO_COLOR ||
 	       key == KEY_QUIET || key == KEY_VERBOSE || key == KEY_HELP || key == KEY_VERSION;
@@ -144,6 +168,16 @@ static void print_option(FILE *f, const struct cli_option *o)
 	fprintf(f, "  %-22s %s\n", left, o->help);
 }
 
+/* A global option that one of CMD's own options of the same name hides
+ * after CMD (host's --version V). */
+static bool shadowed(const struct cli_command *cmd, const struct cli_option *global)
+{
+	for (const int *k = cmd ? cmd->options : no_options; *k; k++)
+		if (strcmp(cli_option_by_key(*k)->name, global->name) == 0)
+			return true;
+	return false;
+}
+
 static void usage(FILE *f, const struct cli_command *cmd)
 {
 	if (cmd) {
@@ -152,7 +186,7 @@ static void usage(FILE *f, const struct cli_command *cmd)
 		if (cmd->options[0]) {
 			fputs("\noptions:\n", f);
 			for (const int *k = cmd->options; *k; k++)
-				print_option(f, option_by_key(*k));
+				print_option(f, cli_option_by_key(*k));
 		}
 	} else {
 		fputs("usage: lxgpu [GLOBAL] [COMMAND [ARGS]]\n\n"
@@ -166,7 +200,7 @@ static void usage(FILE *f, const struct cli_command *cmd)
 	}
 	fputs("\nglobal options (before or after COMMAND):\n", f);
 	for (const struct cli_option *o = cli_options; o->name; o++)
-		if (is_global(o->key))
+		if (cli_option_is_global(o->key) && !shadowed(cmd, o))
 			print_option(f, o);
 }
 
@@ -180,7 +214,8 @@ static const struct cli_command *find_command(const char *name)
 
 static const char *option_name(char **argv, int opt)
 {
-	if (opt && opt != '?' && opt != ':') {
+	/* a short option by its letter; a long one (key >= 256) as it was typed */
+	if (opt > 0 && opt < 256 && opt != '?' && opt != ':') {
 		static char s[3];
 		s[0] = '-';
 		s[1] = (char)opt;
@@ -298,6 +333,12 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 	case KEY_EXPLAIN:
 		cli->explain = arg;
 		break;
+	case KEY_UNDO:
+		cli->undo = true;
+		break;
+	case KEY_DRIVER_VERSION:
+		cli->driver_version = arg;
+		break;
 	case KEY_SYSROOT:
 		p->sysroot = arg;
 		break;
@@ -336,7 +377,7 @@ static struct option *long_options(const struct cli_command *cmd)
 		bool own = false;
 		for (const int *k = cmd ? cmd->options : no_options; *k; k++)
 			own |= *k == o->key;
-		if (!is_global(o->key) && !own)
+		if (!cli_option_is_global(o->key) && !own)
 			continue;
 		opts[n++] = (struct option){ o->name, o->has_arg, NULL, o->key };
 	}

@@ -41,6 +41,8 @@ enum cli_key {
 	KEY_CT,
 	KEY_APPLY,
 	KEY_EXPLAIN,
+	KEY_UNDO,
+	KEY_DRIVER_VERSION,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -83,16 +85,21 @@ struct cli {
 	const char *installer; /* --installer FILE.run */
 	bool docker;
 	bool all, guard;
-	const char *cuda;    /* compat --cuda X.Y */
-	const char *ct;      /* compat --ct CT */
-	bool apply;          /* compat --ct CT --apply */
-	const char *explain; /* doctor --explain MESSAGE */
+	const char *cuda;           /* compat --cuda X.Y */
+	const char *ct;             /* compat --ct CT */
+	bool apply;                 /* compat --ct CT --apply */
+	const char *explain;        /* doctor --explain MESSAGE */
+	bool undo;                  /* host prepare --undo */
+	const char *driver_version; /* host install-driver --driver-version V */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;
 };
 
 extern const struct cli_option cli_options[];
 extern const struct cli_command cli_commands[];
+const struct cli_option *cli_option_by_key(int key);
+/* Accepted by every command, before or after it. */
+bool cli_option_is_global(int key);
 
 /* Prints "lxgpu: <msg>" on stderr and returns `code`. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,5 +119,17 @@ int cmd_hook(struct cli *cli);
 int cmd_sync(struct cli *cli);
 int cmd_compat(struct cli *cli);
 int cmd_doctor(struct cli *cli);
+int cmd_unhook(struct cli *cli);
+int cmd_man(struct cli *cli);
+int cmd_complete(struct cli *cli);
+int cmd_host(struct cli *cli);
+int cmd_cdi(struct cli *cli);
+
+/* NVIDIA's .run of `version` (cli_install.c): --installer, or downloaded into
+ * the cache; an O_PATH fd, its file name in `name`. */
+int driver_installer_fd(struct cli *cli, const char *version, char *name, size_t size,
+			struct lxgpu_err *err);
+/* Whether the installer's --advanced-options text lists exactly this option. */
+bool installer_lists(const char *help, const char *opt);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,20 +92,42 @@ static const struct conf_line *mount_hook(const struct conf *c, const struct pt_
 	return NULL;
 }
 
-static void check_driver(struct cli *cli, struct change *ch, const struct pt_config *pt,
-			 struct verdicts *v)
+static void note(struct ct_driver *d, int status, const char *id, const char *fix, const char *fmt,
+		 ...) __attribute__((format(printf, 5, 6)));
+static void note(struct ct_driver *d, int status, const char *id, const char *fix, const char *fmt,
+		 ...)
+{
+	struct ct_driver_note *n = &d->notes[d->nnotes++];
+	va_list ap;
+	n->status = status;
+	n->id = id;
+	snprintf(n->fix, sizeof(n->fix), "%s", fix ? fix : "");
+	va_start(ap, fmt);
+	vsnprintf(n->msg, sizeof(n->msg), fmt, ap);
+	va_end(ap);
+	if (status > d->worst)
+		d->worst = status;
+}
+
+bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct conf *conf,
+		    const struct pt_config *pt, const struct lxgpu_inventory *inv, bool running,
+		    struct ct_driver *d)
 {
 	struct lxgpu_err err = { 0 };
-	const char *host = lxgpu_nvidia_version(&ch->inv);
+	const char *host = lxgpu_nvidia_version(inv);
 	char fix[256];
 	bool real_host = strcmp(cli->sysroot, "/") == 0;
-	const struct conf_line *hook = mount_hook(&ch->conf, pt);
+	const struct conf_line *hook = mount_hook(conf, pt);
 
-	snprintf(fix, sizeof(fix), "lxgpu driver %s --mode bind", ch->ct.id);
+	memset(d, 0, sizeof(*d));
+	if (!has_nvidia_lines(pt))
+		return false;
+	d->mode = hook ? CT_DRIVER_BIND : CT_DRIVER_NONE;
+	snprintf(fix, sizeof(fix), "lxgpu driver %s --mode bind", ct->id);
 	if (!host) {
-		verdict(v, PT_BAD, "host-driver", "lxgpu discover",
-			"the host has no NVIDIA driver loaded");
-		return;
+		note(d, PT_BAD, "host-driver", "lxgpu discover",
+		     "the host has no NVIDIA driver loaded");
+		return true;
 	}
 	if (hook) {
 		char prog[PATH_MAX];
@@ -114,30 +137,42 @@ static void check_driver(struct cli *cli, struct change *ch, const struct pt_con
 		bool exists = fs_lstat_in(cli->rootfd, prog, &st, &err) == 0 ||
 			      (strstr(hook->value, " --sysroot ") && lstat(prog, &st) == 0);
 		if (!exists)
-			verdict(v, PT_BAD, "hook-missing", fix,
-				"the driver hook runs %s, which does not exist on this host: the "
-				"container cannot start",
-				prog);
+			note(d, PT_BAD, "hook-missing", fix,
+			     "the driver hook runs %s, which does not exist on this host: the "
+			     "container cannot start",
+			     prog);
 		else
-			verdict(v, PT_OK, "driver-bind", NULL,
-				"driver bound at every start: the host's %s (lxc.hook.mount)",
-				host);
+			note(d, PT_OK, "driver-bind", NULL,
+			     "driver bound at every start: the host's %s (lxc.hook.mount)", host);
 	}
-	_cleanup_close_ int ctroot =
-		guest_open_root(cli->rootfd, real_host, &ch->ct, &ch->conf, &err);
+	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, real_host, ct, conf, &err);
 	if (ctroot < 0) {
 		if (!hook)
-			verdict(v, PT_WARN, "driver-unknown", NULL, "%s", err.msg);
-		return;
+			note(d, PT_WARN, "driver-unknown", NULL, "%s", err.msg);
+		return true;
 	}
 	_cleanup_free_ char *where = NULL;
 	_cleanup_free_ char *have = guest_driver_version(ctroot, &where);
-	if (hook && !ch->running)
-		return; /* the files in its root are last start's placeholders */
+	if (hook && !running) {
+		/* the files in its root are last start's placeholders: the next
+		 * start binds the host's */
+		d->version = xstrdup(host);
+		d->matches = true;
+		return true;
+	}
+	struct stat st;
+	lxgpu_err_clear(&err);
+	/* NVIDIA's installer leaves its log there (driver --mode install reads it) */
+	if (!hook && have)
+		d->mode = fs_lstat_in(ctroot, "var/log/nvidia-installer.log", &st, &err) == 0
+				  ? CT_DRIVER_INSTALL
+				  : CT_DRIVER_COPY;
+	d->version = have ? xstrdup(have) : NULL;
+	d->matches = have && strcmp(have, host) == 0;
 	if (!have) {
-		verdict(v, PT_BAD, "driver-missing", fix,
-			"no NVIDIA user-space driver in the container (no libnvidia-ml)");
-	} else if (strcmp(have, host) != 0) {
+		note(d, PT_BAD, "driver-missing", fix,
+		     "no NVIDIA user-space driver in the container (no libnvidia-ml)");
+	} else if (!d->matches) {
 		char copyfix[512];
 		if (hook)
 			snprintf(
@@ -145,18 +180,31 @@ static void check_driver(struct cli *cli, struct change *ch, const struct pt_con
 				"restart the container: the hook binds the host's driver at start");
 		else
 			snprintf(copyfix, sizeof(copyfix),
-				 "lxgpu driver %s --mode bind (or --mode copy again)", ch->ct.id);
-		verdict(v, PT_BAD, "driver-mismatch", copyfix,
-			"the container's driver is %s (%s) but the host's module is %s: NVML says "
-			"\"Driver/library version mismatch\"",
-			have, where, host);
+				 "lxgpu driver %s --mode bind (or --mode copy again)", ct->id);
+		note(d, PT_BAD, "driver-mismatch", copyfix,
+		     "the container's driver is %s (%s) but the host's module is %s: NVML says "
+		     "\"Driver/library version mismatch\"",
+		     have, where, host);
 	} else if (!hook) {
-		verdict(v, PT_OK, "driver-version", NULL,
-			"the container's driver is %s (%s), as the host's", have, where);
+		note(d, PT_OK, "driver-version", NULL,
+		     "the container's driver is %s (%s), as the host's", have, where);
 	} else {
-		verdict(v, PT_OK, "driver-version", NULL,
-			"the running container has the host's %s bound (%s)", have, where);
+		note(d, PT_OK, "driver-version", NULL,
+		     "the running container has the host's %s bound (%s)", have, where);
 	}
+	return true;
+}
+
+void ct_driver_free(struct ct_driver *d)
+{
+	free(d->version);
+	d->version = NULL;
+}
+
+const char *ct_driver_mode_name(enum ct_driver_mode m)
+{
+	static const char *const names[] = { "none", "bind", "copy", "install" };
+	return names[m];
 }
 
 /* A CUDA driver call inside, through the container's own python3 (ctypes, in
@@ -239,9 +287,13 @@ void check_container(struct cli *cli, struct change *ch, struct verdicts *v, boo
 			"no GPU passthrough line: lxgpu attach %s gives one", ch->ct.id);
 	else if (v->worst == PT_OK)
 		verdict(v, PT_OK, "config", NULL, "device lines match the host's nodes");
-	if (has_nvidia_lines(&pt))
-		check_driver(cli, ch, &pt, v);
-	else if (nodes > 0)
+	struct ct_driver d;
+	if (ct_driver_look(cli, &ch->ct, &ch->conf, &pt, &ch->inv, ch->running, &d)) {
+		for (size_t i = 0; i < d.nnotes; i++)
+			verdict(v, d.notes[i].status, d.notes[i].id,
+				d.notes[i].fix[0] ? d.notes[i].fix : NULL, "%s", d.notes[i].msg);
+		ct_driver_free(&d);
+	} else if (nodes > 0)
 		verdict(v, PT_OK, "driver-in-container", NULL,
 			"AMD and Intel GPUs have no user-space driver to match: Mesa and ROCm live "
 			"in the container");

@@ -55,7 +55,7 @@ static char *gpu_node_list(const struct lxgpu_inventory *inv, int index)
 	return s;
 }
 
-void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color)
+void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color, bool uuid)
 {
 	static const char *const header[] = { "GPU", "PCI", "MODEL", "DRIVER", "NODES", "UUID" };
 	struct table t;
@@ -64,7 +64,8 @@ void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color)
 		fputs("no GPU\n", f);
 		return;
 	}
-	table_init(&t, 6, header);
+	/* the UUID is the last cell: without it, the table takes the first five */
+	table_init(&t, uuid ? 6 : 5, header);
 	for (size_t i = 0; i < inv->ngpus; i++) {
 		const struct lxgpu_gpu *g = &inv->gpus[i];
 		char index[16];
@@ -238,7 +239,7 @@ int cmd_discover(struct cli *cli)
 		       color_of(cli->color, C_RESET));
 	print_drivers(stdout, &inv, cli->color);
 	fputc('\n', stdout);
-	print_gpus(stdout, &inv, cli->color);
+	print_gpus(stdout, &inv, cli->color, true);
 	fputc('\n', stdout);
 	print_nodes(stdout, &inv, cli->color);
 	fputc('\n', stdout);

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cli_change.h"
 #include "cli_output.h"
+#include "cli_progress.h"
 #include "driver_files.h"
 #include "edit.h"
 #include "fs.h"
@@ -86,7 +87,12 @@ static int driver_copy(struct cli *cli, struct change *ch)
 	bool privileged = ct_privileged(&ch->conf);
 	uid = privileged ? -1 : ct_host_id(&ch->conf, 'u', 0);
 	gid = privileged ? -1 : ct_host_id(&ch->conf, 'g', 0);
-	r = inject_driver(cli->rootfd, ctroot, &d, INJECT_COPY, uid, gid, &res, &err);
+	struct cli_bar bar;
+	char label[128];
+	snprintf(label, sizeof(label), "copying driver %s", version);
+	struct progress *p = cli_bar_start(&bar, cli, label, 0);
+	r = inject_driver(cli->rootfd, ctroot, &d, INJECT_COPY, uid, gid, p, &res, &err);
+	cli_bar_end(&bar);
 	driver_files_free(&d);
 	if (r < 0) {
 		lxgpu_wrap(&err, "driver %s", ch->ct.id);

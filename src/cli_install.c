@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cli_change.h"
 #include "cli_output.h"
+#include "cli_progress.h"
 #include "download.h"
 #include "fs.h"
 #include "guest.h"
@@ -57,7 +58,7 @@ static int host_dir(int rootfd, const char *path, struct lxgpu_err *err)
 
 /* The installer of `version`: --installer, or NVIDIA's file in the cache
  * (downloaded when missing). Returns an O_PATH fd of it. */
-static int installer_fd(struct cli *cli, const char *version, char *name, size_t size,
+int driver_installer_fd(struct cli *cli, const char *version, char *name, size_t size,
 			struct lxgpu_err *err)
 {
 	snprintf(name, size, "NVIDIA-Linux-x86_64-%s.run", version);
@@ -80,12 +81,14 @@ static int installer_fd(struct cli *cli, const char *version, char *name, size_t
 	_cleanup_close_ int cache = host_dir(cli->rootfd, CACHE_DIR, err);
 	if (cache < 0)
 		return cache;
+	struct cli_bar bar;
 	struct download_request req = { .url = url,
 					.sha256_url = sums,
 					.dirfd = cache,
 					.name = name,
-					.progress = !cli->quiet && isatty(STDERR_FILENO) };
+					.progress = cli_bar_start(&bar, cli, name, 0) };
 	int r = download_file(&req, err);
+	cli_bar_end(&bar);
 	if (r < 0)
 		return r;
 	int fd = openat(cache, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -95,7 +98,7 @@ static int installer_fd(struct cli *cli, const char *version, char *name, size_t
 }
 
 /* Whether the installer's option list has exactly this option. */
-static bool lists(const char *help, const char *opt)
+bool installer_lists(const char *help, const char *opt)
 {
 	size_t n = strlen(opt);
 	for (const char *p = strstr(help, opt); p; p = strstr(p + 1, opt)) {
@@ -123,7 +126,7 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 		       ct_label(&ch->ct), ch->ct.id);
 		return 0;
 	}
-	_cleanup_close_ int src = installer_fd(cli, version, name, sizeof(name), err);
+	_cleanup_close_ int src = driver_installer_fd(cli, version, name, sizeof(name), err);
 	if (src < 0)
 		return src;
 	if (!ch->running)
@@ -145,7 +148,15 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	if (tmp < 0)
 		return tmp;
 	snprintf(pushed, sizeof(pushed), "lxgpu-%s", name);
-	if ((r = guest_copy_file(src, tmp, pushed, uid, gid, pushed, err)) < 0)
+	struct cli_bar bar;
+	char label[384];
+	snprintf(label, sizeof(label), "copying %s into %s", name, ch->ct.id);
+	struct stat st;
+	struct progress *p =
+		cli_bar_start(&bar, cli, label, fstat(src, &st) == 0 ? (long long)st.st_size : 0);
+	r = guest_copy_file(src, tmp, pushed, uid, gid, pushed, p, err);
+	cli_bar_end(&bar);
+	if (r < 0)
 		return r;
 	_cleanup_close_ int logs = host_dir(cli->rootfd, LOG_DIR, err);
 	if (logs < 0)
@@ -159,10 +170,10 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	 * --no-kernel-modules, NVIDIA documents --no-kernel-module (anchors.md §2) */
 	char *ask[] = { "sh", path, "--advanced-options", NULL };
 	ct_exec_inside(&ch->ct, ask, logfd, help, sizeof(help));
-	const char *nokmod = lists(help, "--no-kernel-module")    ? "--no-kernel-module"
-			     : lists(help, "--no-kernel-modules") ? "--no-kernel-modules"
-								  : NULL;
-	if (!nokmod || !lists(help, "--silent")) {
+	const char *nokmod = installer_lists(help, "--no-kernel-module")    ? "--no-kernel-module"
+			     : installer_lists(help, "--no-kernel-modules") ? "--no-kernel-modules"
+									    : NULL;
+	if (!nokmod || !installer_lists(help, "--silent")) {
 		unlinkat(tmp, pushed, 0);
 		return lxgpu_failx(
 			err, EINVAL,
@@ -175,7 +186,7 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	static const char *const optional[] = { "--no-nouveau-check", "--no-systemd",
 						"--no-install-compat32-libs" };
 	for (size_t i = 0; i < ARRAY_SIZE(optional); i++)
-		if (lists(help, optional[i]))
+		if (installer_lists(help, optional[i]))
 			cmd[n++] = (char *)optional[i];
 	cmd[n] = NULL;
 	if (!cli->quiet && !cli->json)

@@ -53,7 +53,8 @@ void verdict(struct verdicts *v, int status, const char *id, const char *fix, co
 
 /* The host part of discover, reused by the status view. */
 void print_drivers(FILE *f, const struct lxgpu_inventory *inv, bool color);
-void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color);
+/* uuid: with the UUID column (status leaves it to discover, to fit a terminal) */
+void print_gpus(FILE *f, const struct lxgpu_inventory *inv, bool color, bool uuid);
 json_t *inventory_json(const struct lxgpu_inventory *inv);
 
 #endif

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
+#include "cli_change.h"
 #include "cli_output.h"
+#include "cli_progress.h"
 #include "config.h"
 #include "container.h"
 #include "fs.h"
@@ -19,10 +22,27 @@
 
 struct ct_status {
 	char *id, *path, *gpus, *style, *problem;
+	char *fix; /* what to run about the problem, NULL when none */
 	bool pve, running;
-	enum pt_status health;
+	enum pt_status health; /* the worst of its config lines and its driver */
 	size_t nproblems;
+	bool nvidia; /* drv is set: it has NVIDIA node lines */
+	struct ct_driver drv;
 };
+
+/* The problem and its fix, when worse than what the status has. */
+static void worse(struct ct_status *out, enum pt_status st, const char *msg, const char *fix)
+{
+	if (st != PT_OK)
+		out->nproblems++;
+	if (st <= out->health)
+		return;
+	out->health = st;
+	free(out->problem);
+	free(out->fix);
+	out->problem = xstrdup(msg);
+	out->fix = fix && fix[0] ? xstrdup(fix) : NULL;
+}
 
 static char *gpus_text(const struct pt_config *pt, const struct lxgpu_inventory *inv)
 {
@@ -42,9 +62,11 @@ static char *gpus_text(const struct pt_config *pt, const struct lxgpu_inventory 
 }
 
 /* The status of one container; false when it has no GPU line. */
-static bool judge_ct(int rootfd, const struct lxgpu_inventory *inv, const char *arg,
-		     const char *lxcpath, struct ct_status *out)
+static bool judge_ct(struct cli *cli, const struct lxgpu_inventory *inv, const char *arg,
+		     struct ct_status *out)
 {
+	int rootfd = cli->rootfd;
+	const char *lxcpath = cli->lxcpath;
 	struct lxgpu_err err = { 0 };
 	struct lxgpu_ct ct;
 	struct conf conf = { 0 };
@@ -68,21 +90,24 @@ static bool judge_ct(int rootfd, const struct lxgpu_inventory *inv, const char *
 		out->pve = ct.format == CONF_PVE;
 		out->running = ct_running(rootfd, &ct);
 		out->gpus = gpus_text(&pt, inv);
+		/* check's fixes: sync repairs a line that no longer matches the host,
+		 * show explains a warning */
+		char sync[128], show[128];
+		snprintf(sync, sizeof(sync), "lxgpu sync %s", ct.id);
+		snprintf(show, sizeof(show), "lxgpu show %s", ct.id);
 		for (size_t i = 0; i < pt.n; i++) {
 			char msg[512];
 			enum pt_status st =
 				pt_judge(&pt, i, inv, rootfd, privileged, msg, sizeof(msg));
 			dev |= pt.entries[i].kind == PT_DEV;
 			raw |= pt.entries[i].kind == PT_RULE || pt.entries[i].kind == PT_MOUNT;
-			if (st != PT_OK)
-				out->nproblems++;
-			if (st > out->health) {
-				out->health = st;
-				free(out->problem);
-				out->problem = xstrdup(msg);
-			}
+			worse(out, st, msg, st == PT_BAD ? sync : show);
 		}
 		out->style = xstrdup(dev && raw ? "mixed" : dev ? "dev" : "raw");
+		out->nvidia = ct_driver_look(cli, &ct, &conf, &pt, inv, out->running, &out->drv);
+		for (size_t i = 0; out->nvidia && i < out->drv.nnotes; i++)
+			worse(out, out->drv.notes[i].status, out->drv.notes[i].msg,
+			      out->drv.notes[i].fix);
 	}
 	pt_free(&pt);
 	conf_free(&conf);
@@ -104,7 +129,7 @@ static size_t scan_containers(struct cli *cli, const struct lxgpu_inventory *inv
 	struct ct_status s;
 	*out = NULL;
 	for (size_t i = 0; i < nids; i++)
-		if (judge_ct(cli->rootfd, inv, ids[i], cli->lxcpath, &s))
+		if (judge_ct(cli, inv, ids[i], &s))
 			add_status(out, &n, &s);
 	ct_list_free(ids, nids);
 	return n;
@@ -187,6 +212,9 @@ static void free_statuses(struct ct_status *list, size_t n)
 		free(list[i].gpus);
 		free(list[i].style);
 		free(list[i].problem);
+		free(list[i].fix);
+		if (list[i].nvidia)
+			ct_driver_free(&list[i].drv);
 	}
 	free(list);
 }
@@ -194,6 +222,88 @@ static void free_statuses(struct ct_status *list, size_t n)
 static const char *health_name(enum pt_status s)
 {
 	return s == PT_OK ? "ok" : s == PT_WARN ? "warning" : "error";
+}
+
+static size_t utf8_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+/* s in at most `cols` code points, the last one "…" when it was cut. */
+static char *fit(const char *s, size_t cols)
+{
+	if (!cols || utf8_width(s) <= cols)
+		return xstrdup(s);
+	size_t w = 0;
+	const char *p = s;
+	for (; *p; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80 && w++ == cols - 1)
+			break;
+	return xasprintf("%.*s…", (int)(p - s), s);
+}
+
+/* The container's fix, or check when its problem has none. */
+static char *ct_fix(const struct ct_status *c)
+{
+	if (c->fix && strncmp(c->fix, "lxgpu ", 6) == 0)
+		return xstrdup(c->fix);
+	if (c->fix) /* words, not a command: "restart the container: ..." */
+		return xasprintf("%s %s: %s", c->pve ? "CT" : "container", c->id, c->fix);
+	return xasprintf("lxgpu check %s", c->id);
+}
+
+/* The one thing to do first: a host error (every container depends on the
+ * host), else the worst container's fix, else a host warning; NULL when all
+ * is well. */
+static char *next_step(const struct lxgpu_inventory *inv, const struct ct_status *cts, size_t n)
+{
+	const struct ct_status *worst = NULL;
+	if (lxgpu_findings_count(inv, LXGPU_ERROR))
+		return xstrdup("lxgpu discover");
+	for (size_t i = 0; i < n; i++)
+		if (cts[i].health != PT_OK && (!worst || cts[i].health > worst->health))
+			worst = &cts[i];
+	if (worst)
+		return ct_fix(worst);
+	if (lxgpu_findings_count(inv, LXGPU_WARNING))
+		return xstrdup("lxgpu discover");
+	return NULL;
+}
+
+/* "✓ copy 580.159.04", "✗ none": the mode, the version, and whether it
+ * is the host module's. */
+static void driver_text(const struct ct_status *c, char *buf, size_t size)
+{
+	const struct ct_driver *d = &c->drv;
+	const char *mark = d->worst == PT_OK ? "✓" : d->worst == PT_WARN ? "!" : "✗";
+	if (d->mode == CT_DRIVER_NONE && !d->version)
+		snprintf(buf, size, "%s none", mark);
+	else
+		snprintf(buf, size, "%s %s %s", mark, ct_driver_mode_name(d->mode),
+			 d->version ? d->version : "?");
+}
+
+static json_t *driver_json(const struct ct_status *c, const char *host)
+{
+	if (!c->nvidia)
+		return json_null(); /* AMD and Intel: Mesa and ROCm live in the container */
+	const struct ct_driver *d = &c->drv;
+	const struct ct_driver_note *worst = NULL;
+	for (size_t i = 0; i < d->nnotes; i++)
+		if (!worst || d->notes[i].status > worst->status)
+			worst = &d->notes[i];
+	json_t *o = json_object();
+	json_object_set_new(o, "mode", json_text(ct_driver_mode_name(d->mode)));
+	json_object_set_new(o, "version", json_str_or_null(d->version));
+	json_object_set_new(o, "host", json_str_or_null(host));
+	json_object_set_new(o, "matches", json_boolean(d->matches));
+	json_object_set_new(o, "health", json_text(health_name(d->worst)));
+	json_object_set_new(o, "message", json_str_or_null(worst ? worst->msg : NULL));
+	json_object_set_new(o, "fix", json_str_or_null(worst && worst->fix[0] ? worst->fix : NULL));
+	return o;
 }
 
 static json_t *status_json(const struct lxgpu_inventory *inv, const struct ct_status *cts, size_t n)
@@ -207,12 +317,17 @@ static json_t *status_json(const struct lxgpu_inventory *inv, const struct ct_st
 		json_object_set_new(o, "running", json_boolean(cts[i].running));
 		json_object_set_new(o, "gpus", json_text(cts[i].gpus));
 		json_object_set_new(o, "style", json_text(cts[i].style));
+		json_object_set_new(o, "driver", driver_json(&cts[i], lxgpu_nvidia_version(inv)));
 		json_object_set_new(o, "health", json_text(health_name(cts[i].health)));
 		json_object_set_new(o, "problems", json_integer((json_int_t)cts[i].nproblems));
 		json_object_set_new(o, "first_problem", json_str_or_null(cts[i].problem));
+		_cleanup_free_ char *fix = cts[i].health != PT_OK ? ct_fix(&cts[i]) : NULL;
+		json_object_set_new(o, "fix", json_str_or_null(fix));
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(doc, "containers", arr);
+	_cleanup_free_ char *next = next_step(inv, cts, n);
+	json_object_set_new(doc, "next", json_str_or_null(next));
 	return doc;
 }
 
@@ -236,7 +351,7 @@ int cmd_status(struct cli *cli)
 		       color_of(c, C_RESET));
 	print_drivers(stdout, &inv, c);
 	fputc('\n', stdout);
-	print_gpus(stdout, &inv, c);
+	print_gpus(stdout, &inv, c, false);
 	size_t problems = lxgpu_findings_count(&inv, LXGPU_WARNING);
 	if (problems)
 		printf("%s! %zu host problem%s: lxgpu discover says what and how to fix %s%s\n",
@@ -246,30 +361,48 @@ int cmd_status(struct cli *cli)
 	if (n == 0) {
 		printf("no container has a GPU (lxgpu attach CT gives one)\n");
 	} else {
-		static const char *const header[] = { "CT", "STATE", "GPU", "STYLE", "HEALTH" };
+		static const char *const header[] = { "CT",    "STATE",  "GPU",
+						      "STYLE", "DRIVER", "HEALTH" };
 		struct table t;
-		table_init(&t, 5, header);
+		table_init(&t, 6, header);
 		for (size_t i = 0; i < n; i++) {
-			char health[64];
+			char health[64], driver[128];
 			snprintf(health, sizeof(health), "%s %s",
 				 cts[i].health == PT_OK     ? "✓"
 				 : cts[i].health == PT_WARN ? "!"
 							    : "✗",
 				 health_name(cts[i].health));
-			const char *row[] = { cts[i].id, cts[i].running ? "running" : "stopped",
-					      cts[i].gpus, cts[i].style, health };
+			if (cts[i].nvidia)
+				driver_text(&cts[i], driver, sizeof(driver));
+			const char *row[] = {
+				cts[i].id,    cts[i].running ? "running" : "stopped", cts[i].gpus,
+				cts[i].style, cts[i].nvidia ? driver : NULL,          health
+			};
 			table_add(&t, row);
 		}
 		table_print(&t, stdout, c, "");
 		table_free(&t);
+		/* on a terminal a problem line fits its width (show and check
+		 * have the whole text); piped, it stays whole for grep */
+		int cols = isatty(STDOUT_FILENO) ? cli_term_columns(STDOUT_FILENO, 80) : 0;
 		for (size_t i = 0; i < n; i++)
-			if (cts[i].health != PT_OK)
-				printf("%s%s %s%s: %s (lxgpu show %s)\n",
+			if (cts[i].health != PT_OK) {
+				_cleanup_free_ char *fix = ct_fix(&cts[i]);
+				_cleanup_free_ char *head = xasprintf(
+					"%s %s", cts[i].pve ? "CT" : "container", cts[i].id);
+				int room = cols - (int)utf8_width(head) - 2;
+				_cleanup_free_ char *problem = fit(
+					cts[i].problem, cols ? (size_t)(room < 10 ? 10 : room) : 0);
+				printf("%s%s%s: %s\n    %sfix:%s %s\n",
 				       color_of(c, cts[i].health == PT_BAD ? C_RED : C_YELLOW),
-				       cts[i].pve ? "CT" : "container", cts[i].id,
-				       color_of(c, C_RESET), cts[i].problem, cts[i].id);
+				       head, color_of(c, C_RESET), problem, color_of(c, C_DIM),
+				       color_of(c, C_RESET), fix);
+			}
 	}
 	print_other_nodes(cli, NULL);
+	_cleanup_free_ char *next = next_step(&inv, cts, n);
+	if (next)
+		printf("\n%snext:%s %s\n", color_of(c, C_BOLD), color_of(c, C_RESET), next);
 	free_statuses(cts, n);
 	lxgpu_inventory_free(&inv);
 	return EXIT_OK;

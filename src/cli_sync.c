@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_change.h"
 #include "cli_output.h"
+#include "cli_progress.h"
 #include "container.h"
 #include "driver_files.h"
 #include "fs.h"
@@ -121,8 +122,14 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 	struct inject_result res;
 	long uid = ct_privileged(c) ? -1 : ct_host_id(c, 'u', 0);
 	long gid = ct_privileged(c) ? -1 : ct_host_id(c, 'g', 0);
-	if (driver_files_find(cli->rootfd, host, &d, &err) < 0 ||
-	    inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, gid, &res, &err) < 0) {
+	struct cli_bar bar;
+	char label[128];
+	snprintf(label, sizeof(label), "%s: driver %s", ct->id, host);
+	struct progress *p = cli_bar_start(&bar, cli, label, 0);
+	bool bad = driver_files_find(cli->rootfd, host, &d, &err) < 0 ||
+		   inject_driver(cli->rootfd, root, &d, INJECT_COPY, uid, gid, p, &res, &err) < 0;
+	cli_bar_end(&bar);
+	if (bad) {
 		snprintf(msg, size, "copying driver %s failed: %.300s", host, err.msg);
 		*failed = true;
 	} else

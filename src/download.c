@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "progress.h"
 #include "sha256.h"
 #include "xalloc.h"
 
@@ -61,12 +61,10 @@ struct sink {
 	int fd;         /* the .part file, or -1 for memory */
 	char mem[4096]; /* a small body: the checksum file */
 	size_t memlen;
-	bool checked;     /* the response code was looked at */
-	long long offset; /* bytes in the .part before this transfer */
-	bool restarted;   /* the server ignored the range: written from 0 */
-	bool progress;
-	struct timespec last;
-	const char *label;
+	bool checked;              /* the response code was looked at */
+	long long offset;          /* bytes in the .part before this transfer */
+	bool restarted;            /* the server ignored the range: written from 0 */
+	struct progress *progress; /* NULL: nobody asked */
 };
 
 static size_t on_data(char *data, size_t size, size_t n, void *user)
@@ -108,21 +106,11 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
 static int on_progress(void *user, curl_off_t total, curl_off_t now, curl_off_t ut, curl_off_t un)
 {
 	struct sink *s = user;
-	struct timespec t;
 	(void)ut;
 	(void)un;
-	if (!s->progress || total <= 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	long ms = (t.tv_sec - s->last.tv_sec) * 1000 + (t.tv_nsec - s->last.tv_nsec) / 1000000;
-	if (ms < 100 && now < total)
-		return 0;
-	s->last = t;
-	double all = (double)(total + s->offset) / (1 << 20),
-	       got = (double)(now + s->offset) / (1 << 20);
-	int pct = all > 0 ? (int)(100.0 * got / all) : 0, bar = pct / 4;
-	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %.1f/%.1f MiB", s->label, bar,
-		"########################################", 25 - bar, "", pct, got, all);
+	/* curl counts this transfer only; a resumed one starts at the part's size */
+	if (total > 0)
+		progress_set(s->progress, now + s->offset, total + s->offset);
 	return 0;
 }
 
@@ -161,8 +149,6 @@ static int get(struct curl_api *api, const char *url, struct sink *sink, struct 
 	long code = 0;
 	api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	api->easy_cleanup(curl);
-	if (sink->progress)
-		fputc('\n', stderr);
 	if (rc == CURLE_OK)
 		return 0;
 	if (code == 416 && sink->offset > 0)
@@ -246,10 +232,7 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 		if (fstat(fd, &st) < 0)
 			return lxgpu_fail(err, errno, "%s", part);
 		fresh |= st.st_size == 0;
-		struct sink s = { .fd = fd,
-				  .offset = st.st_size,
-				  .progress = req->progress,
-				  .label = req->name };
+		struct sink s = { .fd = fd, .offset = st.st_size, .progress = req->progress };
 		r = get(&api, req->url, &s, err);
 		fresh |= s.restarted;
 		if (r == 0) {
@@ -284,5 +267,19 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 	}
 	if (fsync(fd) < 0 || renameat(req->dirfd, part, req->dirfd, req->name) < 0)
 		return lxgpu_fail(err, errno, "%s", req->name);
+	return 0;
+}
+
+int download_text(const char *url, char *buf, size_t size, struct lxgpu_err *err)
+{
+	struct curl_api api = { 0 };
+	struct sink s = { .fd = -1 };
+	int r;
+
+	if ((r = load_curl(&api, err)) < 0)
+		return r;
+	if ((r = get(&api, url, &s, err)) < 0)
+		return r == -EAGAIN ? lxgpu_failx(err, EIO, "%s: cut off", url) : r;
+	snprintf(buf, size, "%s", s.mem);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* download: an HTTP(S) file into a cache directory, resumed after a cut,
- * with a progress bar on a terminal, and checked against its SHA-256 before
+ * reporting its bytes as they come, and checked against its SHA-256 before
  * it gets its final name: the cache never holds a partial or wrong file under
  * that name. libcurl is loaded here only (dlopen), so that the commands that
  * download nothing never load it. */
@@ -7,19 +7,23 @@
 #define LXGPU_DOWNLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
+#include "progress.h"
 
 struct download_request {
-	const char *url;        /* the file */
-	const char *sha256_url; /* "<64 hex>  <name>", published beside it */
-	int dirfd;              /* the cache directory */
-	const char *name;       /* the file's final name in it */
-	bool progress;          /* draw a bar on stderr */
-	int attempts;           /* transfers tried while each one gets further (default 3) */
+	const char *url;           /* the file */
+	const char *sha256_url;    /* "<64 hex>  <name>", published beside it */
+	int dirfd;                 /* the cache directory */
+	const char *name;          /* the file's final name in it */
+	struct progress *progress; /* bytes as they come, or NULL */
+	int attempts;              /* transfers tried while each one gets further (default 3) */
 };
 
 /* 0 when dirfd/name is there and matches the published checksum. */
 int download_file(const struct download_request *req, struct lxgpu_err *err);
+/* A small text file (under 4 KiB: NVIDIA's latest.txt) into buf, NUL-terminated. */
+int download_text(const char *url, char *buf, size_t size, struct lxgpu_err *err);
 
 #endif

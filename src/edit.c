@@ -308,6 +308,20 @@ void edit_hook(const struct conf *c, const struct lxgpu_inventory *inv, const ch
 	}
 }
 
+void edit_unhook(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
+		 struct edit_report *rep)
+{
+	struct pt_config pt;
+
+	memset(rep, 0, sizeof(*rep));
+	conf_edit_init(e, c);
+	pt_scan(c, inv, &pt);
+	for (size_t i = 0; i < pt.n; i++)
+		if (pt.entries[i].kind == PT_HOOK)
+			report_remove(rep, e, pt.entries[i].line, EDIT_OURS);
+	pt_free(&pt);
+}
+
 void edit_report_free(struct edit_report *rep)
 {
 	for (size_t i = 0; i < rep->nkept_other; i++)

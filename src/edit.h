@@ -41,6 +41,10 @@ void edit_detach(const struct conf *c, const struct lxgpu_inventory *inv, struct
  * (value NULL: none), leaving other hooks alone. */
 void edit_hook(const struct conf *c, const struct lxgpu_inventory *inv, const char *key,
 	       const char *value, struct conf_edit *e, struct edit_report *rep);
+/* The edit that removes every lxc.hook.* line running lxgpu and nothing else
+ * (`unhook`, before the package goes: the containers must still start). */
+void edit_unhook(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
+		 struct edit_report *rep);
 void edit_report_free(struct edit_report *rep);
 const char *edit_why_name(enum edit_why w);
 

@@ -265,7 +265,7 @@ static int publish(int out, int dirfd, const char *tmp, const char *name, mode_t
 }
 
 int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, const char *shown,
-		    struct lxgpu_err *err)
+		    struct progress *p, struct lxgpu_err *err)
 {
 	char tmp[320], src[64];
 	bool exists;
@@ -283,8 +283,10 @@ int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, 
 	_cleanup_close_ int out = temp_beside(dirfd, name, tmp, sizeof(tmp), shown, err);
 	if (out < 0)
 		return out;
+	/* in slices when someone shows the progress: a driver file is up to 100 MiB */
+	size_t slice = p ? 4u << 20 : 1u << 30;
 	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+		ssize_t n = copy_file_range(in, NULL, out, NULL, slice, 0);
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
 			char buf[65536];
 			n = read(in, buf, sizeof(buf));
@@ -298,6 +300,7 @@ int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, 
 			unlinkat(dirfd, tmp, 0);
 			return lxgpu_fail(err, e, "copy %s into the container", shown);
 		}
+		progress_add(p, n);
 	}
 	return publish(out, dirfd, tmp, name, st.st_mode & 0755, uid, gid, shown, err);
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "container.h"
 #include "err.h"
+#include "progress.h"
 
 /* An fd of the container's root: a plain LXC directory rootfs
  * (lxc.rootfs.path), or, on the real host, /proc/<init>/root of a running
@@ -33,9 +34,10 @@ int guest_dir(int ctroot, const char *rel, long uid, long gid, struct lxgpu_err 
  * missing: only onto a regular file. */
 int guest_bind_file(int srcfd, int dirfd, const char *name, const char *shown,
 		    struct lxgpu_err *err);
-/* Copies a host file to dir/name through a temp file and rename. */
+/* Copies a host file to dir/name through a temp file and rename; its bytes
+ * are added to p (NULL: not reported). */
 int guest_copy_file(int srcfd, int dirfd, const char *name, long uid, long gid, const char *shown,
-		    struct lxgpu_err *err);
+		    struct progress *p, struct lxgpu_err *err);
 /* Writes `text` as `name` in dirfd (temp file and rename, mode and owner). */
 int guest_write_file(int dirfd, const char *name, const char *text, size_t len, mode_t mode,
 		     long uid, long gid, const char *shown, struct lxgpu_err *err);

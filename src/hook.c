@@ -89,7 +89,7 @@ static int bind_driver(int hostroot, const struct hook_call *call, struct hook_r
 				   call->name);
 	if ((r = driver_files_find(hostroot, info.version, &d, err)) < 0)
 		return lxgpu_wrap(err, "hook %s", call->name);
-	r = inject_driver(hostroot, ctroot, &d, INJECT_BIND, -1, -1, &ir, err);
+	r = inject_driver(hostroot, ctroot, &d, INJECT_BIND, -1, -1, NULL, &ir, err);
 	driver_files_free(&d);
 	if (r < 0)
 		return lxgpu_wrap(err, "hook %s", call->name);

@@ -54,12 +54,29 @@ static void prune_other_versions(int libdir, const struct driver_files *d)
 	}
 }
 
+/* The bytes a copy will write, so that its progress has a whole. */
+static long long total_size(int hostroot, const struct driver_files *d)
+{
+	long long total = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		struct lxgpu_err err = { 0 };
+		struct stat st;
+		_cleanup_close_ int fd = fs_open_in(hostroot, d->files[i].path, O_PATH, 0, &err);
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			total += st.st_size;
+	}
+	return total;
+}
+
 int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum inject_mode mode,
-		  long uid, long gid, struct inject_result *res, struct lxgpu_err *err)
+		  long uid, long gid, struct progress *p, struct inject_result *res,
+		  struct lxgpu_err *err)
 {
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	if (p && mode == INJECT_COPY)
+		progress_set(p, 0, total_size(hostroot, d));
 	res->lib_dir = guest_lib_dir(ctroot);
 	_cleanup_close_ int libdir = guest_dir(ctroot, res->lib_dir, uid, gid, err);
 	if (libdir < 0)
@@ -76,8 +93,9 @@ int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum i
 		_cleanup_close_ int src = fs_open_in(hostroot, f->path, O_PATH, 0, err);
 		if (src < 0)
 			return lxgpu_wrap(err, "the host's driver file");
-		r = mode == INJECT_BIND ? guest_bind_file(src, dir, f->name, shown, err)
-					: guest_copy_file(src, dir, f->name, uid, gid, shown, err);
+		r = mode == INJECT_BIND
+			    ? guest_bind_file(src, dir, f->name, shown, err)
+			    : guest_copy_file(src, dir, f->name, uid, gid, shown, p, err);
 		if (r < 0)
 			return r;
 		res->files++;

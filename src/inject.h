@@ -10,6 +10,7 @@
 
 #include "driver_files.h"
 #include "err.h"
+#include "progress.h"
 
 enum inject_mode { INJECT_BIND, INJECT_COPY };
 
@@ -19,8 +20,10 @@ struct inject_result {
 };
 
 /* uid/gid: owner of what is created (a copy into an unprivileged container
- * from the host), -1 to leave it to the caller's identity. */
+ * from the host), -1 to leave it to the caller's identity. p: a copy's bytes,
+ * its total the files' sizes (NULL: not reported). */
 int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum inject_mode mode,
-		  long uid, long gid, struct inject_result *res, struct lxgpu_err *err);
+		  long uid, long gid, struct progress *p, struct inject_result *res,
+		  struct lxgpu_err *err);
 
 #endif

@@ -124,6 +124,9 @@ void inv_scan_drm(int rootfd, struct lxgpu_inventory *inv);
 void inv_scan_kfd(int rootfd, struct lxgpu_inventory *inv);
 void inv_scan_kernel_drivers(int rootfd, struct lxgpu_inventory *inv);
 void inv_check_usable(int rootfd, struct lxgpu_inventory *inv);
+/* What keeps `module` from loading: a modprobe.d file (host path) or "the kernel
+ * command line"; NULL when nothing does. */
+char *inv_blacklisted_by(int rootfd, const char *module);
 /* Records the node at `path` (host view, beneath rootfd) if it exists. */
 struct lxgpu_node *inv_stat_node(struct lxgpu_inventory *inv, int rootfd, const char *path,
 				 enum lxgpu_node_role role);

@@ -22,6 +22,15 @@ eq "empty --sysroot: exit 2" "$rc" 2
 run -x
 eq "unknown short option: exit 2" "$rc" 2
 contains "unknown short option: named" "$err" "-x: unknown option"
+run attach 101 --gpu
+eq "long option without its value: exit 2" "$rc" 2
+eq "long option without its value: named as typed" "$err" "lxgpu: attach: --gpu: needs a value"
+run --version attach
+eq "--version before a command: exit 0" "$rc" 0
+contains "--version before a command: the version" "$out" "lxgpu "
+run host install-driver --version
+eq "host install-driver --version without V: exit 2" "$rc" 2
+eq "host install-driver --version without V: needs a value" "$err" "lxgpu: host: --version: needs a value"
 
 # --- status (no command): this node's GPU containers, and read-only those of
 # the other cluster nodes (pmxcfs: /etc/pve/nodes/<node>/lxc; this node's is

@@ -10,6 +10,19 @@ sed "s|^ExecStart=[^ ]*/lxgpu |ExecStart=$LXGPU |" "$UNIT" >"$TMP/lxgpu-sync.ser
 out=$(systemd-analyze verify --man=no "$TMP/lxgpu-sync.service" 2>&1)
 eq "systemd-analyze verify: no complaint" "$?-$out" "0-"
 
+# Documentation=man:lxgpu(1) resolves: verify runs man(1) on it, here with
+# the built page in a temporary MANPATH
+eq "Documentation= is lxgpu(1)" "$(sed -n 's/^Documentation=//p' "$UNIT")" "man:lxgpu(1)"
+if [ -n "${MAN:-}" ] && command -v man >/dev/null; then
+	mkdir -p "$TMP/man/man1" "$TMP/noman"
+	cp "$MAN" "$TMP/man/man1/lxgpu.1"
+	out=$(MANPATH=$TMP/man systemd-analyze verify "$TMP/lxgpu-sync.service" 2>&1)
+	eq "systemd-analyze verify with the man page: no complaint" "$?-$out" "0-"
+	# and without the page, verify says so: the check above can fail
+	out=$(MANPATH=$TMP/noman systemd-analyze verify "$TMP/lxgpu-sync.service" 2>&1)
+	contains "without the page, verify complains" "$out" "man lxgpu(1)"
+fi
+
 # a unit systemd cannot run is caught: the check above can fail
 mkdir "$TMP/bad"
 sed 's/^Type=oneshot/Type=oneshoot/' "$TMP/lxgpu-sync.service" >"$TMP/bad/lxgpu-sync.service"
