@@ -172,9 +172,11 @@ static void print_option(FILE *f, const struct cli_option *o)
  * after CMD (host's --version V). */
 static bool shadowed(const struct cli_command *cmd, const struct cli_option *global)
 {
-	for (const int *k = cmd ? cmd->options : no_options; *k; k++)
-		if (strcmp(cli_option_by_key(*k)->name, global->name) == 0)
+	for (const int *k = cmd ? cmd->options : no_options; *k; k++) {
+		const struct cli_option *own = cli_option_by_key(*k);
+		if (own && strcmp(own->name, global->name) == 0)
 			return true;
+	}
 	return false;
 }
 
