@@ -35,7 +35,10 @@ expect "stale config: container starts" "$GPULXC" start "$ct"
 expect "stale config: nvidia-smi -L works (195:* passes nvidiactl, nvidia0)" smi "$ct"
 refuse "stale config: CUDA matmul fails (no rule for nvidia-uvm's major)" matmul "$ct"
 "$GPULXC" stop "$ct" >/dev/null
-expect "lxgpu show: names the stale lines" bash -c "! '$LXGPU' show '$ct'"
+# show reports (exit 0, DESIGN.md: exit 3 is check's, doctor's and sync --dry-run's)
+expect "lxgpu show: names the stale rules and the missing nvidia-uvm rule" bash -c \
+	"'$LXGPU' show '$ct' | tee /dev/stderr | grep -q 'major 508 is registered by no driver' &&
+	 '$LXGPU' show '$ct' | grep -q 'no lxc.cgroup2.devices.allow line allows /dev/nvidia-uvm'"
 out=$("$LXGPU" sync "$ct" --dry-run 2>&1)
 rc=$?
 if [ "$rc" = 3 ]; then ok "lxgpu sync --dry-run: exit 3 (would change)"; else not_ok "lxgpu sync --dry-run: exit $rc, want 3"; fi
@@ -62,10 +65,14 @@ expect "guarded: CUDA matmul runs" matmul "$ct"
 # the config as a reboot with nvidia-uvm on 508 would have left it
 sed -i -E "s/c $uvm:([01]) rwm/c 508:\\1 rwm/; s/(LXGPU_RULES=.*)$uvm:0,$uvm:1/\\1508:0,508:1/" "$conf"
 say "made stale: $(grep -E "LXGPU_RULES|c 508:" "$conf" | tr '\n' ' ')"
-refuse "stale and guarded: the start is refused" "$GPULXC" start "$ct"
+# LXC logs a hook's output at DEBUG only (gpu-lxc.sh starts at INFO): started
+# here as an admin looking for the reason would, lxc-start -l DEBUG
+log=/tmp/lxc-$ct-debug.log
+rm -f "$log"
+refuse "stale and guarded: the start is refused" timeout 30 lxc-start -n "$ct" -d -l DEBUG -o "$log"
 say "the container's log says:"
-grep -E 'lxgpu: hook' "/tmp/lxc-$ct.log" | sed 's/^.*\(lxgpu: hook\)/\1/' | head -3 | sed 's/^/#   /'
-if grep -q "lxgpu: hook $ct: refused: .*run lxgpu sync $ct" "/tmp/lxc-$ct.log"; then
+grep -E 'lxgpu: hook' "$log" | sed 's/^.*\(lxgpu: hook\)/\1/' | head -3 | sed 's/^/#   /'
+if grep -q "lxgpu: hook $ct: refused: .*run lxgpu sync $ct" "$log"; then
 	ok "the log names the cause and the fix"
 else
 	not_ok "the log names the cause and the fix"
