@@ -20,42 +20,6 @@
 
 #define CDI_DIR "etc/cdi"
 
-/* "- " or "+ " before each line of text, as a unified diff's body. */
-static void diff_lines(FILE *f, char sign, const char *text)
-{
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\n");
-		fprintf(f, "%c%.*s\n", sign, (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-}
-
-static size_t count_lines(const char *text)
-{
-	size_t n = 0;
-	for (const char *p = text; *p; p++)
-		n += *p == '\n';
-	return n;
-}
-
-/* The whole file replaced: one hunk, the old text out, the new one in. */
-static char *file_diff(const char *path, const char *old, const char *new)
-{
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-	if (!f)
-		return xstrdup("");
-	size_t nold = old ? count_lines(old) : 0, nnew = count_lines(new);
-	fprintf(f, "--- %s%s\n+++ b%s\n@@ -%zu,%zu +%zu,%zu @@\n", old ? "a" : "/dev/null",
-		old ? path : "", path, (size_t)(nold ? 1 : 0), nold, (size_t)(nnew ? 1 : 0), nnew);
-	if (old)
-		diff_lines(f, '-', old);
-	diff_lines(f, '+', new);
-	fclose(f);
-	return buf;
-}
-
 /* What the container lacks for the spec to work: the nodes, the driver.
  * Warnings: the spec is right for the host either way, and attach or driver
  * may come after it. */
@@ -128,7 +92,7 @@ static int write_into(struct cli *cli, struct change *ch, int ctroot, const char
 			return cli_fail(&err);
 		}
 	}
-	_cleanup_free_ char *diff = same ? xstrdup("") : file_diff(shown, old, text);
+	_cleanup_free_ char *diff = same ? xstrdup("") : whole_file_diff(shown, old, text);
 	if (cli->json) {
 		json_t *out = json_object();
 		json_object_set_new(out, "schema", json_integer(1));

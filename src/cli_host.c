@@ -71,24 +71,6 @@ static char *command_line(char *const argv[])
 	return xstrdup(buf);
 }
 
-/* A new file as a unified diff against nothing; removal as the reverse. */
-static char *file_diff(const char *path, const char *text, bool remove)
-{
-	size_t lines = 0;
-	for (const char *p = text; *p; p++)
-		lines += *p == '\n';
-	char *out = remove ? xasprintf("--- %s\n+++ /dev/null\n@@ -1,%zu +0,0 @@\n", path, lines)
-			   : xasprintf("--- /dev/null\n+++ %s\n@@ -0,0 +1,%zu @@\n", path, lines);
-	for (const char *p = text; *p;) {
-		size_t l = strcspn(p, "\n");
-		char *t = xasprintf("%s%c%.*s\n", out, remove ? '-' : '+', (int)l, p);
-		free(out);
-		out = t;
-		p += l + (p[l] == '\n');
-	}
-	return out;
-}
-
 /* The diff of a write step (the new file) or a remove step (the file as it is). */
 static char *step_diff(int rootfd, const struct host_step *s)
 {
@@ -98,7 +80,7 @@ static char *step_diff(int rootfd, const struct host_step *s)
 	bool w = s->kind == HOST_STEP_WRITE;
 	if (!w)
 		(void)fs_read_in(rootfd, s->path, 1u << 20, &old, &len, &e);
-	return file_diff(s->path, w ? s->text : old ? old : "", !w);
+	return whole_file_diff(s->path, w ? NULL : old ? old : "", w ? s->text : NULL);
 }
 
 static json_t *steps_json(int rootfd, const struct host_plan *plan)

@@ -171,3 +171,40 @@ void verdict(struct verdicts *v, int status, const char *id, const char *fix, co
 		printf("%s    %sfix:%s %s\n", indent, color_of(v->color, C_DIM),
 		       color_of(v->color, C_RESET), fix);
 }
+
+/* "- " or "+ " before each line of text, as a unified diff's body. */
+static void diff_lines(FILE *f, char sign, const char *text)
+{
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+		fprintf(f, "%c%.*s\n", sign, (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
+static size_t count_lines(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+char *whole_file_diff(const char *path, const char *old, const char *new)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	if (!f)
+		return xstrdup("");
+	size_t nold = old ? count_lines(old) : 0, nnew = new ? count_lines(new) : 0;
+	fprintf(f, "--- %s%s\n+++ %s%s\n@@ -%zu,%zu +%zu,%zu @@\n", old ? "a" : "/dev/null",
+		old ? path : "", new ? "b" : "/dev/null", new ? path : "", (size_t)(nold ? 1 : 0),
+		nold, (size_t)(nnew ? 1 : 0), nnew);
+	if (old)
+		diff_lines(f, '-', old);
+	if (new)
+		diff_lines(f, '+', new);
+	fclose(f);
+	return buf;
+}

@@ -34,6 +34,9 @@ void print_findings(FILE *f, const struct lxgpu_finding *findings, size_t n, boo
 
 /* Dumps doc (with "schema": 1 already set by the caller) and frees it. */
 int print_json(json_t *doc);
+/* A whole file as a unified diff: OLD NULL for a new file, NEW NULL for a
+ * removed one; PATH is the host's or the container's view ("/etc/..."). */
+char *whole_file_diff(const char *path, const char *old, const char *new);
 /* A JSON string even when s is not UTF-8 (bad bytes become '?'). */
 json_t *json_text(const char *s);
 json_t *json_str_or_null(const char *s);

@@ -133,7 +133,7 @@ eq "prepare --dry-run: nothing written" "$(cd "$h" && find . | sort | sha256sum)
 contains "prepare --dry-run: shows apt-get" "$out" "would run: apt-get install -y --no-install-recommends linux-headers-$KH"
 contains "prepare --dry-run: shows the file as a diff" "$out" \
 	"--- /dev/null
-+++ /etc/modprobe.d/lxgpu-blacklist-nouveau.conf
++++ b/etc/modprobe.d/lxgpu-blacklist-nouveau.conf
 @@ -0,0 +1,3 @@"
 contains "prepare --dry-run: the blacklist line" "$out" "+blacklist nouveau"
 run --sysroot "$h" host prepare --dry-run --json
