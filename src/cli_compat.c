@@ -149,9 +149,12 @@ static int compat_cuda(struct cli *cli, const struct lxgpu_inventory *inv)
 	int end = 0;
 	char why[512];
 
+	/* X.Y as NVIDIA writes it: 12.04 is no CUDA release (it is not 12.4) */
+	const char *dot = strchr(cli->cuda, '.');
 	if (!isdigit((unsigned char)cli->cuda[0]) ||
 	    sscanf(cli->cuda, "%u.%u%n", &major, &minor, &end) != 2 ||
-	    (size_t)end != strlen(cli->cuda))
+	    (size_t)end != strlen(cli->cuda) || !isdigit((unsigned char)dot[1]) ||
+	    (dot[1] == '0' && dot[2] != '\0'))
 		return cli_error(EXIT_USAGE, "compat --cuda %s: want a CUDA version such as 12.4",
 				 cli->cuda);
 	const struct cuda_row *first = compat_toolkit_row(major, minor);
@@ -510,8 +513,10 @@ static int compat_ct(struct cli *cli)
 		json_object_set_new(doc, "toolkits", tk);
 		json_object_set_new(doc, "cudnn", dnn);
 		json_object_set_new(hd, "needed_for_toolkits", json_false());
-		json_object_set_new(hd, "kernel", json_text(h.kernel));
-		json_object_set_new(hd, "package", json_text(h.package));
+		/* null when the running kernel is unknown: no package to name */
+		json_object_set_new(hd, "kernel", json_str_or_null(h.kernel[0] ? h.kernel : NULL));
+		json_object_set_new(hd, "package",
+				    json_str_or_null(h.kernel[0] ? h.package : NULL));
 		json_object_set_new(hd, "applicable", json_boolean(h.why_not == NULL));
 		json_object_set_new(hd, "why_not", json_str_or_null(h.why_not));
 		json_t *files = json_object();

@@ -264,7 +264,7 @@ usage "--apply with --cuda" --cuda 12.4 --apply
 usage "--dry-run without --apply" --dry-run
 usage "--ct CT --dry-run without --apply" --ct c1 --dry-run
 usage "--ct with a path" --ct ../c1
-for bad in -1.2 +12.4; do
+for bad in -1.2 +12.4 12.04 12. 12.4x; do
 	run --sysroot "$base" compat --cuda "$bad"
 	eq "--cuda $bad: bad version text, exit 2" "$rc" 2
 done
@@ -556,6 +556,9 @@ pve_host "$hdr" bookworm
 echo 6.1.0-28-amd64 >"$hdr/proc/sys/kernel/osrelease"
 refuse "a Debian kernel (not -pve)" "$hdr" deb
 eq "a Debian kernel: its headers are linux-headers-6.1.0-28-amd64" "$(jqr .headers.package)" linux-headers-6.1.0-28-amd64
+rm "$hdr/proc/sys/kernel/osrelease"
+refuse "the running kernel unknown (no osrelease)" "$hdr" deb
+eq "the running kernel unknown: kernel and package null" "$(jqr '"\(.headers.kernel) \(.headers.package)"')" "null null"
 pve_host "$hdr" bookworm
 refuse "an Alpine container" "$hdr" alp
 rm "$hdr/$KEY"
