@@ -58,8 +58,8 @@ const struct cli_option cli_options[] = {
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
-	  "host install-driver: the NVIDIA driver to install (default: NVIDIA's newest, from "
-	  "latest.txt)" },
+	  "host install-driver: the NVIDIA driver to install (default: the newest of the loaded "
+	  "module's branch, else NVIDIA's newest)" },
 	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
 	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },

@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "guest.h"
 #include "guest_cuda.h"
+#include "host.h"
 #include "version.h"
 #include "xalloc.h"
 
@@ -286,18 +287,14 @@ static void headers_plan(int rootfd, int ctroot, struct headers *h)
 		"etc/apt/trusted.gpg.d/proxmox-release-bookworm.gpg",
 		"etc/apt/trusted.gpg.d/proxmox-release-bullseye.gpg",
 	};
-	_cleanup_free_ char *text = NULL, *guest = NULL;
+	_cleanup_free_ char *guest = NULL;
 	struct lxgpu_err err = { 0 };
 	struct stat st;
 	size_t len;
 
 	memset(h, 0, sizeof(*h));
-	if (fs_read_in(rootfd, "proc/sys/kernel/osrelease", 4096, &text, &len, &err) == 0)
-		snprintf(h->kernel, sizeof(h->kernel), "%.*s", (int)strcspn(text, "\n"), text);
-	size_t kl = strlen(h->kernel);
-	h->pve_kernel = kl > 4 && strcmp(h->kernel + kl - 4, "-pve") == 0;
-	snprintf(h->package, sizeof(h->package), "%s-%s",
-		 h->pve_kernel ? "proxmox-headers" : "linux-headers", h->kernel);
+	h->pve_kernel = host_kernel(rootfd, h->kernel, sizeof(h->kernel));
+	host_headers_package(h->kernel, h->pve_kernel, h->package, sizeof(h->package));
 	lxgpu_err_clear(&err);
 	char id[64] = "", like[128] = "";
 	if (ctroot >= 0 && fs_read_in(ctroot, "etc/os-release", 65536, &guest, &len, &err) == 0) {

@@ -20,6 +20,7 @@
 #include "guest.h"
 #include "host.h"
 #include "inventory.h"
+#include "version.h"
 #include "xalloc.h"
 
 #define CACHE_DIR "/var/cache/lxgpu"
@@ -243,20 +244,56 @@ static void copied_free(struct copied *c, size_t n)
 	free(c);
 }
 
-/* NVIDIA's newest driver from latest.txt, beside the installers. */
-static int latest_version(char *out, size_t size, struct lxgpu_err *err)
+/* NVIDIA's server of Linux drivers: latest.txt, an index page, a folder per release. */
+static const char *nvidia_base(void)
 {
 	const char *base = getenv("LXGPU_NVIDIA_URL");
-	char text[4096];
-	if (!base || !base[0])
-		base = "https://download.nvidia.com/XFree86/Linux-x86_64"; /* as cli_install.c */
-	_cleanup_free_ char *url = xasprintf("%s/latest.txt", base);
-	if (download_text(url, text, sizeof(text), err) < 0)
+	return base && base[0] ? base : "https://download.nvidia.com/XFree86/Linux-x86_64";
+}
+
+/* NVIDIA's newest driver, from latest.txt. */
+static int latest_version(char *out, size_t size, struct lxgpu_err *err)
+{
+	_cleanup_free_ char *url = xasprintf("%s/latest.txt", nvidia_base()), *text = NULL;
+	if (download_text(url, 4096, &text, err) < 0)
 		return lxgpu_wrap(err, "NVIDIA's newest driver is unknown; pass --version V");
 	if (!host_parse_latest(text, out, size))
 		return lxgpu_failx(err, EPROTO,
 				   "%s does not start with a driver version; pass --version V",
 				   url);
+	return 0;
+}
+
+/* The driver to install when none is named. With a module loaded, the newest
+ * of its branch: that branch runs this GPU, a later one may not (580 is the
+ * last for Maxwell, Pascal and Volta). Without one, NVIDIA's newest. */
+static int default_version(const struct host_state *st, char *out, size_t size, char *why,
+			   size_t whysize, struct lxgpu_err *err)
+{
+	struct lxgpu_version loaded;
+	if (!st->nvidia_version ||
+	    !version_parse(st->nvidia_version, strlen(st->nvidia_version), &loaded)) {
+		int r = latest_version(out, size, err);
+		if (r == 0)
+			snprintf(why, whysize,
+				 "NVIDIA's newest (latest.txt); GPUs before Turing need --version "
+				 "of branch 580 or older");
+		return r;
+	}
+	unsigned branch = loaded.part[0];
+	_cleanup_free_ char *url = xasprintf("%s/", nvidia_base()), *listing = NULL;
+	if (download_text(url, 4u << 20, &listing, err) < 0)
+		return lxgpu_wrap(err, "NVIDIA's %u drivers are unknown; pass --version V", branch);
+	struct lxgpu_version newest;
+	if (!host_newest_of_branch(listing, branch, out, size) ||
+	    !version_parse(out, strlen(out), &newest) || version_cmp(&newest, &loaded) < 0) {
+		/* the loaded release again, with DKMS this time */
+		snprintf(out, size, "%s", st->nvidia_version);
+		snprintf(why, whysize, "the loaded module's; %s lists no newer %u driver", url,
+			 branch);
+		return 0;
+	}
+	snprintf(why, whysize, "the newest of branch %u, the loaded module's", branch);
 	return 0;
 }
 
@@ -269,7 +306,7 @@ static char *real_path(struct cli *cli, const char *path)
 }
 
 static int install(struct cli *cli, const struct host_state *st, char *version, size_t vsize,
-		   char *logname, size_t lsize, struct lxgpu_err *err)
+		   char *why, size_t whysize, char *logname, size_t lsize, struct lxgpu_err *err)
 {
 	char name[256];
 	static char help[65536];
@@ -301,7 +338,9 @@ static int install(struct cli *cli, const struct host_state *st, char *version, 
 				   busy);
 	if (cli->driver_version) {
 		snprintf(version, vsize, "%s", cli->driver_version);
+		snprintf(why, whysize, "--version");
 	} else if (cli->installer) {
+		snprintf(why, whysize, "the installer's name");
 		const char *base = fs_basename(cli->installer);
 		size_t bl = strlen(base);
 		if (strncmp(base, "NVIDIA-Linux-x86_64-", 20) == 0 && bl > 24 &&
@@ -313,7 +352,7 @@ static int install(struct cli *cli, const struct host_state *st, char *version, 
 					   "(NVIDIA-Linux-x86_64-V.run); add --version V",
 					   cli->installer);
 	} else {
-		int r = latest_version(version, vsize, err);
+		int r = default_version(st, version, vsize, why, whysize, err);
 		if (r < 0)
 			return r;
 	}
@@ -384,8 +423,9 @@ static int install(struct cli *cli, const struct host_state *st, char *version, 
 static int host_install_cmd(struct cli *cli, const struct host_state *st)
 {
 	struct lxgpu_err err = { 0 };
-	char version[64] = "", logname[128] = "";
-	if (install(cli, st, version, sizeof(version), logname, sizeof(logname), &err) < 0) {
+	char version[64] = "", why[256] = "", logname[128] = "";
+	if (install(cli, st, version, sizeof(version), why, sizeof(why), logname, sizeof(logname),
+		    &err) < 0) {
 		lxgpu_wrap(&err, "host install-driver");
 		return cli_fail(&err);
 	}
@@ -407,13 +447,14 @@ static int host_install_cmd(struct cli *cli, const struct host_state *st)
 		json_object_set_new(doc, "schema", json_integer(1));
 		json_object_set_new(doc, "changed", json_boolean(!cli->dry_run));
 		json_object_set_new(doc, "version", json_text(version));
+		json_object_set_new(doc, "version_from", json_text(why));
 		json_object_set_new(doc, "log", json_text(logname[0] ? logname : ""));
 		json_object_set_new(doc, "sync", sync);
 		return print_json(doc) < 0 ? EXIT_FAILED : EXIT_OK;
 	}
 	json_decref(sync);
 	if (cli->dry_run) {
-		printf("would install NVIDIA's driver %s with DKMS, from %s\n", version,
+		printf("would install NVIDIA's driver %s (%s) with DKMS, from %s\n", version, why,
 		       cli->installer ? cli->installer
 				      : "NVIDIA's download (cached in " CACHE_DIR ")");
 		if (list[0])

@@ -1,7 +1,6 @@
 /* doctor: host, Docker and message checks (see doctor.h). */
 #include "doctor.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +9,8 @@
 #include <strings.h>
 
 #include "cleanup.h"
-#include "dpkg.h"
 #include "fs.h"
-#include "nodes.h"
+#include "host.h"
 #include "xalloc.h"
 
 static void item(struct doctor_list *l, enum doctor_status st, const char *id, const char *fix,
@@ -49,226 +47,29 @@ static bool exists(int rootfd, const char *path)
 	return fs_lstat_in(rootfd, path, &st, &err) == 0;
 }
 
-/* A directory beneath the root, symlinks resolved inside it. */
-static bool is_dir(int rootfd, const char *path)
-{
-	struct lxgpu_err err = { 0 };
-	_cleanup_close_ int fd = fs_open_in(rootfd, path, O_PATH | O_DIRECTORY, 0, &err);
-	return fd >= 0;
-}
-
-/* "blacklist nouveau" in a modprobe.d file: the file's path, or "". */
-static void nouveau_blacklisted(int rootfd, char *where, size_t size)
-{
-	static const char *const dirs[] = { "etc/modprobe.d", "run/modprobe.d",
-					    "usr/lib/modprobe.d", "lib/modprobe.d" };
-	where[0] = '\0';
-	for (size_t d = 0; d < ARRAY_SIZE(dirs) && !where[0]; d++) {
-		struct lxgpu_err err = { 0 };
-		_cleanup_closedir_ DIR *dir = NULL;
-		if (fs_opendir_in(rootfd, dirs[d], (void **)&dir, &err) < 0)
-			continue;
-		for (struct dirent *e; !where[0] && (e = readdir(dir));) {
-			size_t n = strlen(e->d_name);
-			if (n < 6 || strcmp(e->d_name + n - 5, ".conf") != 0)
-				continue;
-			_cleanup_free_ char *text = NULL;
-			size_t len;
-			if (fs_read_child(dirfd(dir), e->d_name, 1u << 20, &text, &len, &err) < 0) {
-				lxgpu_err_clear(&err);
-				continue;
-			}
-			for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-				char word[32], module[32];
-				if (sscanf(line, " %31s %31s", word, module) == 2 &&
-				    strcmp(word, "blacklist") == 0 &&
-				    strcmp(module, "nouveau") == 0)
-					snprintf(where, size, "/%s/%s", dirs[d], e->d_name);
-			}
-		}
-	}
-}
-
-static bool dpkg_installed(const char *status, const char *const *names, char *which, size_t size)
-{
-	struct dpkg_pkg pkg;
-	for (const char *c = status; c && dpkg_next(&c, &pkg);)
-		for (size_t i = 0; names[i]; i++)
-			if (pkg.installed && strcmp(pkg.name, names[i]) == 0) {
-				snprintf(which, size, "%s %s", pkg.name, pkg.version);
-				return true;
-			}
-	return false;
-}
-
-static void check_nvidia_install(int rootfd, const struct lxgpu_inventory *inv,
-				 struct doctor_list *l)
-{
-	static const char *const dkms_packages[] = { "nvidia-kernel-dkms",
-						     "nvidia-open-kernel-dkms",
-						     "nvidia-kernel-open-dkms", NULL };
-	const char *version = lxgpu_nvidia_version(inv);
-	_cleanup_free_ char *release = NULL, *status = NULL;
-	struct lxgpu_err err = { 0 };
-	char path[512], which[256] = "", kernel[128] = "";
-	size_t len;
-
-	if (fs_read_in(rootfd, "proc/sys/kernel/osrelease", 4096, &release, &len, &err) == 0)
-		snprintf(kernel, sizeof(kernel), "%.*s", (int)strcspn(release, "\n"), release);
-	lxgpu_err_clear(&err);
-	(void)fs_read_in(rootfd, "var/lib/dpkg/status", 64u << 20, &status, &len, &err);
-	size_t kl = strlen(kernel);
-	bool pve = kl > 4 && strcmp(kernel + kl - 4, "-pve") == 0;
-
-	/* DKMS: without it the guide's "install the driver again after every kernel update" */
-	snprintf(path, sizeof(path), "var/lib/dkms/nvidia/%s", version);
-	bool dkms_tree = is_dir(rootfd, path);
-	snprintf(path, sizeof(path), "var/lib/dkms/nvidia/%s/%s", version, kernel);
-	bool built_here = kernel[0] && is_dir(rootfd, path);
-	if (dpkg_installed(status, dkms_packages, which, sizeof(which)))
-		item(l, DOCTOR_OK, "dkms", NULL,
-		     "nvidia %s comes with DKMS (%s): rebuilt for each "
-		     "new kernel",
-		     version, which);
-	else if (dkms_tree && built_here)
-		item(l, DOCTOR_OK, "dkms", NULL,
-		     "nvidia %s is a DKMS module, built for the running kernel %s", version,
-		     kernel);
-	else if (dkms_tree)
-		item(l, DOCTOR_WARN, "dkms", "dkms autoinstall",
-		     "nvidia %s is a DKMS module but not built for the running kernel %s", version,
-		     kernel);
-	else {
-		char fix[256];
-		snprintf(fix, sizeof(fix),
-			 "install it again with DKMS: sh NVIDIA-Linux-x86_64-%s.run --dkms",
-			 version);
-		item(l, DOCTOR_WARN, "dkms", fix,
-		     "nvidia %s was installed without DKMS: after every kernel update it must be "
-		     "installed again, or the host boots without a GPU driver",
-		     version);
-	}
-	/* headers: what DKMS builds against */
-	snprintf(path, sizeof(path), "lib/modules/%s/build", kernel);
-	if (kernel[0] && is_dir(rootfd, path)) {
-		item(l, DOCTOR_OK, "headers", NULL, "headers for the running kernel %s", kernel);
-	} else if (kernel[0]) {
-		char fix[256];
-		bool dkms = dkms_tree || strstr(which, "dkms");
-		snprintf(fix, sizeof(fix), "apt install %s-%s",
-			 pve ? "proxmox-headers" : "linux-headers", kernel);
-		item(l, dkms ? DOCTOR_BAD : DOCTOR_WARN, "headers", fix,
-		     "no headers for the running kernel %s (/lib/modules/%s/build): %s", kernel,
-		     kernel,
-		     dkms ? "DKMS cannot build nvidia for it"
-			  : "installing the driver again for this kernel needs them");
-	}
-	/* the persistence daemon keeps the GPU initialised between container starts */
-	_cleanup_free_ char *pid = NULL, *comm = NULL;
-	lxgpu_err_clear(&err);
-	bool running = false;
-	if (fs_read_in(rootfd, "run/nvidia-persistenced/nvidia-persistenced.pid", 64, &pid, &len,
-		       &err) == 0) {
-		snprintf(path, sizeof(path), "proc/%ld/comm", strtol(pid, NULL, 10));
-		running = fs_read_in(rootfd, path, 64, &comm, &len, &err) == 0 &&
-			  strncmp(comm, "nvidia-persiste", 15) == 0;
-	}
-	if (running)
-		item(l, DOCTOR_OK, "persistenced", NULL, "nvidia-persistenced runs (pid %ld)",
-		     strtol(pid, NULL, 10));
-	else
-		item(l, DOCTOR_WARN, "persistenced", "systemctl enable --now nvidia-persistenced",
-		     "nvidia-persistenced does not run: each container's first CUDA call "
-		     "initialises the GPU again, seconds that time out some tools");
-}
-
-/* The fix discover gives for a GPU no container can use (its findings name
- * its PCI address): unbind from vfio-pci, blacklist nouveau, load the driver. */
-static const char *gpu_fix(const struct lxgpu_inventory *inv, const struct lxgpu_gpu *g)
-{
-	for (size_t i = 0; i < inv->nfindings; i++)
-		if (inv->findings[i].fix && g->pci[0] && strstr(inv->findings[i].message, g->pci))
-			return inv->findings[i].fix;
-	return NULL;
-}
-
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out)
 {
-	bool nvidia = false;
+	/* host status's lines, each fact worded once (host.c); an INFO line
+	 * (a GPU left to a VM) is nothing to fix */
+	static const enum doctor_status map[] = { [HOST_OK] = DOCTOR_OK,
+						  [HOST_INFO] = DOCTOR_OK,
+						  [HOST_WARN] = DOCTOR_WARN,
+						  [HOST_BAD] = DOCTOR_BAD };
+	struct host_state st;
 
 	memset(out, 0, sizeof(*out));
-	if (inv->ngpus == 0)
-		item(out, DOCTOR_BAD, "gpu",
-		     "lspci -nnk | grep -EiA3 'vga|3d|display' (is the card seated, enabled in the "
-		     "firmware, not hidden by the hypervisor?)",
-		     "no GPU on this host: no display or 3D controller on the PCI bus");
-	for (size_t i = 0; i < inv->ngpus; i++) {
-		const struct lxgpu_gpu *g = &inv->gpus[i];
-		nvidia |= g->vendor == LXGPU_VENDOR_NVIDIA;
-		if (g->usable)
-			item(out, DOCTOR_OK, "gpu", NULL, "GPU %d %s %s: bound to %s", g->index,
-			     g->pci, g->model ? g->model : "", g->kernel_driver);
-		else
-			item(out, DOCTOR_BAD, "gpu", gpu_fix(inv, g), "GPU %d %s %s: %s", g->index,
-			     g->pci, g->model ? g->model : "",
-			     g->reason ? g->reason : "not usable");
-	}
+	host_scan(rootfd, inv, &st);
+	for (size_t i = 0; i < st.nlines; i++)
+		item(out, map[st.lines[i].status], st.lines[i].id, st.lines[i].fix, "%s",
+		     st.lines[i].message);
+	host_free(&st);
+	/* what discover found beyond them: stale nodes, a missing uvm node, ...;
+	 * "no-gpu" is host_scan's gpu line already */
 	for (size_t i = 0; i < inv->nfindings; i++) {
 		const struct lxgpu_finding *f = &inv->findings[i];
-		if (f->severity != LXGPU_INFO)
+		if (f->severity != LXGPU_INFO && strcmp(f->id, "no-gpu") != 0)
 			item(out, f->severity == LXGPU_ERROR ? DOCTOR_BAD : DOCTOR_WARN, f->id,
 			     f->fix, "%s", f->message);
-	}
-	if (nvidia) {
-		char where[512];
-		nouveau_blacklisted(rootfd, where, sizeof(where));
-		if (where[0])
-			item(out, DOCTOR_OK, "nouveau-blacklist", NULL,
-			     "nouveau is blacklisted (%s)", where);
-		else
-			item(out, DOCTOR_WARN, "nouveau-blacklist",
-			     "echo 'blacklist nouveau' >/etc/modprobe.d/blacklist-nouveau.conf && "
-			     "update-initramfs -u",
-			     "nouveau is not blacklisted: after a kernel update it can take the "
-			     "GPU "
-			     "before nvidia does");
-	}
-	const char *version = lxgpu_nvidia_version(inv);
-	if (version) {
-		const struct lxgpu_driver *d = NULL;
-		for (size_t i = 0; i < inv->ndrivers; i++)
-			if (inv->drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
-				d = &inv->drivers[i];
-		const char *kind = d && d->kind ? d->kind : "unknown";
-		const char *cuda = d && d->cuda ? d->cuda : NULL;
-		item(out, DOCTOR_OK, "nvidia-module", NULL,
-		     "nvidia %s (%s kernel module) loaded%s%s", version, kind,
-		     cuda ? ", CUDA " : "", cuda ? cuda : "");
-		check_nvidia_install(rootfd, inv, out);
-		const struct lxgpu_node *uvm = NULL, *tools = NULL;
-		for (size_t i = 0; i < inv->nnodes; i++) {
-			if (inv->nodes[i].role == LXGPU_NODE_UVM)
-				uvm = &inv->nodes[i];
-			if (inv->nodes[i].role == LXGPU_NODE_UVM_TOOLS)
-				tools = &inv->nodes[i];
-		}
-		int major = proc_devices_major(&inv->majors, "nvidia-uvm");
-		if (uvm && tools && uvm->type == 'c' && tools->type == 'c' && major >= 0 &&
-		    uvm->major == (unsigned)major && tools->major == (unsigned)major)
-			item(out, DOCTOR_OK, "uvm", NULL,
-			     "/dev/nvidia-uvm and -tools present (c %u:%u, %u:%u)", uvm->major,
-			     uvm->minor, tools->major, tools->minor);
-	}
-	if (nvidia) {
-		if (nodes_made_at_boot(rootfd))
-			item(out, DOCTOR_OK, "boot-unit", NULL,
-			     "lxgpu-sync.service is enabled: nodes and configs are put right at "
-			     "every "
-			     "boot");
-		else
-			item(out, DOCTOR_WARN, "boot-unit", "systemctl enable lxgpu-sync.service",
-			     "lxgpu-sync.service is not enabled: after a reboot /dev/nvidia-uvm is "
-			     "missing until something runs CUDA, and configs keep old majors");
 	}
 }
 

@@ -1,8 +1,8 @@
-/* doctor: the checks `lxgpu doctor` adds to discover's findings and check's
- * verdicts: how the host's driver is installed and kept (nouveau blacklisted,
- * DKMS, headers, persistence daemon, the boot unit), Docker inside a
- * container, and the error messages people paste (--explain). Reads beneath
- * the host root and the container root only; prints nothing. */
+/* doctor: the checks `lxgpu doctor` adds to check's verdicts: the host's
+ * (host status's lines from host.c, plus discover's warnings and errors),
+ * Docker inside a container, and the error messages people paste
+ * (--explain). Reads beneath the host root and the container root only;
+ * prints nothing. */
 #ifndef LXGPU_DOCTOR_H
 #define LXGPU_DOCTOR_H
 
@@ -14,7 +14,7 @@ enum doctor_status { DOCTOR_OK, DOCTOR_WARN, DOCTOR_BAD }; /* as enum pt_status 
 
 struct doctor_item {
 	enum doctor_status status;
-	const char *id; /* stable: "nouveau-blacklist" */
+	const char *id; /* stable: "nouveau"; borrowed, not freed */
 	char *message;
 	char *fix; /* NULL when none */
 };
@@ -24,7 +24,8 @@ struct doctor_list {
 	size_t n;
 };
 
-/* The host, from the GPUs down to the nodes. */
+/* The host, from the GPUs down to the nodes: each host_scan line is an item
+ * (info counts as ok), then discover's warnings and errors. */
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out);
 /* Docker inside the container whose root is ctroot: nvidia-container-toolkit
  * with no-cgroups = true (LXC owns the device cgroup, anchors.md §2.7). */

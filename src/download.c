@@ -58,13 +58,13 @@ static int load_curl(struct curl_api *api, struct lxgpu_err *err)
 struct sink {
 	struct curl_api *api;
 	CURL *curl;
-	int fd;         /* the .part file, or -1 for memory */
-	char mem[4096]; /* a small body: the checksum file */
-	size_t memlen;
-	bool checked;              /* the response code was looked at */
-	long long offset;          /* bytes in the .part before this transfer */
-	bool restarted;            /* the server ignored the range: written from 0 */
-	struct progress *progress; /* NULL: nobody asked */
+	int fd;    /* the .part file, or -1 for memory */
+	char *mem; /* a small body (checksum file, latest.txt, a listing), NUL-ended */
+	size_t memlen, memcap, memmax; /* memmax: a longer body fails the transfer */
+	bool checked;                  /* the response code was looked at */
+	long long offset;              /* bytes in the .part before this transfer */
+	bool restarted;                /* the server ignored the range: written from 0 */
+	struct progress *progress;     /* NULL: nobody asked */
 };
 
 static size_t on_data(char *data, size_t size, size_t n, void *user)
@@ -84,8 +84,9 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
 		}
 	}
 	if (s->fd < 0) {
-		if (len > sizeof(s->mem) - 1 - s->memlen)
+		if (len > s->memmax - s->memlen)
 			return 0;
+		xgrow(&s->mem, &s->memcap, s->memlen + len + 1, 1);
 		memcpy(s->mem + s->memlen, data, len);
 		s->memlen += len;
 		s->mem[s->memlen] = '\0';
@@ -202,13 +203,10 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 	/* one download of the cache at a time: two would append to the same part */
 	if (flock(req->dirfd, LOCK_EX) < 0)
 		return lxgpu_fail(err, errno, "lock the download cache");
-	struct sink sums = { .fd = -1 };
-	if ((r = get(&api, req->sha256_url, &sums, err)) < 0) {
-		if (r == -EAGAIN)
-			lxgpu_failx(err, EIO, "%s: cut off", req->sha256_url);
+	_cleanup_free_ char *sums = NULL;
+	if ((r = download_text(req->sha256_url, 4096, &sums, err)) < 0)
 		return lxgpu_wrap(err, "the published checksum");
-	}
-	if (!parse_sha256(sums.mem, want))
+	if (!parse_sha256(sums, want))
 		return lxgpu_failx(err, EINVAL, "%s is not a SHA-256 checksum file",
 				   req->sha256_url);
 
@@ -270,16 +268,19 @@ int download_file(const struct download_request *req, struct lxgpu_err *err)
 	return 0;
 }
 
-int download_text(const char *url, char *buf, size_t size, struct lxgpu_err *err)
+int download_text(const char *url, size_t max, char **out, struct lxgpu_err *err)
 {
 	struct curl_api api = { 0 };
-	struct sink s = { .fd = -1 };
+	struct sink s = { .fd = -1, .memmax = max };
 	int r;
 
+	*out = NULL;
 	if ((r = load_curl(&api, err)) < 0)
 		return r;
-	if ((r = get(&api, url, &s, err)) < 0)
+	if ((r = get(&api, url, &s, err)) < 0) {
+		free(s.mem);
 		return r == -EAGAIN ? lxgpu_failx(err, EIO, "%s: cut off", url) : r;
-	snprintf(buf, size, "%s", s.mem);
+	}
+	*out = s.mem ? s.mem : xstrdup("");
 	return 0;
 }

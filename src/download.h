@@ -23,7 +23,8 @@ struct download_request {
 
 /* 0 when dirfd/name is there and matches the published checksum. */
 int download_file(const struct download_request *req, struct lxgpu_err *err);
-/* A small text file (under 4 KiB: NVIDIA's latest.txt) into buf, NUL-terminated. */
-int download_text(const char *url, char *buf, size_t size, struct lxgpu_err *err);
+/* A text file of at most max bytes (a checksum file, NVIDIA's latest.txt or
+ * its listing of drivers) into *out, NUL-terminated, to be freed. */
+int download_text(const char *url, size_t max, char **out, struct lxgpu_err *err);
 
 #endif

@@ -16,6 +16,8 @@
 #include "dpkg.h"
 #include "fs.h"
 #include "nodes.h"
+#include "version.h"
+#include "procfs.h"
 #include "xalloc.h"
 
 /* Where systemd looks for units of the system instance (systemd.unit(5)). */
@@ -52,18 +54,30 @@ static void add(struct host_state *st, const char *id, enum host_status s, const
 	};
 }
 
-static bool pve_manager(int rootfd)
+/* What dpkg says: pve-manager (a Proxmox VE host), and Debian's NVIDIA DKMS
+ * packages, which build the module under another DKMS name (nvidia-current),
+ * so /var/lib/dkms/nvidia/<V> does not show them. */
+static void dpkg_facts(int rootfd, struct host_state *st, bool *pve_manager)
 {
+	static const char *const dkms_packages[] = { "nvidia-kernel-dkms",
+						     "nvidia-open-kernel-dkms",
+						     "nvidia-kernel-open-dkms" };
 	_cleanup_free_ char *status = NULL;
 	struct lxgpu_err err = { 0 };
 	struct dpkg_pkg pkg;
 	size_t len;
+	*pve_manager = false;
 	if (fs_read_in(rootfd, "var/lib/dpkg/status", 64u << 20, &status, &len, &err) < 0)
-		return false;
-	for (const char *c = status; dpkg_next(&c, &pkg);)
-		if (pkg.installed && strcmp(pkg.name, "pve-manager") == 0)
-			return true;
-	return false;
+		return;
+	for (const char *c = status; dpkg_next(&c, &pkg);) {
+		if (!pkg.installed)
+			continue;
+		*pve_manager |= strcmp(pkg.name, "pve-manager") == 0;
+		for (size_t i = 0; i < ARRAY_SIZE(dkms_packages) && !st->dkms_pkg[0]; i++)
+			if (strcmp(pkg.name, dkms_packages[i]) == 0)
+				snprintf(st->dkms_pkg, sizeof(st->dkms_pkg), "%s %s", pkg.name,
+					 pkg.version);
+	}
 }
 
 static long persistenced(int rootfd)
@@ -84,22 +98,32 @@ static long persistenced(int rootfd)
 	return n;
 }
 
-static void scan_state(int rootfd, const struct lxgpu_inventory *inv, struct host_state *st)
+bool host_kernel(int rootfd, char *release, size_t size)
 {
-	_cleanup_free_ char *release = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct lxgpu_err err = { 0 };
 	size_t len;
 
-	if (fs_read_in(rootfd, "proc/sys/kernel/osrelease", 4096, &release, &len, &err) == 0)
-		snprintf(st->kernel, sizeof(st->kernel), "%.*s", (int)strcspn(release, "\n"),
-			 release);
-	size_t kl = strlen(st->kernel);
-	bool pve_kernel = kl > 4 && strcmp(st->kernel + kl - 4, "-pve") == 0;
-	st->proxmox = pve_kernel || pve_manager(rootfd);
+	release[0] = '\0';
+	if (fs_read_in(rootfd, "proc/sys/kernel/osrelease", 4096, &text, &len, &err) == 0)
+		snprintf(release, size, "%.*s", (int)strcspn(text, "\n"), text);
+	size_t kl = strlen(release);
+	return kl > 4 && strcmp(release + kl - 4, "-pve") == 0;
+}
+
+void host_headers_package(const char *release, bool pve_kernel, char *out, size_t size)
+{
 	/* Proxmox names its headers proxmox-headers-<K> since 8.0, pve-headers-<K>
 	 * before; the proxmox- name is what apt finds on 8 and 9 */
-	snprintf(st->headers_pkg, sizeof(st->headers_pkg), "%s-%s",
-		 pve_kernel ? "proxmox-headers" : "linux-headers", st->kernel);
+	snprintf(out, size, "%s-%s", pve_kernel ? "proxmox-headers" : "linux-headers", release);
+}
+
+static void scan_state(int rootfd, const struct lxgpu_inventory *inv, struct host_state *st)
+{
+	bool pve_kernel = host_kernel(rootfd, st->kernel, sizeof(st->kernel)), pve_manager;
+	dpkg_facts(rootfd, st, &pve_manager);
+	st->proxmox = pve_kernel || pve_manager;
+	host_headers_package(st->kernel, pve_kernel, st->headers_pkg, sizeof(st->headers_pkg));
 	st->headers = st->kernel[0] && exists(rootfd, "lib/modules/%s/build", st->kernel);
 	for (size_t i = 0; i < inv->ngpus; i++)
 		st->nvidia_gpu |= inv->gpus[i].vendor == LXGPU_VENDOR_NVIDIA;
@@ -117,22 +141,45 @@ static void scan_state(int rootfd, const struct lxgpu_inventory *inv, struct hos
 			st->unit_path = xasprintf("/%s/" HOST_UNIT, unit_dirs[i]);
 }
 
+/* The fix discover gives for a GPU no container can use (its finding names
+ * its PCI address): unbind from vfio-pci, leave NVreg_ExcludedGpus, ... */
+static const char *finding_fix(const struct lxgpu_inventory *inv, const struct lxgpu_gpu *g)
+{
+	for (size_t i = 0; i < inv->nfindings; i++)
+		if (inv->findings[i].fix && g->pci[0] && strstr(inv->findings[i].message, g->pci))
+			return inv->findings[i].fix;
+	return NULL;
+}
+
 static void gpu_line(struct host_state *st, const struct lxgpu_inventory *inv,
-		     const struct lxgpu_gpu *g)
+		     const struct lxgpu_gpu *g, bool all_vfio)
 {
 	const char *drv = g->kernel_driver;
-	char what[160];
-	snprintf(what, sizeof(what), "GPU %d (%s, %s [%04x:%04x])", g->index,
-		 g->pci[0] ? g->pci : "no PCI address", lxgpu_vendor_name(g->vendor), g->vendor_id,
+	char what[256], ids[64];
+	snprintf(ids, sizeof(ids), "%s [%04x:%04x]", lxgpu_vendor_name(g->vendor), g->vendor_id,
 		 g->device_id);
+	snprintf(what, sizeof(what), "GPU %d (%s, %s)", g->index,
+		 g->pci[0] ? g->pci : "no PCI address", g->model ? g->model : ids);
 	if (drv && strcmp(drv, "vfio-pci") == 0) {
-		add(st, "gpu", HOST_INFO, NULL,
-		    "%s is bound to vfio-pci: it is given to a VM, lxgpu leaves it", what);
+		/* one GPU for a VM beside others for containers is a choice; all of
+		 * them leaves lxgpu nothing to give */
+		if (all_vfio)
+			add(st, "gpu", HOST_BAD, finding_fix(inv, g),
+			    "%s is bound to vfio-pci: it is given to a VM, and no GPU is left for "
+			    "containers",
+			    what);
+		else
+			add(st, "gpu", HOST_INFO, NULL,
+			    "%s is bound to vfio-pci: it is given to a VM, lxgpu leaves it", what);
 		return;
 	}
 	if (g->vendor == LXGPU_VENDOR_NVIDIA) {
-		if (drv && strcmp(drv, "nvidia") == 0)
+		if (drv && strcmp(drv, "nvidia") == 0 && g->usable)
 			add(st, "gpu", HOST_OK, NULL, "%s is bound to nvidia", what);
+		else if (drv && strcmp(drv, "nvidia") == 0)
+			add(st, "gpu", HOST_BAD, finding_fix(inv, g),
+			    "%s is bound to nvidia, but %s: no container can use it", what,
+			    g->reason ? g->reason : "it is not usable");
 		else if (drv && strcmp(drv, "nouveau") == 0)
 			add(st, "gpu", HOST_BAD,
 			    st->nouveau_blacklist ? "update-initramfs -u -k all && reboot"
@@ -211,6 +258,9 @@ static void nvidia_lines(const struct lxgpu_inventory *inv, struct host_state *s
 		    "nvidia %s was built by DKMS for the running kernel %s: rebuilt for each new "
 		    "kernel",
 		    v, st->kernel);
+	else if (v && st->dkms_pkg[0])
+		add(st, "dkms", HOST_OK, NULL,
+		    "nvidia %s comes with DKMS (%s): rebuilt for each new kernel", v, st->dkms_pkg);
 	else if (v && st->dkms_tree)
 		add(st, "dkms", HOST_WARN, "dkms autoinstall",
 		    "nvidia %s is a DKMS module, but not built for the running kernel %s", v,
@@ -230,11 +280,12 @@ static void nvidia_lines(const struct lxgpu_inventory *inv, struct host_state *s
 	else {
 		snprintf(fix, sizeof(fix), "lxgpu host prepare (apt-get install %s)",
 			 st->headers_pkg);
-		add(st, "headers", st->dkms_tree ? HOST_BAD : HOST_WARN, fix,
+		bool dkms = st->dkms_tree || st->dkms_pkg[0];
+		add(st, "headers", dkms ? HOST_BAD : HOST_WARN, fix,
 		    "no headers for the running kernel %s (/lib/modules/%s/build): %s", st->kernel,
 		    st->kernel,
-		    st->dkms_tree ? "DKMS cannot build nvidia for the next kernel"
-				  : "DKMS needs them to build nvidia");
+		    dkms ? "DKMS cannot build nvidia for the next kernel"
+			 : "DKMS needs them to build nvidia");
 	}
 	if (st->persistenced_pid > 0)
 		add(st, "persistenced", HOST_OK, NULL, "nvidia-persistenced runs (pid %ld)",
@@ -252,24 +303,39 @@ static void nvidia_lines(const struct lxgpu_inventory *inv, struct host_state *s
 			      "something runs CUDA");
 	if (!v)
 		return;
-	/* the nodes every CUDA container needs, and one per GPU nvidia has */
-	char have[512] = "", missing[256] = "";
-	bool ctl = false, uvm = false;
+	/* the nodes every CUDA container needs, and one per GPU nvidia has; the
+	 * uvm nodes are made by hand (nvidia-modprobe), so they can outlive a
+	 * module that came back under another major */
+	char have[512] = "", missing[256] = "", stale[256] = "";
+	bool ctl = false, uvm = false, tools = false;
+	int uvm_major = proc_devices_major(&inv->majors, "nvidia-uvm");
 	for (size_t i = 0; i < inv->nnodes; i++) {
 		const struct lxgpu_node *n = &inv->nodes[i];
 		if (n->role > LXGPU_NODE_UVM_TOOLS || n->type != 'c')
 			continue;
+		bool is_uvm = n->role == LXGPU_NODE_UVM || n->role == LXGPU_NODE_UVM_TOOLS;
 		ctl |= n->role == LXGPU_NODE_CTL;
 		uvm |= n->role == LXGPU_NODE_UVM;
+		tools |= n->role == LXGPU_NODE_UVM_TOOLS;
 		size_t l = strlen(have);
 		snprintf(have + l, sizeof(have) - l, "%s%s %u:%u", l ? ", " : "", n->path, n->major,
 			 n->minor);
+		if (is_uvm && uvm_major >= 0 && n->major != (unsigned)uvm_major) {
+			l = strlen(stale);
+			snprintf(stale + l, sizeof(stale) - l, " %s", n->path);
+		}
 	}
 	if (!ctl)
 		strcat(missing, " /dev/nvidiactl");
 	if (!uvm)
 		strcat(missing, " /dev/nvidia-uvm");
-	if (missing[0])
+	if (!tools)
+		strcat(missing, " /dev/nvidia-uvm-tools");
+	if (stale[0])
+		add(st, "nodes", HOST_WARN, "lxgpu sync --all",
+		    "not nvidia-uvm's major %d (/proc/devices):%s; present: %s", uvm_major, stale,
+		    have);
+	else if (missing[0])
 		add(st, "nodes", HOST_WARN,
 		    "lxgpu sync --all (and lxgpu host prepare for each boot)", "missing:%s%s%s",
 		    missing, have[0] ? "; present: " : "", have);
@@ -287,12 +353,20 @@ void host_scan(int rootfd, const struct lxgpu_inventory *inv, struct host_state 
 	else
 		add(st, "kernel", HOST_WARN, NULL,
 		    "the running kernel is unknown (no /proc/sys/kernel/osrelease)");
+	/* an error, not news: lxgpu is run to give containers a GPU */
 	if (inv->ngpus == 0)
-		add(st, "gpu", HOST_INFO, NULL, "no NVIDIA, AMD or Intel GPU on the PCI bus");
-	bool amdgpu = false, i915 = false, xe = false;
+		add(st, "gpu", HOST_BAD,
+		    "lspci -nnk | grep -EiA3 'vga|3d|display' (is the card seated, enabled in the "
+		    "firmware, not hidden by the hypervisor?)",
+		    "no GPU on this host: no NVIDIA, AMD or Intel display or 3D controller on the "
+		    "PCI bus");
+	bool amdgpu = false, i915 = false, xe = false, all_vfio = inv->ngpus > 0;
+	for (size_t i = 0; i < inv->ngpus; i++)
+		all_vfio &= inv->gpus[i].kernel_driver &&
+			    strcmp(inv->gpus[i].kernel_driver, "vfio-pci") == 0;
 	for (size_t i = 0; i < inv->ngpus; i++) {
 		const struct lxgpu_gpu *g = &inv->gpus[i];
-		gpu_line(st, inv, g);
+		gpu_line(st, inv, g, all_vfio);
 		const char *drv = g->kernel_driver ? g->kernel_driver : "";
 		bool dri = strcmp(drv, "amdgpu") == 0 || strcmp(drv, "i915") == 0 ||
 			   strcmp(drv, "xe") == 0;
@@ -305,9 +379,10 @@ void host_scan(int rootfd, const struct lxgpu_inventory *inv, struct host_state 
 				    g->drm_card ? g->drm_card : "",
 				    g->drm_card && g->drm_render ? ", " : "",
 				    g->drm_render ? g->drm_render : "");
-			else
-				add(st, "nodes", HOST_WARN, "udevadm trigger --subsystem-match=drm",
-				    "GPU %d has no /dev/dri node", g->index);
+			else /* nothing to pass to a container */
+				add(st, "nodes", HOST_BAD, "udevadm trigger --subsystem-match=drm",
+				    "GPU %d has no /dev/dri node: no container can use it",
+				    g->index);
 		}
 	}
 	if (amdgpu)
@@ -363,4 +438,28 @@ bool host_parse_latest(const char *text, char *out, size_t size)
 	memcpy(out, text, n);
 	out[n] = '\0';
 	return host_version_valid(out);
+}
+
+bool host_newest_of_branch(const char *listing, unsigned branch, char *out, size_t size)
+{
+	struct lxgpu_version best = { 0 };
+	bool found = false;
+	/* an index page links each release as href="580.95.05/" (or '...' or bare) */
+	for (const char *p = listing; (p = strstr(p, "href="));) {
+		p += 5;
+		if (*p == '"' || *p == '\'')
+			p++;
+		if (p[0] == '.' && p[1] == '/')
+			p += 2;
+		size_t n = strspn(p, "0123456789.");
+		struct lxgpu_version v;
+		if (n > 0 && n < size && p[n] == '/' && version_parse(p, n, &v) && v.nparts >= 2 &&
+		    v.part[0] == branch && (!found || version_cmp(&v, &best) > 0)) {
+			best = v;
+			snprintf(out, size, "%.*s", (int)n, p);
+			found = true;
+		}
+		p += n;
+	}
+	return found;
 }

@@ -36,6 +36,7 @@ struct host_state {
 	char *nouveau_blacklist;    /* what blacklists nouveau; NULL when nothing */
 	const char *nvidia_version; /* the loaded module's, borrowed from the inventory */
 	bool dkms_tree, dkms_built; /* /var/lib/dkms/nvidia/<V>[/<K>] */
+	char dkms_pkg[260];         /* "nvidia-kernel-dkms 580.95.05-1" (Debian's); "" when none */
 	long persistenced_pid;      /* -1 when it does not run */
 	bool boot_unit;             /* lxgpu-sync.service enabled */
 	char *unit_path;            /* where lxgpu-sync.service is installed; NULL when not */
@@ -43,7 +44,13 @@ struct host_state {
 	size_t nlines, cap;
 };
 
-/* Never fails: what cannot be read is a line saying so. */
+/* The running kernel's release into `release` ("" when unknown); whether it
+ * is a Proxmox kernel (-pve). */
+bool host_kernel(int rootfd, char *release, size_t size);
+/* The package of a kernel's headers: proxmox-headers-<K> or linux-headers-<K>. */
+void host_headers_package(const char *release, bool pve_kernel, char *out, size_t size);
+/* Never fails: what cannot be read is a line saying so. The lines are also
+ * `lxgpu doctor`'s host checks (doctor.c), so every fact is worded once. */
 void host_scan(int rootfd, const struct lxgpu_inventory *inv, struct host_state *out);
 void host_free(struct host_state *st);
 const char *host_status_name(enum host_status s);
@@ -51,6 +58,9 @@ const char *host_status_name(enum host_status s);
 bool host_version_valid(const char *v);
 /* The version in NVIDIA's latest.txt ("580.95.05 580.95.05/NVIDIA-...run"). */
 bool host_parse_latest(const char *text, char *out, size_t size);
+/* The newest release of driver branch `branch` (580) that NVIDIA's index page
+ * of Linux-x86_64 drivers links ("580.95.05/"); false when it has none. */
+bool host_newest_of_branch(const char *listing, unsigned branch, char *out, size_t size);
 
 /* One change of `host prepare` (or of its undo). */
 enum host_step_kind { HOST_STEP_WRITE, HOST_STEP_REMOVE, HOST_STEP_RUN };

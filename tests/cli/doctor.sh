@@ -3,7 +3,8 @@
 # doctor on fake hosts and fake container roots: each host check in its good
 # state and in its bad ones, with the fix it names (GPU bound to nvidia,
 # vfio-pci, nouveau or nothing; nouveau blacklisted; DKMS; kernel headers;
-# nvidia-persistenced; the uvm nodes; lxgpu-sync.service), the container part
+# nvidia-persistenced; the uvm nodes; lxgpu-sync.service: the lines of
+# `lxgpu host status`, same ids, info shown as ok), the container part
 # (what check reports, plus Docker inside and its no-cgroups setting), exit
 # codes (0 when nothing is ✗, 3 otherwise; DESIGN.md) and --json; then
 # doctor --explain for the messages of ../shared/ref/anchors.md §2. The good
@@ -59,15 +60,18 @@ eq "good host: JSON document (schema 1, host[], containers[], drift)" \
 eq "good host: every item has id, status, message, fix" "$(jqr '[.host[] | keys | join(",")] | unique | join(" ")')" \
 	"fix,id,message,status"
 eq "good host: every check ✓" "$(jqr '[.host[] | "\(.id)=\(.status)"] | join(" ")')" \
-	"gpu=ok nouveau-blacklist=ok nvidia-module=ok dkms=ok headers=ok persistenced=ok uvm=ok boot-unit=ok"
+	"kernel=ok gpu=ok nouveau=ok nvidia-module=ok dkms=ok headers=ok persistenced=ok boot-unit=ok nodes=ok"
 contains "good host: the GPU bound to nvidia" "$(msg gpu)" "0000:00:06.0"
+contains "good host: the GPU's model (the spec's information file)" "$(msg gpu)" "NVIDIA H100 80GB HBM3"
+contains "good host: the Proxmox kernel" "$(msg kernel)" "$K (Proxmox VE)"
 contains "good host: the module's version" "$(msg nvidia-module)" "$V"
 contains "good host: DKMS built for the running kernel" "$(msg dkms)" "$K"
 contains "good host: persistenced's pid" "$(msg persistenced)" 2187
-contains "good host: uvm nodes with their numbers (238, h100 capture)" "$(msg uvm)" "238:0"
+contains "good host: uvm nodes with their numbers (238, h100 capture)" "$(msg nodes)" \
+	"/dev/nvidia-uvm 238:0, /dev/nvidia-uvm-tools 238:1"
 run --sysroot "$base" doctor
 eq "good host text: exit 0" "$rc" 0
-eq "good host text: only ✓ lines" "$(grep -c '^  ✓ ' <<<"$out") $(grep -cE '^  (✗|!) ' <<<"$out")" "8 0"
+eq "good host text: only ✓ lines" "$(grep -c '^  ✓ ' <<<"$out") $(grep -cE '^  (✗|!) ' <<<"$out")" "9 0"
 eq "good host text: last line" "$(tail -1 <<<"$out")" "no problem found"
 
 ######## 2. each host check turned bad, one at a time
@@ -87,33 +91,39 @@ bad() {
 	eq "$desc: exit $([ "$status" = error ] && echo 3 || echo 0), drift" "$rc $(jqr .drift)" \
 		"$([ "$status" = error ] && echo "3 true" || echo "0 false")"
 }
-NB_FIX="blacklist nouveau"
-bad nb1 "no blacklist" nouveau-blacklist warning "$NB_FIX" 'rm etc/modprobe.d/blacklist-nouveau.conf'
-bad nb2 "blacklist commented out" nouveau-blacklist warning "$NB_FIX" \
+# host prepare writes the blacklist file (and the initramfs)
+NB_FIX="lxgpu host prepare"
+bad nb1 "no blacklist" nouveau warning "$NB_FIX" 'rm etc/modprobe.d/blacklist-nouveau.conf'
+bad nb2 "blacklist commented out" nouveau warning "$NB_FIX" \
 	'echo "# blacklist nouveau" >etc/modprobe.d/blacklist-nouveau.conf'
-bad nb3 "blacklist in a file without .conf (modprobe reads *.conf only)" nouveau-blacklist warning "$NB_FIX" \
+bad nb3 "blacklist in a file without .conf (modprobe reads *.conf only)" nouveau warning "$NB_FIX" \
 	'mv etc/modprobe.d/blacklist-nouveau.conf etc/modprobe.d/blacklist-nouveau'
-bad nb4 "blacklist of another module" nouveau-blacklist warning "$NB_FIX" \
+bad nb4 "blacklist of another module" nouveau warning "$NB_FIX" \
 	'echo "blacklist nouveaufb" >etc/modprobe.d/blacklist-nouveau.conf'
 h=$(clone nb5 "$base")
 rm "$h/etc/modprobe.d/blacklist-nouveau.conf"
 mkdir -p "$h/usr/lib/modprobe.d"
 printf '  blacklist\tnouveau  \n' >"$h/usr/lib/modprobe.d/nvidia-graphics-drivers.conf"
 run --sysroot "$h" doctor --json
-eq "blacklist in /usr/lib/modprobe.d, odd spacing: ok" "$(item nouveau-blacklist)" "ok|null"
-contains "blacklist in /usr/lib/modprobe.d: names the file" "$(msg nouveau-blacklist)" \
+eq "blacklist in /usr/lib/modprobe.d, odd spacing: ok" "$(item nouveau)" "ok|null"
+contains "blacklist in /usr/lib/modprobe.d: names the file" "$(msg nouveau)" \
 	/usr/lib/modprobe.d/nvidia-graphics-drivers.conf
 
 bad dk1 "DKMS built only for an older kernel" dkms warning "dkms autoinstall" \
 	"mv var/lib/dkms/nvidia/$V/$K var/lib/dkms/nvidia/$V/6.8.12-2-pve"
-bad dk2 "no DKMS: installed from the .run without --dkms" dkms warning "--dkms" 'rm -r var/lib/dkms'
-bad dk3 "DKMS only for the previous driver" dkms warning "--dkms" \
+# install-driver runs NVIDIA's installer with --dkms
+bad dk2 "no DKMS: installed from the .run without --dkms" dkms warning "lxgpu host install-driver --version $V" 'rm -r var/lib/dkms'
+bad dk3 "DKMS only for the previous driver" dkms warning "lxgpu host install-driver --version $V" \
 	"mv var/lib/dkms/nvidia/$V var/lib/dkms/nvidia/570.86.10"
 h=$(clone dk4 "$base")
 rm -r "$h/var/lib/dkms"
 printf '\nPackage: nvidia-kernel-dkms\nStatus: install ok installed\nVersion: %s-1\n' "$V" >>"$h/var/lib/dpkg/status"
 run --sysroot "$h" doctor --json
 eq "DKMS from Debian's package (nvidia-kernel-dkms): ok" "$(item dkms)" "ok|null"
+contains "DKMS from Debian's package: names it and its version" "$(msg dkms)" "nvidia-kernel-dkms $V-1"
+rm -r "$h/usr/src/linux-headers-$K"
+run --sysroot "$h" doctor --json
+eq "DKMS from Debian's package, no headers: an error (it cannot build)" "$(item headers | cut -d'|' -f1)" error
 printf '\nPackage: nvidia-open-kernel-dkms\nStatus: deinstall ok config-files\nVersion: %s-1\n' "$V" >"$TMP/removed"
 h=$(clone dk5 "$base")
 rm -r "$h/var/lib/dkms"
@@ -121,11 +131,11 @@ cat "$TMP/removed" >>"$h/var/lib/dpkg/status"
 run --sysroot "$h" doctor --json
 eq "a removed DKMS package (config-files only) is not DKMS" "$(item dkms | cut -d'|' -f1)" warning
 
-bad hd1 "headers removed (dangling build link) while DKMS builds nvidia" headers error "apt install proxmox-headers-$K" \
-	"rm -r usr/src/linux-headers-$K"
-bad hd2 "no headers, no DKMS" headers warning "apt install proxmox-headers-$K" \
+bad hd1 "headers removed (dangling build link) while DKMS builds nvidia" headers error \
+	"lxgpu host prepare (apt-get install proxmox-headers-$K)" "rm -r usr/src/linux-headers-$K"
+bad hd2 "no headers, no DKMS" headers warning "apt-get install proxmox-headers-$K" \
 	"rm -r usr/src/linux-headers-$K var/lib/dkms"
-bad hd3 "a Debian kernel without headers" headers warning "apt install linux-headers-6.1.0-28-amd64" \
+bad hd3 "a Debian kernel without headers" headers warning "apt-get install linux-headers-6.1.0-28-amd64" \
 	'echo 6.1.0-28-amd64 >proc/sys/kernel/osrelease; rm -r var/lib/dkms'
 
 PD_FIX="systemctl enable --now nvidia-persistenced"
@@ -133,7 +143,7 @@ bad pd1 "persistenced not running (no pid file)" persistenced warning "$PD_FIX" 
 bad pd2 "persistenced pid file left, process gone" persistenced warning "$PD_FIX" 'rm -r proc/2187'
 bad pd3 "persistenced pid reused by another program" persistenced warning "$PD_FIX" 'echo bash >proc/2187/comm'
 
-BU_FIX="systemctl enable lxgpu-sync.service"
+BU_FIX="lxgpu host prepare" # it enables the unit
 bad bu1 "lxgpu-sync.service not enabled" boot-unit warning "$BU_FIX" \
 	'rm etc/systemd/system/multi-user.target.wants/lxgpu-sync.service'
 h=$(clone bu2 "$base")
@@ -152,7 +162,9 @@ for spec in h100-after-boot h100-stale-uvm; do
 	case $spec in
 	h100-after-boot)
 		eq "after boot: exit 0 (a warning)" "$rc" 0
-		eq "after boot: no ✓ for the uvm nodes" "$(item uvm)" ""
+		eq "after boot: ! for the uvm nodes, fixed by sync" "$(item nodes)" \
+			"warning|lxgpu sync --all (and lxgpu host prepare for each boot)"
+		contains "after boot: both uvm nodes missing" "$(msg nodes)" "missing: /dev/nvidia-uvm /dev/nvidia-uvm-tools;"
 		eq "after boot: ! with nvidia-modprobe -u" \
 			"$(jqr '[.host[] | select(.fix != null and (.fix | contains("nvidia-modprobe -u"))) | .status] | join(",")')" warning
 		;;
@@ -161,8 +173,10 @@ for spec in h100-after-boot h100-stale-uvm; do
 		eq "stale uvm: ✗ for both nodes, each with the fix" \
 			"$(jqr '[.host[] | select(.status == "error") | .fix] | join("|")')" \
 			"rm -f /dev/nvidia-uvm /dev/nvidia-uvm-tools && nvidia-modprobe -u -c 0|rm -f /dev/nvidia-uvm /dev/nvidia-uvm-tools && nvidia-modprobe -u -c 0"
-		eq "stale uvm: no ✓ for the uvm nodes (511 is not nvidia-uvm's major; the ✗ are above)" \
-			"$(item uvm)" ""
+		eq "stale uvm: ! for the uvm nodes (511 is not nvidia-uvm's major), fixed by sync" \
+			"$(item nodes)" "warning|lxgpu sync --all"
+		contains "stale uvm: names the major and both nodes" "$(msg nodes)" \
+			"not nvidia-uvm's major 238 (/proc/devices): /dev/nvidia-uvm /dev/nvidia-uvm-tools;"
 		;;
 	esac
 done
@@ -191,6 +205,20 @@ eq "vfio-pci: both GPUs ✗, given to a VM" \
 	"error true,error true"
 eq "vfio-pci: the ✗ line says its fix (unbind from vfio-pci)" \
 	"$(jqr '[.host[] | select(.status == "error") | .fix // "" | contains("vfio-pci/unbind")] | any')" true
+# one GPU given to a VM beside the H100 left for containers: a choice, not a fault
+h=$(clone vfio-beside "$base")
+d=$h/sys/devices/pci0000:00/0000:00:07.0
+mkdir -p "$d"
+echo 0x10de >"$d/vendor"
+echo 0x2504 >"$d/device"
+echo 0x030000 >"$d/class"
+ln -s ../../../../bus/pci/drivers/vfio-pci "$d/driver"
+ln -s ../../../devices/pci0000:00/0000:00:07.0 "$h/sys/bus/pci/devices/0000:00:07.0"
+run --sysroot "$h" doctor --json
+eq "vfio-pci beside a GPU for containers: exit 0" "$rc" 0
+eq "vfio-pci beside a GPU for containers: both GPUs ✓ (the VM's is information)" \
+	"$(jqr '[.host[] | select(.id == "gpu") | "\(.status) \(.message | contains("vfio-pci"))"] | join(",")')" \
+	"ok false,ok true"
 rm "$vf/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver"
 run --sysroot "$vf" doctor --json
 eq "no driver bound: exit 3" "$rc" 3
@@ -201,6 +229,9 @@ ng=$(gpu_host doctor-nogpu no-gpu.spec)
 run --sysroot "$ng" doctor --json
 eq "no GPU: exit 3" "$rc" 3
 eq "no GPU: a ✗ gpu item" "$(item gpu | cut -d'|' -f1)" error
+contains "no GPU: the fix lists the PCI display devices" "$(item gpu)" "lspci -nnk"
+eq "no GPU: said once (discover's no-gpu finding is the gpu line)" \
+	"$(jqr '[.host[] | select(.status == "error")] | length')" 1
 # every ✗ says its fix: the text ends with "problems found: each ✗ line says its fix"
 without=""
 for h in "$nv" "$vf" "$ng"; do

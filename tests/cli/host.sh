@@ -53,7 +53,8 @@ run --sysroot "$h" host status --json
 eq "status ok: exit 0" "$rc" 0
 eq "status ok: schema 1" "$(jqr .schema)" 1
 eq "status ok: kernel" "$(line kernel)" "ok kernel $K (Proxmox VE)|"
-eq "status ok: GPU bound to nvidia" "$(line gpu)" "ok GPU 0 (0000:00:06.0, nvidia [10de:2330]) is bound to nvidia|"
+# the model from the spec's /proc/driver/nvidia/gpus/0000:00:06.0/information
+eq "status ok: GPU bound to nvidia" "$(line gpu)" "ok GPU 0 (0000:00:06.0, NVIDIA H100 80GB HBM3) is bound to nvidia|"
 eq "status ok: nouveau blacklisted, by which file" "$(line nouveau)" \
 	"ok nouveau is blacklisted (/etc/modprobe.d/blacklist-nouveau.conf)|"
 eq "status ok: module and its kind" "$(line nvidia-module)" "ok nvidia $V (open kernel module) is loaded|"
@@ -114,7 +115,29 @@ contains "amd: amdgpu, nothing to install" "$(line gpu)" "is bound to amdgpu, th
 contains "amd: firmware checked for amdgpu" "$(line firmware)" "/lib/firmware/amdgpu"
 h=$(host vfio vfio.spec) || bail "fake host"
 run --sysroot "$h" host status --json
-contains "vfio: given to a VM, left alone" "$(line gpu)" "info GPU 0 (0000:01:00.0, nvidia [10de:1fbb]) is bound to vfio-pci: it is given to a VM, lxgpu leaves it|"
+# both GPUs on vfio-pci (no nvidia loaded: no model, the ids): none left for a container
+contains "vfio: every GPU given to a VM is an error" "$(line gpu)" \
+	"error GPU 0 (0000:01:00.0, nvidia [10de:1fbb]) is bound to vfio-pci: it is given to a VM, and no GPU is left for containers|"
+contains "vfio: the fix unbinds it from vfio-pci" "$(line gpu)" \
+	"echo 0000:01:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind"
+h=$(host nogpu no-gpu.spec) || bail "fake host"
+run --sysroot "$h" host status --json
+eq "no GPU: exit 0 (status reports, it does not judge)" "$rc" 0
+contains "no GPU: an error whose fix lists the PCI display devices" "$(line gpu)" \
+	"error no GPU on this host: no NVIDIA, AMD or Intel display or 3D controller on the PCI bus|lspci -nnk"
+
+# the nodes: uvm nodes left under another major (511; /proc/devices: 238)
+h=$(host stale h100-stale-uvm.spec pve.spec) || bail "fake host"
+full_host "$h"
+run --sysroot "$h" host status --json
+eq "stale uvm nodes: a warning, fixed by sync" "$(line nodes)" \
+	"warning not nvidia-uvm's major 238 (/proc/devices): /dev/nvidia-uvm /dev/nvidia-uvm-tools; present: /dev/nvidia0 195:0, /dev/nvidiactl 195:255, /dev/nvidia-uvm 511:0, /dev/nvidia-uvm-tools 511:1|lxgpu sync --all"
+# Debian's DKMS package builds nvidia under another name (no /var/lib/dkms/nvidia)
+rm -r "$h/var/lib/dkms"
+printf '\nPackage: nvidia-open-kernel-dkms\nStatus: install ok installed\nVersion: %s-1\n' "$V" >>"$h/var/lib/dpkg/status"
+run --sysroot "$h" host status --json
+eq "Debian's nvidia-open-kernel-dkms: DKMS" "$(line dkms)" \
+	"ok nvidia $V comes with DKMS (nvidia-open-kernel-dkms $V-1): rebuilt for each new kernel|"
 
 # === prepare on the nouveau host (NVIDIA GPU, nothing prepared)
 h=$(host prep nouveau-optiplex.spec) || bail "fake host"
@@ -225,7 +248,10 @@ contains "global --version still works" "$out" "lxgpu "
 # === install-driver against httpd.py
 "$PYTHON" -c 1 2>/dev/null || { done_testing; exit; }
 ldconfig -p | grep -q 'libcurl\.so\.4 ' || { done_testing; exit; }
-NV=580.95.05
+# the fake host's module is $V (branch 580); NVIDIA's server has a newer 580
+# ($NV), and its newest overall is of branch 590 (latest.txt)
+NV=580.172.08
+NEWEST=590.48.01
 NAME=NVIDIA-Linux-x86_64-$NV.run
 SRV=$TMP/srv
 mkdir -p "$SRV/$NV"
@@ -241,7 +267,14 @@ echo "installer \$*" >>"$CALLS"
 mkdir -p "\$HOST_ROOT/var/lib/dkms/nvidia/$NV/$K"
 EOF
 printf '%s  %s\n' "$(sha "$SRV/$NV/$NAME")" "$NAME" >"$SRV/$NV/$NAME.sha256sum"
-printf '%s %s/%s\n' "$NV" "$NV" "$NAME" >"$SRV/latest.txt"
+printf '%s %s/NVIDIA-Linux-x86_64-%s.run\n' "$NEWEST" "$NEWEST" "$NEWEST" >"$SRV/latest.txt"
+# the index page of NVIDIA's folder of drivers, as its server lists them
+index() { # VERSION...: the links of the index page
+	printf '<html><body><pre><a href="../">../</a>\n<a href="latest.txt">latest.txt</a>\n'
+	for v in "$@"; do printf '<a href="%s/">%s/</a>  01-Jan-2026 00:00  -\n' "$v" "$v"; done
+	printf '</pre></body></html>\n'
+}
+index 570.195.03 580.95.05 "$NV" 580.65.06 "$NEWEST" >"$SRV/index.html"
 "$PYTHON" "$(dirname "$0")/httpd.py" "$SRV" --port-file "$TMP/port" --parent $$ --timeout 300 >/dev/null &
 srv_pid=$!
 trap 'kill "$srv_pid" 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -265,9 +298,10 @@ ln -s "libnvidia-ml.so.$V" "$ct/rootfs/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.
 reset
 run --sysroot "$h" host install-driver --dry-run
 eq "install --dry-run: exit 0" "$rc" 0
-contains "install --dry-run: the newest from latest.txt" "$out" "would install NVIDIA's driver $NV with DKMS"
+contains "install --dry-run: the newest of the loaded module's branch, not latest.txt's" "$out" \
+	"would install NVIDIA's driver $NV (the newest of branch 580, the loaded module's) with DKMS"
 contains "install --dry-run: names the container to sync" "$out" "lxgpu sync after the reboot: ct"
-eq "install --dry-run: only latest.txt fetched, nothing run" "$(requests)|$(calls)" "/latest.txt|"
+eq "install --dry-run: only the index fetched, nothing run" "$(requests)|$(calls)" "/|"
 
 # a running container with a copied driver: refused
 mkdir -p "$h/proc/net"
@@ -286,13 +320,13 @@ FAIL=installer run --sysroot "$h" host install-driver
 eq "installer fails: exit 1" "$rc" 1
 contains "installer fails: exit code and log" "$err" "$NAME failed (exit 3): see /var/log/lxgpu/host-install-$NV.log"
 check "installer fails: no DKMS tree claimed" test ! -e "$h/var/lib/dkms/nvidia/$NV"
-eq "installer fails: latest.txt, checksum, installer downloaded" "$(requests)" "/latest.txt,/$NV/$NAME.sha256sum,/$NV/$NAME"
+eq "installer fails: index, checksum, installer downloaded" "$(requests)" "/,/$NV/$NAME.sha256sum,/$NV/$NAME"
 
 # the real run
 reset
 run --sysroot "$h" host install-driver
 eq "install: exit 0" "$rc" 0
-eq "install: the cached installer reused, after its checksum" "$(requests)" "/latest.txt,/$NV/$NAME.sha256sum"
+eq "install: the cached installer reused, after its checksum" "$(requests)" "/,/$NV/$NAME.sha256sum"
 eq "install: silent, DKMS, no questions, no UI, its log kept" "$(calls)" \
 	"installer --silent --dkms --no-questions --ui=none --log-file-name=$h/var/log/lxgpu/nvidia-installer-$NV.log;"
 check "install: the installer cached" cmp "$SRV/$NV/$NAME" "$h/var/cache/lxgpu/$NAME"
@@ -305,8 +339,27 @@ reset
 run --sysroot "$h" host install-driver --version 1.2.3 --json
 eq "--version of a missing release: exit 1" "$rc" 1
 contains "--version of a missing release: HTTP 404" "$err" "HTTP 404"
-mv "$SRV/latest.txt" "$SRV/latest.off"
+mv "$SRV/index.html" "$SRV/index.off"
 run --sysroot "$h" host install-driver --dry-run
+eq "no index page: exit 1" "$rc" 1
+contains "no index page: asks for --version" "$err" "NVIDIA's 580 drivers are unknown; pass --version V"
+index 570.195.03 580.95.05 "$NEWEST" >"$SRV/index.html"
+run --sysroot "$h" host install-driver --dry-run
+eq "no 580 newer than the loaded one: exit 0" "$rc" 0
+contains "no 580 newer than the loaded one: the loaded release again, with DKMS" "$out" \
+	"would install NVIDIA's driver $V (the loaded module's; $BASE/ lists no newer 580 driver) with DKMS"
+mv "$SRV/index.off" "$SRV/index.html"
+# no module loaded (nouveau has the GPU): NVIDIA's newest, latest.txt
+hn=$(host nomod nouveau-optiplex.spec) || bail "fake host"
+mkdir -p "$hn/proc/sys/kernel" "$hn/lib/modules/$K/build"
+echo "$K" >"$hn/proc/sys/kernel/osrelease"
+reset
+run --sysroot "$hn" host install-driver --dry-run --json
+eq "no module loaded: NVIDIA's newest from latest.txt" "$rc $(jqr '"\(.version) \(.version_from)"')" \
+	"0 $NEWEST NVIDIA's newest (latest.txt); GPUs before Turing need --version of branch 580 or older"
+eq "no module loaded: only latest.txt fetched" "$(requests)" "/latest.txt"
+mv "$SRV/latest.txt" "$SRV/latest.off"
+run --sysroot "$hn" host install-driver --dry-run
 eq "no latest.txt: exit 1" "$rc" 1
 contains "no latest.txt: asks for --version" "$err" "NVIDIA's newest driver is unknown; pass --version V"
 mv "$SRV/latest.off" "$SRV/latest.txt"

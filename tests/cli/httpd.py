@@ -7,8 +7,8 @@ Serves the files under ROOT on 127.0.0.1, on a free port: the port is printed
 on stdout, and written (atomically) to FILE when --port-file is given. GET and
 HEAD, with single byte ranges ("bytes=A-", "bytes=A-B", "bytes=-N"): 206 with
 Content-Range, 416 with "Content-Range: bytes */SIZE" when A is past the end.
-A missing file is a 404. Path components starting with "." or "_" are never
-served.
+A missing file is a 404; a folder is served as its index.html. Path
+components starting with "." or "_" are never served.
 
 Behaviours per path, from a control file: the file CONTROL/<path> (CONTROL
 defaults to ROOT/.ctl) holds one line, read on every request:
@@ -136,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
             self.record(path, rng, code, self.simple(code, b"status %d\n" % code), False)
             return
         f = os.path.join(self.server.root, *parts)
+        if os.path.isdir(f):
+            # a folder is its index.html, as a web server's index page
+            f = os.path.join(f, "index.html")
         if not os.path.isfile(f):
             self.record(path, rng, 404, self.simple(404, b"not found\n"), False)
             return
