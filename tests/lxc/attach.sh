@@ -22,86 +22,25 @@
 # when a driver owns major 195 or 238 here, or when /dev/nvidia* exists already.
 # Removes its containers, device nodes and temp dirs on exit, failed or not.
 # shellcheck disable=SC2016 # single-quoted scripts expand inside the container or sh -c
-set -u
-: "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 SPEC=$HOSTS/two-fake-gpus.spec
 NODES="nvidia0 nvidia1 nvidiactl nvidia-uvm nvidia-uvm-tools" # as in $SPEC
 UUID0=GPU-fa4e0000-0000-4000-8000-000000000000
 PRIV=lxgpu-e2e-priv
 UNPRIV=lxgpu-e2e-unpriv
-LOCK=/run/lxgpu-lxc-test.lock
-STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes this test made
-
-tap_n=0
-tap_failed=0
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
-not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
-diag() { sed 's/^/# /'; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-bail() { echo "Bail out! $*"; exit 1; }
-# eq DESC ACTUAL EXPECTED
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
-	fi
-}
 
 # ---------------------------------------------------------------- skips ----
-[ "$(id -u)" = 0 ] || skip_all "needs root (real containers, mknod in /dev)"
-command -v lxc-start >/dev/null || skip_all "lxc-start not installed (apt-get install lxc busybox-static uidmap)"
-here=$(cd "$(dirname "$0")" && pwd)
-SHARED=${SHARED:-$(cd "$here/../../.." && pwd)/shared}
-TB=${LXC_TESTBED:-$SHARED/lxc-testbed/lxc-testbed.sh}
-export TESTBED_NO_INSTALL=1 # never apt-get from a test
-[ -x "$TB" ] || skip_all "no LXC testbed at $TB (set LXC_TESTBED)"
-for c in busybox newuidmap unshare nsenter flock; do
-	command -v "$c" >/dev/null || skip_all "$c not installed (apt-get install lxc busybox-static uidmap)"
-done
-grep -qw cgroup2 /proc/filesystems || skip_all "kernel has no cgroup2"
-# ENXIO means "allowed, no driver" only while no driver owns these majors.
-if awk '/^Block/ { exit } $1 == 195 || $1 == 238 { f = 1 } END { exit !f }' /proc/devices; then
-	skip_all "a driver owns char major 195 or 238 on this host: the fake nodes would reach it"
-fi
-
-exec 9>"$LOCK"
-flock -w 300 9 || skip_all "another run of this test holds $LOCK"
-# nodes left by an earlier run that was killed before its cleanup
-if [ -f "$STATE" ]; then
-	while read -r path maj min; do
-		[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
-			rm -f "$path"
-	done <"$STATE"
-	rm -f "$STATE"
-fi
-existing=$(compgen -G '/dev/nvidia*' | paste -sd ' ')
-[ -z "$existing" ] || skip_all "real NVIDIA nodes exist ($existing): this test makes its own fake ones"
+lxc_need_root
+lxc_skips unshare
+lxc_skip_if_majors 195 238
+lxc_lock
+lxc_skip_if_nvidia_nodes
 
 # -------------------------------------------------------------- cleanup ----
-TMP=$(mktemp -d /tmp/lxgpu-lxc.XXXXXX)
-chmod 755 "$TMP" # unprivileged containers' root (uid 100000) walks through it
-W=$TMP/tb
-FAKE=$TMP/host
-cleanup() {
-	local path maj min
-	"$TB" cleanup "$W" >/dev/null 2>&1 || true
-	if [ -f "$STATE" ]; then
-		while read -r path maj min; do
-			[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
-				rm -f "$path"
-		done <"$STATE"
-		rm -f "$STATE"
-	fi
-	if grep -qF " $TMP" /proc/self/mountinfo; then
-		echo "# left $TMP in place: something is still mounted below it" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lxc_tmp lxgpu-lxc
+lxc_traps lxc_cleanup
 
 # ---------------------------------------------------------------- setup ----
 if ! "$MKHOST" "$SPEC" "$FAKE" >"$TMP/mkhost.log" 2>&1; then
@@ -110,14 +49,8 @@ if ! "$MKHOST" "$SPEC" "$FAKE" >"$TMP/mkhost.log" 2>&1; then
 fi
 mkdir -p "$W/lxc" "$FAKE/var/lib/lxc"
 
-: >"$STATE"
-for n in $NODES; do
-	hex=$(stat -c '%t %T' "$FAKE/dev/$n") || bail "fake host has no /dev/$n"
-	read -r maj min <<<"$hex"
-	maj=$((16#$maj)) min=$((16#$min))
-	echo "/dev/$n $maj $min" >>"$STATE"
-	mknod -m 0666 "/dev/$n" c "$maj" "$min" || bail "mknod /dev/$n c $maj $min"
-done
+# shellcheck disable=SC2086 # NODES: a list of names
+lxc_make_nodes "$FAKE" $NODES
 eq "real /dev has the fake host's nodes" \
 	"$(for n in $NODES; do stat -c '%n %t:%T %a' "/dev/$n"; done | tr '\n' ';')" \
 	"/dev/nvidia0 c3:0 666;/dev/nvidia1 c3:1 666;/dev/nvidiactl c3:ff 666;/dev/nvidia-uvm ee:0 666;/dev/nvidia-uvm-tools ee:1 666;"
@@ -139,7 +72,6 @@ lx_ok() { # DESC ARGS...
 		printf 'lxgpu %s: exit %s\n%s\n%s\n' "$*" "$rc" "$out" "$err" | diag
 	fi
 }
-tb() { "$TB" "$@" 2>>"$TMP/testbed.log"; }
 create() { # NAME priv|unpriv
 	tb create "$W" "$1" "$2" >/dev/null || { tail -n 20 "$TMP/testbed.log" | diag; bail "lxc-create $1 failed"; }
 }
@@ -150,12 +82,8 @@ start() { # NAME
 		bail "container $1 did not start"
 	fi
 }
-stop() { tb stop "$W" "$1" -k; }
 probe() { tb probe "$W" "$1" "$2" rw; }
 inside() { local n=$1; shift; tb attach "$W" "$n" -- /bin/sh -c "$*"; }
-# change BEFORE AFTER: what turned config BEFORE into AFTER: added lines as
-# they are, removed lines with a leading "-"
-change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-format='%L' "$1" "$2"; }
 
 EXPECTED="lxc.environment = LXGPU_DEVICES=$UUID0
 lxc.environment = LXGPU_RULES=195:0,195:255,238:0,238:1
@@ -236,5 +164,4 @@ if cmp -s "$TMP/unpriv.before" "$cfg"; then ok "detach $UNPRIV: config byte-iden
 	diff "$TMP/unpriv.before" "$cfg" | diag
 fi
 
-echo "1..$tap_n"
-[ "$tap_failed" -eq 0 ]
+done_testing

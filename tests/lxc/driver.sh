@@ -45,11 +45,11 @@
 #
 # Needs root, lxc, busybox-static, uidmap and python3 (mkhost's ldcache);
 # skips (1..0 # SKIP) without them, when a driver owns major 195 or 238 here,
-# or when /dev/nvidia* exists already. Shares attach.sh's lock and node list
+# or when /dev/nvidia* exists already. Shares lib.sh's lock and node list
 # in /run. Removes its containers, device nodes and temp dirs on exit.
 # shellcheck disable=SC2016 # single-quoted scripts expand inside the container or sh -c
-set -u
-: "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 SPEC=$HOSTS/two-fake-gpus.spec
 DRIVER_SPEC=$HOSTS/h100-580.159.04.spec
@@ -61,33 +61,7 @@ PRIV=lxgpu-drv-priv
 UNPRIV=lxgpu-drv-unpriv
 COPY=lxgpu-drv-copy
 DEB=/usr/lib/x86_64-linux-gnu
-LOCK=/run/lxgpu-lxc-test.lock
-STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes this test made (as attach.sh)
 
-tap_n=0
-tap_failed=0
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
-not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
-diag() { sed 's/^/# /'; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-bail() { echo "Bail out! $*"; exit 1; }
-# eq DESC ACTUAL EXPECTED
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
-	fi
-}
-# contains DESC HAYSTACK NEEDLE
-contains() {
-	case $2 in
-	*"$3"*) ok "$1" ;;
-	*)
-		not_ok "$1"
-		printf 'missing:  %s\nin:       %s\n' "$3" "$2" | diag
-		;;
-	esac
-}
 # same_file DESC EXPECTED ACTUAL: the two files are byte-identical
 same_file() {
 	if cmp -s "$2" "$3"; then ok "$1"; else
@@ -97,62 +71,19 @@ same_file() {
 }
 
 # ---------------------------------------------------------------- skips ----
-[ "$(id -u)" = 0 ] || skip_all "needs root (real containers, mknod in /dev)"
-command -v lxc-start >/dev/null || skip_all "lxc-start not installed (apt-get install lxc busybox-static uidmap)"
-here=$(cd "$(dirname "$0")" && pwd)
-SHARED=${SHARED:-$(cd "$here/../../.." && pwd)/shared}
-TB=${LXC_TESTBED:-$SHARED/lxc-testbed/lxc-testbed.sh}
-export TESTBED_NO_INSTALL=1 # never apt-get from a test
-[ -x "$TB" ] || skip_all "no LXC testbed at $TB (set LXC_TESTBED)"
-for c in busybox newuidmap unshare nsenter flock setpriv; do
-	command -v "$c" >/dev/null || skip_all "$c not installed (apt-get install lxc busybox-static uidmap)"
-done
+lxc_need_root
+lxc_skips unshare setpriv
 command -v python3 >/dev/null || skip_all "python3 not installed (mkhost writes the ld.so.cache with it)"
 command -v jq >/dev/null || skip_all "jq not installed"
-grep -qw cgroup2 /proc/filesystems || skip_all "kernel has no cgroup2"
-if awk '/^Block/ { exit } $1 == 195 || $1 == 238 { f = 1 } END { exit !f }' /proc/devices; then
-	skip_all "a driver owns char major 195 or 238 on this host: the fake nodes would reach it"
-fi
+lxc_skip_if_majors 195 238
 [ -d /proc/driver ] || skip_all "no /proc/driver to cover with the fake driver version (install)"
-
-exec 9>"$LOCK"
-flock -w 300 9 || skip_all "another run of a real-LXC test holds $LOCK"
-# nodes left by an earlier run that was killed before its cleanup
-if [ -f "$STATE" ]; then
-	while read -r path maj min; do
-		[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
-			rm -f "$path"
-	done <"$STATE"
-	rm -f "$STATE"
-fi
-existing=$(compgen -G '/dev/nvidia*' | paste -sd ' ')
-[ -z "$existing" ] || skip_all "real NVIDIA nodes exist ($existing): this test makes its own fake ones"
+lxc_lock
+lxc_skip_if_nvidia_nodes
 
 # -------------------------------------------------------------- cleanup ----
 t0=$(date +%s%N)
-TMP=$(mktemp -d /tmp/lxgpu-lxc-drv.XXXXXX)
-chmod 755 "$TMP" # the hook of the unprivileged container (uid 100000) reads the fake host
-W=$TMP/tb
-FAKE=$TMP/host
-cleanup() {
-	local path maj min
-	"$TB" cleanup "$W" >/dev/null 2>&1 || true
-	if [ -f "$STATE" ]; then
-		while read -r path maj min; do
-			[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
-				rm -f "$path"
-		done <"$STATE"
-		rm -f "$STATE"
-	fi
-	if grep -qF " $TMP" /proc/self/mountinfo; then
-		echo "# left $TMP in place: something is still mounted below it" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lxc_tmp lxgpu-lxc-drv
+lxc_traps lxc_cleanup
 
 # ---------------------------------------------------------------- setup ----
 # the spec's driver section is driver A; B: the same files renamed, A's removed
@@ -193,14 +124,8 @@ eq "uid 100000 reads the fake host's driver files and ld.so.cache" \
 		cat "$FAKE/usr/local/nvidia/lib64/libcuda.so.$A" "$FAKE/etc/ld.so.cache" 2>&1 | head -n 1)" \
 	"stand-in for libcuda.so.$A"
 
-: >"$STATE"
-for n in $NODES; do
-	hex=$(stat -c '%t %T' "$FAKE/dev/$n") || bail "fake host has no /dev/$n"
-	read -r maj min <<<"$hex"
-	maj=$((16#$maj)) min=$((16#$min))
-	echo "/dev/$n $maj $min" >>"$STATE"
-	mknod -m 0666 "/dev/$n" c "$maj" "$min" || bail "mknod /dev/$n c $maj $min"
-done
+# shellcheck disable=SC2086 # NODES: a list of names
+lxc_make_nodes "$FAKE" $NODES
 
 # lx ARGS...: lxgpu --sysroot FAKE --lxcpath W/lxc ARGS, W/lxc seen at FAKE/W/lxc;
 # sets $out, $err, $rc
@@ -222,20 +147,12 @@ lx_host() {
 	rc=$?
 	err=$(cat "$TMP/stderr")
 }
-# ran DESC EXPECTED_RC: the last lx/lx_host exited so
-ran() {
-	if [ "$rc" = "$2" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'exit %s, expected %s\nstdout: %s\nstderr: %s\n' "$rc" "$2" "$out" "$err" | diag
-	fi
-}
 one_line_error() { # DESC: stderr is one line "lxgpu: ..."
 	if [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] && [ "${err#lxgpu: }" != "$err" ]; then ok "$1"; else
 		not_ok "$1"
 		printf '%s\n' "$err" | diag
 	fi
 }
-tb() { "$TB" "$@" 2>>"$TMP/testbed.log"; }
 # create NAME priv|unpriv [debian]: a busybox container with library dirs of
 # its own (the busybox template binds this machine's /lib, /usr/lib, /lib64
 # and /usr/lib64 read-only over them; busybox is static, so those lines go);
@@ -256,10 +173,8 @@ start() { # NAME
 		bail "container $1 did not start"
 	fi
 }
-stop() { tb stop "$W" "$1" -k; }
 # inside NAME SCRIPT: sh -c SCRIPT in the container, its stderr with its stdout
 inside() { lxc-attach -P "$W/lxc" -n "$1" -- /bin/sh -c "exec 2>&1; $2"; }
-change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-format='%L' "$1" "$2"; }
 # snap NAME LIBDIR VERSION: what a process in the container finds, a line each:
 # libcuda.so.1, libnvidia-ml.so.1 and /usr/bin/nvidia-smi as "NAME -> LINK:
 # TEXT; W" (W: "writable", else why opening it to append fails: that writes
@@ -280,7 +195,6 @@ awk -v d="$d/" -v v="$v" 'index($5, d) == 1 {
 	END { printf "binds: %d, %d\n", n, m }' /proc/self/mountinfo
 SH
 }
-line() { sed -n "$1p"; } # line N <<<TEXT
 # binds_ok DESC LINE: "binds: N, N" with N >= 2
 binds_ok() {
 	if [[ $2 =~ ^binds:\ ([0-9]+),\ ([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] &&
@@ -582,5 +496,4 @@ contains "stopped: says so" "$err" "container $COPY is stopped"
 eq "stopped: nothing pushed into its root" "$(find "$W/lxc/$COPY/rootfs/tmp" -name 'lxgpu-*' | wc -l)" 0
 
 echo "# run time $((($(date +%s%N) - t0) / 1000000)) ms"
-echo "1..$tap_n"
-[ "$tap_failed" -eq 0 ]
+done_testing

@@ -60,11 +60,11 @@
 #
 # Needs root, lxc, busybox-static and uidmap (strace optional); skips (1..0 # SKIP) without them,
 # when a driver owns char major 195, 226, 237 or 238 here, or when
-# /dev/nvidia* exists already. Shares attach.sh's lock and node list in /run.
+# /dev/nvidia* exists already. Shares lib.sh's lock and node list in /run.
 # Removes its containers, nodes, mounts and temp dirs on exit, failed or not.
 # shellcheck disable=SC2016 # single-quoted scripts expand inside the container or sh -c
-set -u
-: "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 SPEC=$HOSTS/two-fake-gpus.spec
 DRI_SPEC=$HOSTS/intel-n100.spec
@@ -79,8 +79,6 @@ RENDER=107 # the container's render gid (the host's is 104)
 VIDEO=44
 GUARD=lxgpu-grd-priv
 UNPRIV=lxgpu-grd-unpriv
-LOCK=/run/lxgpu-lxc-test.lock
-STATE=/run/lxgpu-lxc-test.nodes     # the real /dev nodes these tests make
 RUNSTATE=/run/lxgpu-lxc-test.rundir # present: this test made /run/lxgpu
 # LXGPU_GUARD_TEST_BREAK: a deliberately wrong run, to see the checks fail:
 # noguard (attach without --guard), gid (the unprivileged container's render
@@ -88,33 +86,8 @@ RUNSTATE=/run/lxgpu-lxc-test.rundir # present: this test made /run/lxgpu
 # restart), leak (the real /dev nodes are left for the next run to remove)
 BREAK=${LXGPU_GUARD_TEST_BREAK:-}
 
-tap_n=0
-tap_failed=0
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
-not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
-diag() { sed 's/^/# /'; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-bail() { echo "Bail out! $*"; exit 1; }
-# eq DESC ACTUAL EXPECTED
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
-	fi
-}
-# contains DESC HAYSTACK NEEDLE
-contains() {
-	case $2 in
-	*"$3"*) ok "$1" ;;
-	*)
-		not_ok "$1"
-		printf 'missing:  %s\nin:       %s\n' "$3" "$2" | diag
-		;;
-	esac
-}
-
 # ---------------------------------------------------------------- skips ----
-[ "$(id -u)" = 0 ] || skip_all "needs root (real containers, mknod in /dev, mounts)"
+lxc_need_root mounts
 command -v unshare >/dev/null || skip_all "unshare not installed (util-linux)"
 # Where /sys/fs/cgroup is cgroup2 the testbed runs LXC in the caller's mount
 # namespace: then the whole test runs in a private one. (Elsewhere it makes a
@@ -123,48 +96,20 @@ command -v unshare >/dev/null || skip_all "unshare not installed (util-linux)"
 if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && [ -z "${LXGPU_GUARD_TEST_NS:-}" ]; then
 	LXGPU_GUARD_TEST_NS=1 exec unshare -m --propagation private -- "$BASH" "$0" "$@"
 fi
-command -v lxc-start >/dev/null || skip_all "lxc-start not installed (apt-get install lxc busybox-static uidmap)"
-here=$(cd "$(dirname "$0")" && pwd)
-SHARED=${SHARED:-$(cd "$here/../../.." && pwd)/shared}
-TB=${LXC_TESTBED:-$SHARED/lxc-testbed/lxc-testbed.sh}
-export TESTBED_NO_INSTALL=1 # never apt-get from a test
-[ -x "$TB" ] || skip_all "no LXC testbed at $TB (set LXC_TESTBED)"
-for c in busybox newuidmap nsenter flock; do
-	command -v "$c" >/dev/null || skip_all "$c not installed (apt-get install lxc busybox-static uidmap)"
-done
-grep -qw cgroup2 /proc/filesystems || skip_all "kernel has no cgroup2"
-# ENXIO means "allowed, no driver" only while no driver owns these majors.
-if awk '/^Block/ { exit } $1 == 195 || $1 == 226 || $1 == 237 || $1 == 238 { f = 1 } END { exit !f }' /proc/devices; then
-	skip_all "a driver owns char major 195, 226, 237 or 238 on this host: the fake nodes would reach it"
-fi
-
-exec 9>"$LOCK"
-flock -w 300 9 || skip_all "another run of a real-LXC test holds $LOCK"
-# what an earlier run that was killed before its cleanup left
-forget_nodes() {
-	local path maj min
-	[ -f "$STATE" ] || return 0
-	while read -r path maj min; do
-		[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
-			rm -f "$path"
-	done <"$STATE"
-	rm -f "$STATE"
-}
-forget_nodes
+lxc_skips
+lxc_skip_if_majors 195 226 237 238
+lxc_lock
+# the /run/lxgpu an earlier run that was killed before its cleanup made
 if [ -f "$RUNSTATE" ]; then
 	rmdir /run/lxgpu 2>/dev/null
 	rm -f "$RUNSTATE"
 fi
-existing=$(compgen -G '/dev/nvidia*' | paste -sd ' ')
-[ -z "$existing" ] || skip_all "real NVIDIA nodes exist ($existing): this test makes its own fake ones"
+lxc_skip_if_nvidia_nodes
 
 # -------------------------------------------------------------- cleanup ----
 t0=$(date +%s%N)
-TMP=$(mktemp -d /tmp/lxgpu-lxc-grd.XXXXXX)
-chmod 755 "$TMP" # unprivileged containers' root (uid 100000) walks through it
-W=$TMP/tb
-FAKE=$TMP/host  # two NVIDIA GPUs (the guard part)
-FAKE2=$TMP/dri  # an Intel iGPU (the unprivileged part)
+lxc_tmp lxgpu-lxc-grd # FAKE: two NVIDIA GPUs (the guard part)
+FAKE2=$TMP/dri        # an Intel iGPU (the unprivileged part)
 RUNDIR=$TMP/run # what /run/lxgpu and FAKE2/run/lxgpu show in LXC's namespace
 cleaned=
 aligned=
@@ -179,20 +124,14 @@ cleanup() {
 			sh "$RUNDIR" "$FAKE2" "$FAKE" "$W" >/dev/null 2>&1
 	fi
 	"$TB" cleanup "$W" >/dev/null 2>&1 || true
-	[ "$BREAK" = leak ] || forget_nodes
+	[ "$BREAK" = leak ] || lxc_forget_nodes
 	if [ -f "$RUNSTATE" ]; then
 		rmdir /run/lxgpu 2>/dev/null
 		rm -f "$RUNSTATE"
 	fi
-	if grep -qF " $TMP" /proc/self/mountinfo; then
-		echo "# left $TMP in place: something is still mounted below it" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	lxc_remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lxc_traps cleanup
 
 # ---------------------------------------------------------------- setup ----
 "$MKHOST" "$DRI_SPEC" "$FAKE2" >"$TMP/mkhost2.log" 2>&1 &
@@ -216,21 +155,11 @@ if [ ! -d /run/lxgpu ]; then
 	mkdir /run/lxgpu || bail "mkdir /run/lxgpu"
 fi
 
-# mkdev PATH MAJ MIN: a 0666 node in the real /dev, listed first in $STATE
-mkdev() {
-	echo "$1 $2 $3" >>"$STATE"
-	rm -f "$1"
-	mknod -m 0666 "$1" c "$2" "$3" || bail "mknod $1 c $2 $3"
-}
-: >"$STATE"
+# shellcheck disable=SC2086 # NODES: a list of names
+lxc_make_nodes "$FAKE" $NODES
 # the uvm nodes under the new major may come from the test or from the guard
 echo "/dev/nvidia-uvm $NEWUVM 0" >>"$STATE"
 echo "/dev/nvidia-uvm-tools $NEWUVM 1" >>"$STATE"
-for n in $NODES; do
-	hex=$(stat -c '%t %T' "$FAKE/dev/$n") || bail "fake host has no /dev/$n"
-	read -r maj min <<<"$hex"
-	mkdev "/dev/$n" $((16#$maj)) $((16#$min))
-done
 # what the real /dev has: PATH MAJOR:MINOR (decimal), a line each, or "absent"
 devs() {
 	local p a b
@@ -242,7 +171,6 @@ devs() {
 	done
 }
 
-tb() { "$TB" "$@" 2>>"$TMP/testbed.log"; }
 # in_tb CMD...: CMD in LXC's (the testbed's) mount namespace
 in_tb() { "$TB" run "$W" -- "$@" 2>>"$TMP/testbed.log"; }
 create() { # NAME priv|unpriv
@@ -291,7 +219,6 @@ refused() {
 	eq "$1: the reason is one entry of the log" \
 		"$(grep -F "pre-start produced output: lxgpu: hook $2: refused: $3" "$log" | grep -cF "$4")" 1
 }
-stop() { tb stop "$W" "$1" -k; }
 # inside NAME SCRIPT: sh -c SCRIPT in the container, its stderr with its stdout
 # (lxc-attach works from outside the testbed's namespace, and is faster)
 inside() { lxc-attach -P "$W/lxc" -n "$1" -- /bin/sh -c "exec 2>&1; $2"; }
@@ -322,14 +249,6 @@ lx() {
 	rc=$?
 	err=$(cat "$TMP/stderr")
 }
-# ran DESC EXPECTED_RC: the last lx exited so
-ran() {
-	if [ "$rc" = "$2" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'exit %s, expected %s\nstdout: %s\nstderr: %s\n' "$rc" "$2" "$out" "$err" | diag
-	fi
-}
-change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-format='%L' "$1" "$2"; }
 # tmpfs_facts: what LXC's namespace has at /run/lxgpu/$UNPRIV, a line each:
 # how many mounts, their types, the node (type, major:minor in hex, mode,
 # owner), the birth time of the tmpfs's root (mount ids are reused, that is
@@ -491,7 +410,6 @@ lxc.mount.entry = /run/lxgpu/$UNPRIV/dev/dri/renderD128 dev/dri/renderD128 none 
 lxc.environment = LXGPU_GIDS=render:$RENDER,video:$RENDER
 lxc.hook.pre-start = $LXGPU_ABS --sysroot $FAKE2_ABS hook"
 
-line() { sed -n "$1p"; } # line N <<<TEXT
 # check_nodes N: the checks after start number N; sets $born
 check_nodes() {
 	local f
@@ -549,5 +467,4 @@ eq "after the test: no lxc-start of the testbed's containers runs" \
 	"$(pgrep -fc -- "$W/lxc")" 0
 
 echo "# run time $((($(date +%s%N) - t0) / 1000000)) ms"
-echo "1..$tap_n"
-[ "$tap_failed" -eq 0 ]
+done_testing

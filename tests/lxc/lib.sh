@@ -1,0 +1,175 @@
+# shellcheck shell=bash
+# What the real-LXC tests (attach.sh, driver.sh, guard.sh) share: TAP
+# helpers, the checks that make them skip, the lock they take, and the fake
+# NVIDIA nodes they make in the real /dev. Sourced; defines functions and
+# constants and checks the environment, nothing more.
+#
+# The nodes are mode 0666 with no driver behind them, so in a container ENXIO
+# means "the cgroup allowed the open" and EPERM "the cgroup refused it"; that
+# holds only while no driver owns their majors here (lxc_skip_if_majors).
+# Every node made goes first into $STATE; cleanup removes those, and so does
+# the next run when a killed one left them.
+set -u
+: "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
+
+LOCK=/run/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
+STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
+
+# ------------------------------------------------------------------ TAP ----
+tap_n=0
+tap_failed=0
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
+diag() { sed 's/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
+# eq DESC ACTUAL EXPECTED
+eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		not_ok "$1"
+		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
+	fi
+}
+# contains DESC HAYSTACK NEEDLE
+contains() {
+	case $2 in
+	*"$3"*) ok "$1" ;;
+	*)
+		not_ok "$1"
+		printf 'missing:  %s\nin:       %s\n' "$3" "$2" | diag
+		;;
+	esac
+}
+# ran DESC EXPECTED_RC: the last lx (or driver.sh's lx_host) exited so; lx
+# sets $out, $err and $rc
+# shellcheck disable=SC2154 # lx sets them
+ran() {
+	if [ "$rc" = "$2" ]; then ok "$1"; else
+		not_ok "$1"
+		printf 'exit %s, expected %s\nstdout: %s\nstderr: %s\n' "$rc" "$2" "$out" "$err" | diag
+	fi
+}
+line() { sed -n "$1p"; } # line N <<<TEXT
+# change BEFORE AFTER: what turned config BEFORE into AFTER: added lines as
+# they are, removed lines with a leading "-"
+change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-format='%L' "$1" "$2"; }
+
+# ------------------------------------------------------------ testbed ----
+# after lxc_skips: TB, and W (the testbed's WORKDIR) from lxc_tmp
+tb() { "$TB" "$@" 2>>"$TMP/testbed.log"; }
+stop() { tb stop "$W" "$1" -k; }
+
+# ---------------------------------------------------------------- skips ----
+# lxc_need_root [ALSO]: skip unless root; ALSO: what else needs it
+# shellcheck disable=SC2120 # ALSO is for guard.sh
+lxc_need_root() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (real containers, mknod in /dev${1:+, $1})"
+}
+# lxc_skips [CMD...]: skip without lxc, the testbed (sets $TB), busybox,
+# uidmap, nsenter, flock and the CMDs, or without cgroup2
+# shellcheck disable=SC2120 # no CMD for guard.sh
+lxc_skips() {
+	local c
+	command -v lxc-start >/dev/null || skip_all "lxc-start not installed (apt-get install lxc busybox-static uidmap)"
+	SHARED=${SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
+	TB=${LXC_TESTBED:-$SHARED/lxc-testbed/lxc-testbed.sh}
+	export TESTBED_NO_INSTALL=1 # never apt-get from a test
+	[ -x "$TB" ] || skip_all "no LXC testbed at $TB (set LXC_TESTBED)"
+	for c in busybox newuidmap nsenter flock "$@"; do
+		command -v "$c" >/dev/null || skip_all "$c not installed (apt-get install lxc busybox-static uidmap)"
+	done
+	grep -qw cgroup2 /proc/filesystems || skip_all "kernel has no cgroup2"
+}
+# lxc_skip_if_majors MAJOR...: skip when a driver owns one of these char
+# majors here. ENXIO means "allowed, no driver" only while none does.
+lxc_skip_if_majors() {
+	local list
+	if awk -v majors="$*" 'BEGIN { split(majors, m, " "); for (i in m) want[m[i]] = 1 }
+		/^Block/ { exit } $1 in want { f = 1 } END { exit !f }' /proc/devices; then
+		list=$(printf '%s, ' "$@")
+		list=${list%, }
+		[ $# -lt 2 ] || list="${list%, *} or ${list##*, }"
+		skip_all "a driver owns char major $list on this host: the fake nodes would reach it"
+	fi
+}
+
+# ----------------------------------------------------------- the nodes ----
+# lxc_forget_nodes: remove the nodes listed in $STATE that are still what
+# was made (a path reused for another major:minor stays), then the list
+lxc_forget_nodes() {
+	local path maj min
+	[ -f "$STATE" ] || return 0
+	while read -r path maj min; do
+		[ -c "$path" ] && [ "$(stat -c '%t:%T' "$path")" = "$(printf '%x:%x' "$maj" "$min")" ] &&
+			rm -f "$path"
+	done <"$STATE"
+	rm -f "$STATE"
+}
+# lxc_lock: wait for the other real-LXC tests, then remove the nodes left by
+# an earlier run that was killed before its cleanup
+lxc_lock() {
+	exec 9>"$LOCK"
+	flock -w 300 9 || skip_all "another run of a real-LXC test holds $LOCK"
+	lxc_forget_nodes
+}
+# lxc_skip_if_nvidia_nodes: skip when /dev/nvidia* exists (after lxc_lock:
+# then none is ours)
+lxc_skip_if_nvidia_nodes() {
+	local existing
+	existing=$(compgen -G '/dev/nvidia*' | paste -sd ' ')
+	[ -z "$existing" ] || skip_all "real NVIDIA nodes exist ($existing): this test makes its own fake ones"
+}
+# mkdev PATH MAJ MIN: a 0666 node in the real /dev, listed first in $STATE
+mkdev() {
+	echo "$1 $2 $3" >>"$STATE"
+	rm -f "$1"
+	mknod -m 0666 "$1" c "$2" "$3" || bail "mknod $1 c $2 $3"
+}
+# lxc_make_nodes FAKE NAME...: a new $STATE, and /dev/NAME for each NAME as
+# the fake host FAKE has it (major:minor)
+lxc_make_nodes() {
+	local fake=$1 n hex maj min
+	shift
+	: >"$STATE"
+	for n in "$@"; do
+		hex=$(stat -c '%t %T' "$fake/dev/$n") || bail "fake host has no /dev/$n"
+		read -r maj min <<<"$hex"
+		mkdev "/dev/$n" $((16#$maj)) $((16#$min))
+	done
+}
+
+# ------------------------------------------------------------- cleanup ----
+# lxc_tmp PREFIX: TMP, a new temp dir; W, the testbed's WORKDIR in it; FAKE,
+# the fake host's root
+# shellcheck disable=SC2034 # the caller's
+lxc_tmp() {
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	# unprivileged containers' root (uid 100000) walks through it: to its
+	# rootfs, and in driver.sh its hook to the fake host
+	chmod 755 "$TMP"
+	W=$TMP/tb
+	FAKE=$TMP/host
+}
+# lxc_remove_tmp: rm -rf $TMP, unless something is mounted below it (then
+# rm would reach into the mount)
+lxc_remove_tmp() {
+	if grep -qF " $TMP" /proc/self/mountinfo; then
+		echo "# left $TMP in place: something is still mounted below it" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}
+# lxc_cleanup: the testbed's containers, the nodes, the temp dir
+lxc_cleanup() {
+	"$TB" cleanup "$W" >/dev/null 2>&1 || true
+	lxc_forget_nodes
+	lxc_remove_tmp
+}
+# lxc_traps CLEANUP: run CLEANUP on exit, also on failure, INT or TERM
+lxc_traps() {
+	# shellcheck disable=SC2064 # $1 now: the function's name
+	trap "$1" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
