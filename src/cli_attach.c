@@ -26,13 +26,9 @@ int cmd_attach(struct cli *cli)
 {
 	struct lxgpu_err err = { 0 };
 	struct change ch;
-	int r = ct_arg(cli);
+	int r = change_open(cli, &ch, !cli->dry_run);
 	if (r >= 0)
 		return r;
-	if ((r = change_load(cli, &ch, !cli->dry_run, &err)) < 0) {
-		change_free(&ch);
-		return cli_fail(&err);
-	}
 	struct plan_request req = {
 		.selectors = cli->gpus,
 		.nselectors = cli->ngpus,
@@ -65,15 +61,10 @@ int cmd_attach(struct cli *cli)
 
 int cmd_detach(struct cli *cli)
 {
-	struct lxgpu_err err = { 0 };
 	struct change ch;
-	int r = ct_arg(cli);
+	int r = change_open(cli, &ch, !cli->dry_run);
 	if (r >= 0)
 		return r;
-	if ((r = change_load(cli, &ch, !cli->dry_run, &err)) < 0) {
-		change_free(&ch);
-		return cli_fail(&err);
-	}
 	edit_detach(&ch.conf, &ch.inv, &ch.edit, &ch.report);
 	r = change_finish(cli, &ch, "detached from", false);
 	change_free(&ch);

@@ -54,6 +54,22 @@ int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err 
 	return change_load_id(cli, ch, cli->args[0], lock, err);
 }
 
+int change_open(struct cli *cli, struct change *ch, bool lock)
+{
+	struct lxgpu_err err = { 0 };
+	int r = ct_arg(cli);
+	if (r >= 0) {
+		memset(ch, 0, sizeof(*ch));
+		ch->lockfd = ch->ct.dirfd = -EBADF;
+		return r;
+	}
+	if (change_load(cli, ch, lock, &err) < 0) {
+		change_free(ch);
+		return cli_fail(&err);
+	}
+	return -1;
+}
+
 int change_load_id(struct cli *cli, struct change *ch, const char *id, bool lock,
 		   struct lxgpu_err *err)
 {

@@ -32,6 +32,9 @@ const char *ct_label(const struct lxgpu_ct *ct);
 /* Opens, locks (unless only looking), reads and parses cli->args[0]'s config,
  * refusing what lxgpu must not edit; scans the host. */
 int change_load(struct cli *cli, struct change *ch, bool lock, struct lxgpu_err *err);
+/* ct_arg, then change_load of it: -1 when ch is loaded, else the exit code of
+ * the error already printed (ch freed). */
+int change_open(struct cli *cli, struct change *ch, bool lock);
 /* The same for container `id` (an option's value rather than the argument). */
 int change_load_id(struct cli *cli, struct change *ch, const char *id, bool lock,
 		   struct lxgpu_err *err);

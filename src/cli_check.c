@@ -306,19 +306,11 @@ void check_container(struct cli *cli, struct change *ch, struct verdicts *v, boo
 
 int cmd_check(struct cli *cli)
 {
-	struct lxgpu_err err = { 0 };
 	struct change ch;
-	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
-	int r = ct_arg(cli);
-	if (r >= 0) {
-		json_decref(v.list);
+	int r = change_open(cli, &ch, false);
+	if (r >= 0)
 		return r;
-	}
-	if ((r = change_load(cli, &ch, false, &err)) < 0) {
-		change_free(&ch);
-		json_decref(v.list);
-		return cli_fail(&err);
-	}
+	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
 	if (!cli->json)
 		printf("%s %s (%s): %s, %s\n", ct_label(&ch.ct), ch.ct.id, ch.ct.path,
 		       ct_privileged(&ch.conf) ? "privileged" : "unprivileged",

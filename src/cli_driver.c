@@ -190,17 +190,14 @@ static int driver_docker(struct cli *cli, struct change *ch)
 
 int cmd_driver(struct cli *cli)
 {
-	struct lxgpu_err err = { 0 };
 	struct change ch;
 	int r = ct_arg(cli);
 	if (r >= 0)
 		return r;
 	if (cli->mode == DRIVER_MODE_INSTALL)
 		return cmd_driver_install(cli);
-	if ((r = change_load(cli, &ch, !cli->dry_run, &err)) < 0) {
-		change_free(&ch);
-		return cli_fail(&err);
-	}
+	if ((r = change_open(cli, &ch, !cli->dry_run)) >= 0)
+		return r;
 	r = cli->docker                     ? driver_docker(cli, &ch)
 	    : cli->mode == DRIVER_MODE_COPY ? driver_copy(cli, &ch)
 					    : driver_bind(cli, &ch);
