@@ -36,13 +36,7 @@ now_us() { now=${EPOCHREALTIME//[.,]/}; }
 now_us; script_start=$now
 temps() { tmps=("$@"/*.lxgpu-tmp*); }
 
-MAIN="arch: amd64
-cores: 4
-hostname: cuda
-memory: 8192
-ostype: debian
-rootfs: local-lvm:vm-101-disk-0,size=32G
-lxc.apparmor.profile: generated"
+MAIN=$PVE_MAIN
 
 # never go on without a fake root: the paths below would be the real host's
 h=$(host pve h100-580.159.04.spec pve.spec) && [ -d "$h/etc/pve/lxc" ] || bail "fake Proxmox host (mkhost)"

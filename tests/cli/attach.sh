@@ -6,27 +6,12 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 
-UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
+UUID=$H100_UUID
 h=$(host pve h100-580.159.04.spec pve.spec)
 conf=$h/etc/pve/lxc/101.conf
-BLOCK="lxc.environment: LXGPU_DEVICES=$UUID
-lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1
-lxc.cgroup2.devices.allow: c 195:0 rwm
-lxc.cgroup2.devices.allow: c 195:255 rwm
-lxc.cgroup2.devices.allow: c 238:0 rwm
-lxc.cgroup2.devices.allow: c 238:1 rwm
-lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
-lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
-lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
-lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+BLOCK=$H100_BLOCK
 
-MAIN="arch: amd64
-cores: 4
-hostname: cuda
-memory: 8192
-ostype: debian
-rootfs: local-lvm:vm-101-disk-0,size=32G
-lxc.apparmor.profile: generated"
+MAIN=$PVE_MAIN
 SNAP="[before_gpu]
 arch: amd64
 hostname: cuda

@@ -19,17 +19,8 @@ LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 GOLDEN=$ROOT/tests/golden
-UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
-BLOCK="lxc.environment: LXGPU_DEVICES=$UUID
-lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1
-lxc.cgroup2.devices.allow: c 195:0 rwm
-lxc.cgroup2.devices.allow: c 195:255 rwm
-lxc.cgroup2.devices.allow: c 238:0 rwm
-lxc.cgroup2.devices.allow: c 238:1 rwm
-lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
-lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
-lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
-lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+UUID=$H100_UUID
+BLOCK=$H100_BLOCK
 
 tmpl=$(host template h100-580.159.04.spec pve.spec) || exit 1
 # The majors the host's drivers registered, from its /proc/devices.

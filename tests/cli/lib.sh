@@ -101,3 +101,26 @@ unchanged() { eq "$1" "$(sha "$2")" "$3"; }
 # A config from ../shared/ref/pve-samples without its provenance line.
 SHARED=${SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
 sample() { sed 1d "$SHARED/ref/pve-samples/$1"; }
+
+# The H100 capture (tests/hosts/h100-580.159.04.spec) as lxgpu attach gives it
+# to a Proxmox CT in raw style, written by hand from tests/golden/README.md
+# (rule 1), and a CT's main section without GPU lines: shared by attach.sh,
+# attach-safety.sh and golden.sh.
+H100_UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
+H100_BLOCK="lxc.environment: LXGPU_DEVICES=$H100_UUID
+lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1
+lxc.cgroup2.devices.allow: c 195:0 rwm
+lxc.cgroup2.devices.allow: c 195:255 rwm
+lxc.cgroup2.devices.allow: c 238:0 rwm
+lxc.cgroup2.devices.allow: c 238:1 rwm
+lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file
+lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file
+lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file
+lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+PVE_MAIN="arch: amd64
+cores: 4
+hostname: cuda
+memory: 8192
+ostype: debian
+rootfs: local-lvm:vm-101-disk-0,size=32G
+lxc.apparmor.profile: generated"
