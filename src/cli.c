@@ -115,9 +115,9 @@ const struct cli_command cli_commands[] = {
 	{ "unhook", cmd_unhook, "[CT...|--all] [--dry-run]",
 	  "remove lxgpu's start hooks from the configs (before lxgpu is removed)", unhook_options,
 	  0, 1000, false },
-	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start]",
-	  "run by LXC at container start (lxc.hook.mount, lxc.hook.pre-start)", guard_option, 0, 3,
-	  true },
+	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start|post-stop]",
+	  "run by LXC at container start and stop (lxc.hook.mount, pre-start, post-stop)",
+	  guard_option, 0, 3, true },
 	/* for the build (the man page) and the shell (data/lxgpu.bash) */
 	{ "__man", cmd_man, "", "lxgpu(1)'s COMMANDS and OPTIONS in roff", no_options, 0, 0, true },
 	{ "__complete", cmd_complete, "-- CWORD WORD...", "completion candidates, one a line",

@@ -191,10 +191,12 @@ int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
 			keep_other(rep, c, x->line);
 			continue;
 		}
-		/* the pre-start hook is attach's; the mount hook is `driver`'s to keep */
+		/* the pre-start and post-stop hooks are attach's; the mount hook is
+		 * `driver`'s to keep */
 		if (x->kind == PT_ENV ||
 		    (x->kind == PT_HOOK &&
-		     strcmp(c->lines[x->line].key, "lxc.hook.pre-start") == 0)) {
+		     (strcmp(c->lines[x->line].key, "lxc.hook.pre-start") == 0 ||
+		      strcmp(c->lines[x->line].key, "lxc.hook.post-stop") == 0))) {
 			report_remove(rep, e, x->line, EDIT_OURS);
 			continue;
 		}

@@ -61,8 +61,17 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 					   call->config ? call->config : "unset");
 		return 0;
 	}
+	if (call->type && strcmp(call->type, "post-stop") == 0) {
+		call->kind = HOOK_POST_STOP;
+		if (call->guard)
+			return lxgpu_failx(
+				err, EINVAL,
+				"hook: --guard belongs on lxc.hook.pre-start, not post-stop");
+		return 0;
+	}
 	return lxgpu_failx(err, EINVAL,
-			   "hook: must run as lxc.hook.mount or lxc.hook.pre-start (got %s)",
+			   "hook: must run as lxc.hook.mount, lxc.hook.pre-start or "
+			   "lxc.hook.post-stop (got %s)",
 			   call->type ? call->type : "no hook type");
 }
 
@@ -101,6 +110,13 @@ int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res
 	     struct lxgpu_err *err)
 {
 	memset(res, 0, sizeof(*res));
-	return call->kind == HOOK_MOUNT ? bind_driver(hostroot, call, res, err)
-					: hook_pre_start(hostroot, call, res, err);
+	switch (call->kind) {
+	case HOOK_MOUNT:
+		return bind_driver(hostroot, call, res, err);
+	case HOOK_PRE_START:
+		return hook_pre_start(hostroot, call, res, err);
+	case HOOK_POST_STOP:
+		return hook_post_stop(hostroot, call, err);
+	}
+	return lxgpu_failx(err, EINVAL, "hook: unknown kind");
 }

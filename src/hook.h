@@ -28,7 +28,7 @@
 
 #include <stdbool.h>
 
-enum hook_type { HOOK_MOUNT, HOOK_PRE_START };
+enum hook_type { HOOK_MOUNT, HOOK_PRE_START, HOOK_POST_STOP };
 
 struct hook_call {
 	const char *name, *section, *type; /* hook version 0: argv; version 1: LXC_HOOK_* */
@@ -53,5 +53,7 @@ int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res
 /* The pre-start work (hook_start.c). */
 int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_result *res,
 		   struct lxgpu_err *err);
+/* post-stop: the tmpfs pre-start mounted for the container's nodes goes. */
+int hook_post_stop(int hostroot, const struct hook_call *call, struct lxgpu_err *err);
 
 #endif

@@ -152,12 +152,32 @@ static int judge_driver(const struct start *st, struct lxgpu_err *err)
 
 /* --- the container's own nodes ------------------------------------------- */
 
-/* PT_HOOK_NODES/NAME as a fresh tmpfs: not the host's /run, which is nodev,
- * and nothing left of an earlier start (plain LXC runs this hook in the
- * host's mount namespace, so the last start's tmpfs may still be there). */
-static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
+/* Unmounts the tmpfs at PT_HOOK_NODES/NAME (run: that directory's parent),
+ * if one is there. */
+static int drop_tmpfs(int run, const char *name, struct lxgpu_err *err)
 {
 	struct stat parent, st;
+	char proc[64];
+
+	if (fstat(run, &parent) < 0)
+		return lxgpu_fail(err, errno, PT_HOOK_NODES);
+	if (fstatat(run, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_dev == parent.st_dev)
+		return 0;
+	_cleanup_close_ int old = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", old);
+	if (old < 0 || umount2(proc, MNT_DETACH) < 0)
+		return lxgpu_fail(err, errno, "unmount the last start's " PT_HOOK_NODES "/%s",
+				  name);
+	return 0;
+}
+
+/* PT_HOOK_NODES/NAME as a fresh tmpfs: not the host's /run, which is nodev,
+ * and nothing left of an earlier start (post-stop unmounts it, but a
+ * container that was killed never ran its post-stop hook). */
+static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
+{
+	struct stat st;
 	char proc[64];
 	int r;
 
@@ -166,21 +186,12 @@ static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
 	_cleanup_close_ int run = fs_open_in(hostroot, PT_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
 	if (run < 0)
 		return run;
-	if (fstat(run, &parent) < 0)
-		return lxgpu_fail(err, errno, PT_HOOK_NODES);
 	if (fstatat(run, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return lxgpu_failx(err, EEXIST, PT_HOOK_NODES "/%s is not a directory",
 					   name);
-		if (st.st_dev != parent.st_dev) {
-			_cleanup_close_ int old =
-				openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", old);
-			if (old < 0 || umount2(proc, MNT_DETACH) < 0)
-				return lxgpu_fail(err, errno,
-						  "unmount the last start's " PT_HOOK_NODES "/%s",
-						  name);
-		}
+		if ((r = drop_tmpfs(run, name, err)) < 0)
+			return r;
 	} else if (mkdirat(run, name, 0755) < 0 && errno != EEXIST) {
 		return lxgpu_fail(err, errno, "mkdir " PT_HOOK_NODES "/%s", name);
 	}
@@ -299,4 +310,20 @@ int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_resul
 	r = make_ct_nodes(&st, res, err);
 	start_free(&st);
 	return r < 0 ? lxgpu_wrap(err, "hook %s", call->name) : 0;
+}
+
+int hook_post_stop(int hostroot, const struct hook_call *call, struct lxgpu_err *err)
+{
+	_cleanup_close_ int run = fs_open_in(hostroot, PT_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
+	if (run < 0) {
+		if (err->code != ENOENT)
+			return lxgpu_wrap(err, "hook %s", call->name);
+		lxgpu_err_clear(err); /* no tmpfs was ever made */
+		return 0;
+	}
+	if (drop_tmpfs(run, call->name, err) < 0)
+		return lxgpu_wrap(err, "hook %s", call->name);
+	/* the empty mount point too; a busy or non-empty one stays */
+	(void)unlinkat(run, call->name, AT_REMOVEDIR);
+	return 0;
 }

@@ -492,10 +492,10 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 			push(&lines, &n, conf_format_line(format, "lxc.mount.entry", entry));
 		}
 	}
+	bool via = false;
+	for (size_t i = 0; i < p->nnodes; i++)
+		via |= p->nodes[i].via_hook;
 	if (p->hook) {
-		bool via = false;
-		for (size_t i = 0; i < p->nnodes; i++)
-			via |= p->nodes[i].via_hook;
 		if (via) {
 			/* the container's own groups, which the hook maps through lxc.idmap */
 			char gids[96];
@@ -507,6 +507,9 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 			xasprintf("%s%s", p->hook_cmd, p->guard ? " --guard" : "");
 		push(&lines, &n, conf_format_line(format, "lxc.hook.pre-start", cmd));
 	}
+	/* the tmpfs of the hook's nodes goes when the container stops */
+	if (p->hook && via)
+		push(&lines, &n, conf_format_line(format, "lxc.hook.post-stop", p->hook_cmd));
 	*out = lines;
 	*nout = n;
 	return 0;

@@ -196,7 +196,8 @@ lxc.cgroup2.devices.allow: c 226:128 rwm
 lxc.mount.entry: /run/lxgpu/104/dev/dri/card0 dev/dri/card0 none bind,optional,create=file
 lxc.mount.entry: /run/lxgpu/104/dev/dri/renderD128 dev/dri/renderD128 none bind,optional,create=file
 lxc.environment: LXGPU_GIDS=render:993,video:993
-lxc.hook.pre-start: $LXGPU --sysroot $intel hook"
+lxc.hook.pre-start: $LXGPU --sysroot $intel hook
+lxc.hook.post-stop: $LXGPU --sysroot $intel hook"
 
 # --- plain LXC: "key = value", no sections
 lxc=$(host lxc h100-580.159.04.spec)

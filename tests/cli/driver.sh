@@ -80,7 +80,7 @@ bad_hook() { # DESC ENV ARGS...
 	check "$desc: one line" one_line_error
 }
 bad_hook "hook as a start hook" "LXC_ROOTFS_MOUNT=$ct/rootfs" c1 lxc start
-contains "hook as a start hook: says which type" "$err" "must run as lxc.hook.mount or lxc.hook.pre-start (got start)"
+contains "hook as a start hook: says which type" "$err" "must run as lxc.hook.mount, lxc.hook.pre-start or lxc.hook.post-stop (got start)"
 bad_hook "hook in another section" "LXC_ROOTFS_MOUNT=$ct/rootfs" c1 net mount
 bad_hook "hook with a relative rootfs" "LXC_ROOTFS_MOUNT=rootfs" c1 lxc mount
 bad_hook "hook without LXC" "LXC_ROOTFS_MOUNT=" c1

@@ -191,7 +191,7 @@ END {
 		} else if (env_key(K) && V ~ /^LXGPU_(DEVICES|RULES|GIDS)=/) {
 			KIND[i] = "env"
 		} else if (K ~ /^lxc\.hook\./ && index(V, "lxgpu")) {
-			KIND[i] = "hook"; PRESTART[i] = K == "lxc.hook.pre-start"
+			KIND[i] = "hook"; PRESTART[i] = K == "lxc.hook.pre-start" || K == "lxc.hook.post-stop"
 		}
 	}
 	# rule 3: a rule for a major nobody registered goes only beside

@@ -74,6 +74,25 @@ eq "second start in one namespace: exit 0" "$rc" 0
 eq "second start in one namespace: one tmpfs, nodes made again" "$after" "1
 100993"
 
+# post-stop (attach wrote lxc.hook.post-stop beside pre-start): after a start
+# in the same namespace, the tmpfs and its mount point go; run again, or with
+# no tmpfs ever made, it does nothing and says nothing
+grep -q "^lxc.hook.post-stop: $LXGPU --sysroot $intel hook\$" "$intel/etc/pve/lxc/104.conf" &&
+	ok "attach unprivileged DRI: the post-stop hook line" ||
+	not_ok "attach unprivileged DRI: the post-stop hook line"
+poststop="env LXC_NAME=104 LXC_HOOK_SECTION=lxc LXC_HOOK_TYPE=post-stop $LXGPU --sysroot $intel hook"
+SHELL_AFTER="\"\$@\" >/dev/null 2>&1; findmnt -n $intel/run/lxgpu/104 | wc -l; $poststop; echo post-stop=\$?; findmnt -n $intel/run/lxgpu/104 | wc -l; test -e $intel/run/lxgpu/104 && echo left || echo gone; $poststop; echo again=\$?"
+prestart "$intel" 104 /var/lib/lxc/104/config
+eq "post-stop after a start: the tmpfs unmounted, its mount point removed, twice fine" "$after" "1
+post-stop=0
+0
+gone
+again=0"
+rm -rf "$intel/run/lxgpu"
+out=$(env -i LXC_NAME=104 LXC_HOOK_SECTION=lxc LXC_HOOK_TYPE=post-stop \
+	"$LXGPU" --sysroot "$intel" hook 2>&1)
+eq "post-stop with no /run/lxgpu at all: exit 0, silent" "$?-$out" "0-"
+
 # a map of its own: u 0 200000 65536, g 0 300000 65536
 lxc_view "$intel/etc/pve/lxc/104.conf" "$intel/var/lib/lxc/104/config" \
 	"u 0 200000 65536" "g 0 300000 65536"
@@ -120,8 +139,12 @@ bad "pre-start with a relative config" "not an absolute path" "${base[@]}" LXC_C
 bad "a name that is a path" "container name ../x" LXC_NAME=../x LXC_HOOK_SECTION=lxc \
 	LXC_HOOK_TYPE=pre-start LXC_CONFIG_FILE=/var/lib/lxc/104/config
 bad "a missing config" "/var/lib/lxc/nope/config" "${base[@]}" LXC_CONFIG_FILE=/var/lib/lxc/nope/config
-bad "as a post-stop hook" "(got post-stop)" LXC_NAME=104 LXC_HOOK_SECTION=lxc \
-	LXC_HOOK_TYPE=post-stop LXC_CONFIG_FILE=/var/lib/lxc/104/config
+bad "as a start hook" "(got start)" LXC_NAME=104 LXC_HOOK_SECTION=lxc LXC_HOOK_TYPE=start
+out=$(env -i LXC_NAME=104 LXC_HOOK_SECTION=lxc LXC_HOOK_TYPE=post-stop \
+	"$LXGPU" --sysroot "$intel" hook --guard 2>&1)
+eq "--guard on the post-stop hook: exit 1" "$?" 1
+contains "--guard on the post-stop hook: says where it belongs" "$out" \
+	"--guard belongs on lxc.hook.pre-start, not post-stop"
 out=$(env -i LXC_NAME=104 LXC_HOOK_SECTION=lxc LXC_HOOK_TYPE=mount LXC_ROOTFS_MOUNT=/tmp \
 	"$LXGPU" --sysroot "$intel" hook --guard 2>&1)
 eq "--guard on the mount hook: exit 1" "$?" 1

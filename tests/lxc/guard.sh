@@ -26,8 +26,8 @@
 #           Inside it is root:render; a user in render opens it (ENXIO), one
 #           who is not gets EACCES. Two restarts: one tmpfs at /run/lxgpu/NAME
 #           each time, a new one (born later, the marker and the changed mode
-#           left in the last one gone). After a stop the last tmpfs stays
-#           mounted in LXC's namespace until the next start (a diag line).
+#           left in the last one gone). After each stop, lxgpu's post-stop
+#           hook has unmounted the tmpfs and removed its mount point.
 #   leaks:  at the end no /dev/nvidia*, no /run/lxgpu mount on the host, and
 #           /run/lxgpu as before.
 #
@@ -408,7 +408,8 @@ lxc.cgroup2.devices.allow = c 226:128 rwm
 lxc.mount.entry = /run/lxgpu/$UNPRIV/dev/dri/card0 dev/dri/card0 none bind,optional,create=file
 lxc.mount.entry = /run/lxgpu/$UNPRIV/dev/dri/renderD128 dev/dri/renderD128 none bind,optional,create=file
 lxc.environment = LXGPU_GIDS=render:$RENDER,video:$RENDER
-lxc.hook.pre-start = $LXGPU_ABS --sysroot $FAKE2_ABS hook"
+lxc.hook.pre-start = $LXGPU_ABS --sysroot $FAKE2_ABS hook
+lxc.hook.post-stop = $LXGPU_ABS --sysroot $FAKE2_ABS hook"
 
 # check_nodes N: the checks after start number N; sets $born
 check_nodes() {
@@ -450,7 +451,9 @@ for n in 2 3; do
 	in_tb sh -c 'touch "$1/stale" && chmod 0666 "$1/dev/dri/renderD128"' sh "/run/lxgpu/$UNPRIV"
 	[ "$BREAK" = stack ] && in_tb mount -t tmpfs stacked "/run/lxgpu/$UNPRIV"
 	stop "$UNPRIV"
-	echo "after stop: $(tmpfs_facts | line 1) mount(s) at /run/lxgpu/$UNPRIV in LXC's namespace (pre-start ran there; nothing unmounts it)" | diag
+	eq "stop $((n - 1)): post-stop unmounted the tmpfs at /run/lxgpu/$UNPRIV and removed it" \
+		"$(in_tb sh -c 'awk -v p="$1" '"'"'$5 == p { n++ } END { print n + 0 }'"'"' /proc/self/mountinfo; test -e "$1" && echo left || echo gone' sh "/run/lxgpu/$UNPRIV" | paste -sd ' ')" \
+		"0 gone"
 	started "unpriv: restart $((n - 1)): lxc-start $UNPRIV" "$UNPRIV"
 	check_nodes "$n"
 done
