@@ -267,19 +267,24 @@ static void make_nodes(struct run *run, json_t *doc)
 		if (cli->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "path", json_text(op->path));
-			json_object_set_new(
-				o, "action",
-				json_text(op->action == NODE_CREATE ? "create" : "replace"));
+			json_object_set_new(o, "action",
+					    json_text(op->action == NODE_CREATE   ? "create"
+						      : op->action == NODE_REMOVE ? "remove"
+										  : "replace"));
 			json_object_set_new(o, "major", json_integer(op->major));
 			json_object_set_new(o, "minor", json_integer(op->minor));
 			json_object_set_new(o, "why", json_text(op->why));
 			json_array_append_new(arr, o);
 		} else if (!cli->quiet) {
+			static const char *const done[] = { [NODE_CREATE] = "made",
+							    [NODE_REPLACE] = "remade",
+							    [NODE_REMOVE] = "removed" };
+			static const char *const would[] = { [NODE_CREATE] = "would make",
+							     [NODE_REPLACE] = "would remake",
+							     [NODE_REMOVE] = "would remove" };
 			printf("%s %s c %u:%u (%s)\n",
-			       cli->dry_run                ? "would make"
-			       : op->action == NODE_CREATE ? "made"
-							   : "remade",
-			       op->path, op->major, op->minor, op->why);
+			       cli->dry_run ? would[op->action] : done[op->action], op->path,
+			       op->major, op->minor, op->why);
 		}
 	}
 	if (np.load_uvm && (cli->dry_run || !real_host) && !cli->json && !cli->quiet)

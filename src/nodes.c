@@ -78,6 +78,35 @@ add:
 	plan->ops[plan->n++] = want;
 }
 
+/* A node in /dev/nvidia-caps on another major than nvidia-caps' that no
+ * capability names: left by an earlier driver or kernel, it would open
+ * whatever owns that major now, and a /dev/nvidia-caps mount passes it on. */
+static void drop_stale_caps(struct node_plan *plan, const struct lxgpu_inventory *inv,
+			    unsigned caps)
+{
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct lxgpu_node *n = &inv->nodes[i];
+		bool planned = false;
+		if (n->role != LXGPU_NODE_CAP || n->type != 'c' || n->major == caps)
+			continue;
+		for (size_t k = 0; k < plan->n && !planned; k++)
+			planned = strcmp(plan->ops[k].path, n->path) == 0;
+		if (planned)
+			continue;
+		char why[128];
+		snprintf(why, sizeof(why),
+			 "nvidia-caps is major %u now, and no capability names it", caps);
+		plan->ops = xrealloc(plan->ops, (plan->n + 1) * sizeof(*plan->ops));
+		plan->ops[plan->n++] = (struct node_op){ .path = xstrdup(n->path),
+							 .action = NODE_REMOVE,
+							 .major = n->major,
+							 .minor = n->minor,
+							 .role = n->role,
+							 .gpu = n->gpu,
+							 .why = xstrdup(why) };
+	}
+}
+
 static struct node_op node(const char *path, enum lxgpu_node_role role, int gpu, unsigned major,
 			   unsigned minor, unsigned mode, const struct params *p)
 {
@@ -173,8 +202,10 @@ void nodes_plan(int rootfd, const struct lxgpu_inventory *inv, struct node_plan 
 			  p.mode, &p));
 	}
 	int caps = proc_devices_major(&inv->majors, "nvidia-caps");
-	if (caps >= 0)
+	if (caps >= 0) {
 		want_caps(out, rootfd, inv, caps, &p);
+		drop_stale_caps(out, inv, (unsigned)caps);
+	}
 }
 
 int nodes_apply(int rootfd, const struct node_plan *plan, struct lxgpu_err *err)
@@ -197,8 +228,10 @@ int nodes_apply(int rootfd, const struct node_plan *plan, struct lxgpu_err *err)
 		}
 		if (dirfd < 0)
 			return dirfd;
-		if (op->action == NODE_REPLACE && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		if (op->action != NODE_CREATE && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
 			return lxgpu_fail(err, errno, "remove the stale %s", op->path);
+		if (op->action == NODE_REMOVE)
+			continue;
 		/* mknodat straight in the directory fd: it fails on an existing name or
 		 * symlink rather than following it */
 		if (mknodat(dirfd, name, S_IFCHR | (op->mode & 07777),
@@ -229,6 +262,14 @@ void nodes_simulate(struct lxgpu_inventory *inv, const struct node_plan *plan)
 		for (size_t k = 0; k < inv->nnodes && !n; k++)
 			if (strcmp(inv->nodes[k].path, op->path) == 0)
 				n = &inv->nodes[k];
+		if (op->action == NODE_REMOVE) {
+			if (n) { /* the last node takes its place */
+				free(n->path);
+				free(n->capability);
+				*n = inv->nodes[--inv->nnodes];
+			}
+			continue;
+		}
 		if (!n)
 			n = inv_add_node(inv, op->path, op->role);
 		n->type = 'c';

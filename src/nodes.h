@@ -14,7 +14,7 @@
 #include "err.h"
 #include "inventory.h"
 
-enum node_action { NODE_CREATE, NODE_REPLACE };
+enum node_action { NODE_CREATE, NODE_REPLACE, NODE_REMOVE };
 
 struct node_op {
 	char *path; /* host view */
@@ -36,7 +36,8 @@ struct node_plan {
 void nodes_plan(int rootfd, const struct lxgpu_inventory *inv, struct node_plan *out);
 /* Changes the inventory as if the plan were applied (for --dry-run). */
 void nodes_simulate(struct lxgpu_inventory *inv, const struct node_plan *plan);
-/* Makes the nodes (mknod, chown, chmod; a stale one is replaced). */
+/* Makes the nodes (mknod, chown, chmod; a stale one is replaced, a stale
+ * capability node that nothing names is removed). */
 int nodes_apply(int rootfd, const struct node_plan *plan, struct lxgpu_err *err);
 void nodes_plan_free(struct node_plan *p);
 /* Whether lxgpu's boot unit (lxgpu-sync.service) is enabled: then every

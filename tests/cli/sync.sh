@@ -335,6 +335,31 @@ eq "caps gone: exit 0" "$rc" 0
 eq "caps gone: the directory (0755) and both nodes made" \
 	"$(stat -c '%F %a' "$h/dev/nvidia-caps"); $(node "$h/dev/nvidia-caps/nvidia-cap1"); $(node "$h/dev/nvidia-caps/nvidia-cap2")" \
 	"directory 755; character special file 241:1 400 0:0; character special file 241:2 444 0:0"
+# nvidia-caps moves from 241 to 240 (another kernel or driver): the two
+# capability nodes are remade on 240; a node no capability names, left on the
+# old major, is removed (it would open whatever owns 241 now); one on the
+# current major that nothing names stays
+sed -i 's/^241 nvidia-caps$/240 nvidia-caps/' "$h/proc/devices"
+grep -qx '240 nvidia-caps' "$h/proc/devices" || bail "could not move nvidia-caps"
+mknod "$h/dev/nvidia-caps/nvidia-cap0" c 241 0
+mknod "$h/dev/nvidia-caps/nvidia-cap9" c 240 9
+run --sysroot "$h" sync --all --dry-run --json
+eq "caps moved, dry-run: exit 3" "$rc" 3
+eq "caps moved, dry-run json: nvidia-cap0 to remove, 1 and 2 to remake" \
+	"$(jqr '[.nodes[] | "\(.path) \(.action) \(.major):\(.minor)"] | sort | join(", ")')" \
+	"/dev/nvidia-caps/nvidia-cap0 remove 241:0, /dev/nvidia-caps/nvidia-cap1 replace 240:1, /dev/nvidia-caps/nvidia-cap2 replace 240:2"
+check "caps moved, dry-run: nvidia-cap0 still there" test -c "$h/dev/nvidia-caps/nvidia-cap0"
+run --sysroot "$h" sync --all
+eq "caps moved: exit 0" "$rc" 0
+contains "caps moved: says what it removed and why" "$out" \
+	"removed /dev/nvidia-caps/nvidia-cap0 c 241:0 (nvidia-caps is major 240 now, and no capability names it)"
+eq "caps moved: 0 removed, 1 and 2 on 240, 9 (current major) kept" \
+	"$(cd "$h/dev/nvidia-caps" && stat -c '%n %Hr:%Lr' * | paste -sd ' ')" \
+	"nvidia-cap1 240:1 nvidia-cap2 240:2 nvidia-cap9 240:9"
+rm "$h/dev/nvidia-caps/nvidia-cap9"
+sed -i 's/^240 nvidia-caps$/241 nvidia-caps/' "$h/proc/devices"
+run --sysroot "$h" sync --all --quiet
+eq "caps back on 241: exit 0" "$rc" 0
 
 # the driver's params decide mode and owner (DeviceFileGID 44, DeviceFileMode
 # 432 = 0660), whatever the umask; a leftover file and a symlink are replaced
