@@ -364,6 +364,18 @@ static void add_eol(struct step **steps, size_t *n, size_t *cap, size_t k)
 	(*steps)[(*n)++] = (struct step){ '+', (*steps)[k].s, (*steps)[k].len, true };
 }
 
+/* The last line that stays (not '-') ends in "\n". */
+static void eol_after_last_kept(struct step **steps, size_t *n, size_t *cap)
+{
+	for (size_t k = *n; k-- > 0;) {
+		if ((*steps)[k].op == '-')
+			continue;
+		if (!(*steps)[k].eol)
+			add_eol(steps, n, cap, k);
+		return;
+	}
+}
+
 /* The edit as a sequence of steps. A kept last line without "\n" that new
  * lines follow gains one; so does the last line of any changed text (a
  * whitespace-only tail after the new lines), which ends in "\n". */
@@ -378,13 +390,7 @@ static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct s
 		/* new lines go after the removed ones at the same place, as diff shows them */
 		if (due && !done && (i == c->nlines || !e->remove[i])) {
 			/* the last kept line before the new ones needs its "\n" */
-			for (size_t k = n; k-- > 0;) {
-				if (steps[k].op == '-')
-					continue;
-				if (!steps[k].eol)
-					add_eol(&steps, &n, &cap, k);
-				break;
-			}
+			eol_after_last_kept(&steps, &n, &cap);
 			for (size_t k = 0; k < e->ninsert; k++) {
 				xgrow(&steps, &cap, n + 1, sizeof(*steps));
 				steps[n++] = (struct step){ '+', e->insert[k], strlen(e->insert[k]),
@@ -400,13 +406,7 @@ static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct s
 			(struct step){ e->remove[i] ? '-' : ' ', c->text + l->off, l->len, l->eol };
 	}
 	if (conf_edit_changes(e, c))
-		for (size_t k = n; k-- > 0;) {
-			if (steps[k].op == '-')
-				continue;
-			if (!steps[k].eol)
-				add_eol(&steps, &n, &cap, k);
-			break;
-		}
+		eol_after_last_kept(&steps, &n, &cap);
 	*out = steps;
 	return n;
 }

@@ -3,37 +3,16 @@
 set -u
 : "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
 
-tap_n=0
-tap_failed=0
+# shellcheck source=../tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 TMP=$(mktemp -d /tmp/lxgpu-test.XXXXXX)
 chmod 755 "$TMP"
 trap 'rm -rf "$TMP"' EXIT
 
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
-not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
-diag() { sed 's/^/# /'; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
-
-# eq DESC ACTUAL EXPECTED
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
-		[ -z "${err:-}" ] || printf 'stderr: %s\n' "$err" | diag
-	fi
-}
 # check DESC CMD...: passes when CMD succeeds
 check() {
 	local desc=$1 output; shift
 	if output=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; printf '%s\n' "$output" | diag; fi
-}
-# contains DESC HAYSTACK NEEDLE
-contains() {
-	case $2 in
-	*"$3"*) ok "$1" ;;
-	*) not_ok "$1"; printf 'missing: %s\nin: %s\n' "$3" "$2" | diag ;;
-	esac
 }
 lacks() {
 	case $2 in

@@ -6,10 +6,8 @@ set -u
 LXGPU=${LXGPU:-.carry/build/lxgpu}
 GPULXC=${GPULXC:-.carry/gpu-lxc.sh}
 PY=${PY:-/opt/torch/.venv/bin/python3}
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+# shellcheck source=../tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 expect() { # DESC CMD...: passes when CMD succeeds; shows its output
 	local desc=$1 out; shift
 	if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; fi
@@ -21,7 +19,6 @@ refuse() { # DESC CMD...: passes when CMD fails; shows its output
 	printf '%s\n' "$out" | sed 's/^/#   /'
 }
 say() { echo "# $*"; }
-done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 # The CUDA proof: a 4096x4096 matrix product on the GPU, checked against the CPU.
 MATMUL='import torch
 a = torch.randn(4096, 4096, device="cuda")

@@ -16,31 +16,9 @@ LOCK=/run/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
 STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
 
 # ------------------------------------------------------------------ TAP ----
-tap_n=0
-tap_failed=0
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
-not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
-diag() { sed 's/^/# /'; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# shellcheck source=../tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 bail() { echo "Bail out! $*"; exit 1; }
-done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
-# eq DESC ACTUAL EXPECTED
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"
-		printf 'got:      %s\nexpected: %s\n' "$2" "$3" | diag
-	fi
-}
-# contains DESC HAYSTACK NEEDLE
-contains() {
-	case $2 in
-	*"$3"*) ok "$1" ;;
-	*)
-		not_ok "$1"
-		printf 'missing:  %s\nin:       %s\n' "$3" "$2" | diag
-		;;
-	esac
-}
 # ran DESC EXPECTED_RC: the last lx (or driver.sh's lx_host) exited so; lx
 # sets $out, $err and $rc
 # shellcheck disable=SC2154 # lx sets them
