@@ -55,6 +55,8 @@ const struct cli_option cli_options[] = {
 	{ "explain", required_argument, KEY_EXPLAIN, "MESSAGE",
 	  "what an error message means for a GPU container, and the fix" },
 	{ "undo", no_argument, KEY_UNDO, NULL, "take back what an earlier host prepare did" },
+	{ "prune", no_argument, KEY_PRUNE, NULL,
+	  "also remove rules of majors that no driver registers now (a kernel or driver long gone)" },
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
@@ -66,12 +68,12 @@ const struct cli_option cli_options[] = {
 };
 
 static const int no_options[] = { 0 };
-static const int attach_options[] = { KEY_GPU,   KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN, KEY_GID,
-				      KEY_GUARD, 0 };
+static const int attach_options[] = { KEY_GPU,	KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN,
+				      KEY_GID,	KEY_GUARD, KEY_PRUNE,	 0 };
 static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
-static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
+static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, KEY_PRUNE, 0 };
 static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 0 };
 static const int doctor_options[] = { KEY_EXPLAIN, 0 };
 static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
@@ -83,9 +85,10 @@ const struct cli_command cli_commands[] = {
 	  "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
 	  false },
 	{ "attach", cmd_attach,
-	  "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--gid GID] [--guard] [--dry-run]",
+	  "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--gid GID] [--guard] [--prune] "
+	  "[--dry-run]",
 	  "give container CT exactly the selected GPUs", attach_options, 1, 1, false },
-	{ "detach", cmd_detach, "CT [--dry-run]", "remove every GPU passthrough line from CT",
+	{ "detach", cmd_detach, "CT [--dry-run]", "remove the lines lxgpu wrote into CT, nothing else",
 	  dry_run_option, 1, 1, false },
 	{ "undo", cmd_undo, "CT", "put back CT's config as it was before lxgpu's last change",
 	  no_options, 1, 1, false },
@@ -96,7 +99,7 @@ const struct cli_command cli_commands[] = {
 	  driver_options, 1, 1, false },
 	{ "check", cmd_check, "CT", "host vs container: device rules, nodes, driver version",
 	  no_options, 1, 1, false },
-	{ "sync", cmd_sync, "[CT...|--all] [--dry-run]",
+	{ "sync", cmd_sync, "[CT...|--all] [--prune] [--dry-run]",
 	  "bring configs and device nodes back in line with the host", sync_options, 0, 1000,
 	  false },
 	{ "doctor", cmd_doctor, "[CT] [--explain MESSAGE]",
@@ -337,6 +340,9 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_UNDO:
 		cli->undo = true;
+		break;
+	case KEY_PRUNE:
+		cli->prune = true;
 		break;
 	case KEY_DRIVER_VERSION:
 		cli->driver_version = arg;

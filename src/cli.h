@@ -43,6 +43,7 @@ enum cli_key {
 	KEY_EXPLAIN,
 	KEY_UNDO,
 	KEY_DRIVER_VERSION,
+	KEY_PRUNE,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -90,6 +91,7 @@ struct cli {
 	bool apply;                 /* compat --ct CT --apply */
 	const char *explain;        /* doctor --explain MESSAGE */
 	bool undo;                  /* host prepare --undo */
+	bool prune;                 /* attach, sync --prune: dead rules go */
 	const char *driver_version; /* host install-driver --driver-version V */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;

@@ -20,15 +20,23 @@
 #include "inventory.h"
 #include "nodes.h"
 #include "plan.h"
+#include "sync.h"
 #include "xalloc.h"
 
 int cmd_attach(struct cli *cli)
 {
 	struct lxgpu_err err = { 0 };
+	struct lxgpu_record old;
+	struct edit_opts opts;
 	struct change ch;
 	int r = change_open(cli, &ch, !cli->dry_run);
 	if (r >= 0)
 		return r;
+	if (change_record(&ch, &old, &err) < 0) {
+		lxgpu_wrap(&err, "attach %s", ch.ct.id);
+		change_free(&ch);
+		return cli_fail(&err);
+	}
 	struct plan_request req = {
 		.selectors = cli->gpus,
 		.nselectors = cli->ngpus,
@@ -41,15 +49,25 @@ int cmd_attach(struct cli *cli)
 		.nodes_guaranteed = nodes_made_at_boot(cli->rootfd),
 		.guard = cli->guard,
 		.ct_id = ch.ct.id,
+		.render_gid = -1,
+		.video_gid = -1,
+		/* how its driver came stays recorded across a new attach */
+		.driver = old.driver,
 	};
 	_cleanup_free_ char *hook = hook_command(cli);
 	req.hook_cmd = hook;
-	if (!req.privileged)
+	if (!req.privileged) {
 		container_gids(cli, &ch, &req.render_gid, &req.video_gid);
-	else
-		req.render_gid = req.video_gid = -1;
+		/* a root that cannot be read now: the groups attach found before */
+		if (req.render_gid < 0)
+			req.render_gid = old.render_gid;
+		if (req.video_gid < 0)
+			req.video_gid = old.video_gid;
+	}
+	record_free(&old);
+	sync_opts(&ch.inv, cli->prune, &opts);
 	if ((r = plan_build(&ch.inv, &req, &ch.plan, &err)) < 0 ||
-	    (r = edit_attach(&ch.conf, &ch.inv, &ch.plan, &ch.edit, &ch.report, &err)) < 0) {
+	    (r = sync_plan_edit(&ch.conf, &ch.plan, &opts, &ch.edit, &ch.report, &err)) < 0) {
 		lxgpu_wrap(&err, "attach %s", ch.ct.id);
 		change_free(&ch);
 		return cli_fail(&err);
@@ -61,11 +79,16 @@ int cmd_attach(struct cli *cli)
 
 int cmd_detach(struct cli *cli)
 {
+	struct lxgpu_err err = { 0 };
 	struct change ch;
 	int r = change_open(cli, &ch, !cli->dry_run);
 	if (r >= 0)
 		return r;
-	edit_detach(&ch.conf, &ch.inv, &ch.edit, &ch.report);
+	if (edit_detach(&ch.conf, &ch.edit, &ch.report, &err) < 0) {
+		lxgpu_wrap(&err, "detach %s", ch.ct.id);
+		change_free(&ch);
+		return cli_fail(&err);
+	}
 	r = change_finish(cli, &ch, "detached from", false);
 	change_free(&ch);
 	return r;

@@ -35,7 +35,8 @@ static void warn_missing(struct cli *cli, struct change *ch, int ctroot, bool nv
 		const struct lxgpu_node *n = ch->plan.nodes[i].node;
 		bool passed = false;
 		for (size_t k = 0; k < pt.n && !passed; k++)
-			passed = (pt.entries[k].kind == PT_MOUNT || pt.entries[k].kind == PT_DEV) &&
+			passed = (pt.entries[k].d->kind == DL_MOUNT ||
+				  pt.entries[k].d->kind == DL_DEV) &&
 				 pt_concerns(&pt.entries[k], n);
 		if (!passed && used < sizeof(missing)) {
 			int w = snprintf(missing + used, sizeof(missing) - used, "%s%s",
@@ -43,9 +44,7 @@ static void warn_missing(struct cli *cli, struct change *ch, int ctroot, bool nv
 			used += w > 0 ? (size_t)w : 0;
 		}
 	}
-	for (size_t k = 0; k < pt.n; k++)
-		hook |= pt.entries[k].kind == PT_HOOK &&
-			strcmp(ch->conf.lines[pt.entries[k].line].key, "lxc.hook.mount") == 0;
+	hook = pt_mount_hook(&ch->conf, &pt) != NULL;
 	pt_free(&pt);
 	if (cli->quiet)
 		return;

@@ -179,17 +179,49 @@ static void restart_hint(const struct lxgpu_ct *ct, char *buf, size_t size)
 			 ct->lxcpath, ct->id, ct->lxcpath);
 }
 
-static json_t *removed_json(const struct change *ch)
+int change_record(const struct change *ch, struct lxgpu_record *r, struct lxgpu_err *err)
+{
+	struct dl_scan s;
+	dl_scan(&ch->conf, &s);
+	int ret = record_read(&ch->conf, &s, r, err);
+	dl_free(&s);
+	return ret < 0 ? lxgpu_wrap(err, "lxgpu's record") : 0;
+}
+
+static const char *note_name(enum edit_note n)
+{
+	return n == NOTE_DEAD ? "dead-major" : "wider";
+}
+
+static json_t *lines_json(const struct change *ch, const struct edit_line *lines, size_t n,
+			  bool removed)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < ch->report.nremoved; i++) {
-		_cleanup_free_ char *text = conf_line_text(&ch->conf, ch->report.removed[i].line);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *text = conf_line_text(&ch->conf, lines[i].line);
 		json_t *o = json_object();
 		json_object_set_new(o, "line", json_text(text));
-		json_object_set_new(o, "why", json_text(edit_why_name(ch->report.removed[i].why)));
+		json_object_set_new(o, "why",
+				    json_text(removed ? edit_why_name((enum edit_why)lines[i].why)
+						      : note_name((enum edit_note)lines[i].why)));
 		json_array_append_new(arr, o);
 	}
 	return arr;
+}
+
+/* The hand-written lines attach or sync left alone, and why they are worth a word. */
+static void print_kept(const struct cli *cli, const struct change *ch)
+{
+	for (size_t i = 0; i < ch->report.nkept; i++) {
+		_cleanup_free_ char *text = conf_line_text(&ch->conf, ch->report.kept[i].line);
+		if (ch->report.kept[i].why == NOTE_DEAD)
+			printf("kept %s%s%s: its major is registered by no driver (lxgpu sync %s "
+			       "--prune removes it)\n",
+			       color_of(cli->color, C_YELLOW), text, color_of(cli->color, C_RESET),
+			       ch->ct.id);
+		else
+			printf("kept %s: hand-written, it reaches other devices too\n", text);
+	}
 }
 
 static json_t *plan_json(const struct change *ch)
@@ -197,7 +229,8 @@ static json_t *plan_json(const struct change *ch)
 	json_t *o = json_object(), *nodes = json_array(), *rules = json_array(),
 	       *gpus = json_array();
 	for (size_t i = 0; i < ch->plan.ngpus; i++)
-		json_array_append_new(gpus, json_text(pt_gpu_id(&ch->inv.gpus[ch->plan.gpus[i]])));
+		json_array_append_new(gpus,
+				      json_text(lxgpu_gpu_id(&ch->inv.gpus[ch->plan.gpus[i]])));
 	for (size_t i = 0; i < ch->plan.nnodes; i++) {
 		const struct lxgpu_node *n = ch->plan.nodes[i].node;
 		json_t *no = json_object();
@@ -230,6 +263,8 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 	char hint[512];
 	int r;
 
+	size_t nadded;
+	_cleanup_free_ const char **added_lines = conf_edit_added(&ch->edit, &nadded);
 	if (changed)
 		ch->new_text = conf_render(&ch->conf, &ch->edit, &ch->new_len);
 	if (changed && !cli->dry_run) {
@@ -237,7 +272,7 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 				     ch->new_len, &err)) < 0)
 			return cli_fail(&err);
 		apply_log(cli->rootfd, "%s %s %s: %zu lines added, %zu removed%s%s", verb,
-			  ct_label(&ch->ct), ch->ct.id, ch->edit.ninsert, ch->report.nremoved,
+			  ct_label(&ch->ct), ch->ct.id, nadded, ch->report.nremoved,
 			  ch->plan.devices ? ", GPUs " : "",
 			  ch->plan.devices ? ch->plan.devices : "");
 		validate_with_pct(cli, &ch->ct);
@@ -245,15 +280,27 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 	restart_hint(&ch->ct, hint, sizeof(hint));
 	if (cli->json) {
 		json_t *doc = json_object(), *added = json_array();
-		for (size_t i = 0; changed && i < ch->edit.ninsert; i++)
-			json_array_append_new(added, json_text(ch->edit.insert[i]));
+		for (size_t i = 0; changed && i < nadded; i++)
+			json_array_append_new(added, json_text(added_lines[i]));
 		json_object_set_new(doc, "schema", json_integer(1));
 		json_object_set_new(doc, "ct", json_text(ch->ct.id));
 		json_object_set_new(doc, "config", json_text(ch->ct.path));
 		json_object_set_new(doc, "changed", json_boolean(changed));
 		json_object_set_new(doc, "dry_run", json_boolean(cli->dry_run));
 		json_object_set_new(doc, "added", added);
-		json_object_set_new(doc, "removed", changed ? removed_json(ch) : json_array());
+		json_object_set_new(
+			doc, "removed",
+			changed ? lines_json(ch, ch->report.removed, ch->report.nremoved, true)
+				: json_array());
+		json_t *adopted = json_array();
+		for (size_t i = 0; i < ch->report.nadopted; i++) {
+			_cleanup_free_ char *text =
+				conf_line_text(&ch->conf, ch->report.adopted[i]);
+			json_array_append_new(adopted, json_text(text));
+		}
+		json_object_set_new(doc, "adopted", adopted);
+		json_object_set_new(doc, "left_alone",
+				    lines_json(ch, ch->report.kept, ch->report.nkept, false));
 		json_t *kept = json_array();
 		for (size_t i = 0; i < ch->report.nkept_other; i++)
 			json_array_append_new(kept, json_text(ch->report.kept_other[i]));
@@ -281,17 +328,23 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 		printf("%s %s: no change (%s)\n", ct_label(&ch->ct), ch->ct.id, ch->ct.path);
 	} else {
 		printf("%s %s %s (%s):\n", verb, ct_label(&ch->ct), ch->ct.id, ch->ct.path);
-		for (size_t i = 0; i < ch->edit.ninsert; i++)
-			printf("  %s+ %s%s\n", color_of(cli->color, C_GREEN), ch->edit.insert[i],
+		for (size_t i = 0; i < nadded; i++)
+			printf("  %s+ %s%s\n", color_of(cli->color, C_GREEN), added_lines[i],
 			       color_of(cli->color, C_RESET));
 		for (size_t i = 0; i < ch->report.nremoved; i++) {
 			_cleanup_free_ char *text =
 				conf_line_text(&ch->conf, ch->report.removed[i].line);
 			printf("  %s- %s%s  (%s)\n", color_of(cli->color, C_RED), text,
 			       color_of(cli->color, C_RESET),
-			       edit_why_name(ch->report.removed[i].why));
+			       edit_why_name((enum edit_why)ch->report.removed[i].why));
+		}
+		for (size_t i = 0; i < ch->report.nadopted; i++) {
+			_cleanup_free_ char *text =
+				conf_line_text(&ch->conf, ch->report.adopted[i]);
+			printf("  = %s  (adopted: lxgpu's from now on)\n", text);
 		}
 	}
+	print_kept(cli, ch);
 	for (size_t i = 0; i < ch->report.nkept_other; i++)
 		printf("kept another tool's GPU line: %s\n", ch->report.kept_other[i]);
 	if (changed && ch->running)

@@ -11,6 +11,7 @@
 #include "inventory.h"
 #include "passthrough.h"
 #include "plan.h"
+#include "record.h"
 
 /* Everything one change needs, released together by change_free. */
 struct change {
@@ -26,6 +27,8 @@ struct change {
 	bool running, have_inv;
 };
 
+/* The record of ch's config (an error for one lxgpu cannot read). */
+int change_record(const struct change *ch, struct lxgpu_record *r, struct lxgpu_err *err);
 /* The CT argument alone: -1 when fine, else the usage error's exit code. */
 int ct_arg(struct cli *cli);
 const char *ct_label(const struct lxgpu_ct *ct);

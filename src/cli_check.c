@@ -76,8 +76,8 @@ int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, siz
 static bool has_nvidia_lines(const struct pt_config *pt)
 {
 	for (size_t i = 0; i < pt->n; i++)
-		if ((pt->entries[i].kind == PT_MOUNT || pt->entries[i].kind == PT_DEV) &&
-		    strncmp(pt->entries[i].path, "/dev/nvidia", 11) == 0)
+		if ((pt->entries[i].d->kind == DL_MOUNT || pt->entries[i].d->kind == DL_DEV) &&
+		    strncmp(pt->entries[i].d->path, "/dev/nvidia", 11) == 0)
 			return true;
 	return false;
 }
@@ -85,11 +85,8 @@ static bool has_nvidia_lines(const struct pt_config *pt)
 /* The hook line's program, which must exist on this host. */
 static const struct conf_line *mount_hook(const struct conf *c, const struct pt_config *pt)
 {
-	for (size_t i = 0; i < pt->n; i++)
-		if (pt->entries[i].kind == PT_HOOK &&
-		    strcmp(c->lines[pt->entries[i].line].key, "lxc.hook.mount") == 0)
-			return &c->lines[pt->entries[i].line];
-	return NULL;
+	const struct dl_entry *hook = pt_mount_hook(c, pt);
+	return hook ? &c->lines[hook->line] : NULL;
 }
 
 static void note(struct ct_driver *d, int status, const char *id, const char *fix, const char *fmt,
@@ -273,20 +270,23 @@ void check_container(struct cli *cli, struct change *ch, struct verdicts *v, boo
 	v->worst = PT_OK;
 	for (size_t i = 0; i < pt.n; i++) {
 		char msg[512], fix[128];
-		enum pt_status st =
-			pt_judge(&pt, i, &ch->inv, cli->rootfd, privileged, msg, sizeof(msg));
-		nodes += pt.entries[i].kind == PT_MOUNT || pt.entries[i].kind == PT_DEV;
+		enum pt_status st = pt_judge(&pt, i, &ch->inv, cli->rootfd, privileged, ch->ct.id,
+					     msg, sizeof(msg), fix, sizeof(fix));
+		nodes += pt.entries[i].d->kind == DL_MOUNT || pt.entries[i].d->kind == DL_DEV;
 		if (st == PT_OK)
 			continue;
-		snprintf(fix, sizeof(fix), "lxgpu sync %s", ch->ct.id);
-		_cleanup_free_ char *line = conf_line_text(&ch->conf, pt.entries[i].line);
-		verdict(v, st, "config-line", st == PT_BAD ? fix : NULL, "%s: %s", line, msg);
+		_cleanup_free_ char *line = conf_line_text(&ch->conf, pt.entries[i].d->line);
+		verdict(v, st, "config-line", fix[0] ? fix : NULL, "%s: %s", line, msg);
 	}
 	if (nodes == 0)
 		verdict(v, PT_BAD, "no-gpu", NULL,
 			"no GPU passthrough line: lxgpu attach %s gives one", ch->ct.id);
 	else if (v->worst == PT_OK)
 		verdict(v, PT_OK, "config", NULL, "device lines match the host's nodes");
+	else if (v->worst == PT_WARN)
+		verdict(v, PT_OK, "config", NULL,
+			"lxgpu's device lines match the host's nodes (warnings above are about "
+			"hand-written lines)");
 	struct ct_driver d;
 	if (ct_driver_look(cli, &ch->ct, &ch->conf, &pt, &ch->inv, ch->running, &d)) {
 		for (size_t i = 0; i < d.nnotes; i++)

@@ -98,8 +98,8 @@ static int doctor_ct(struct cli *cli, const char *id, json_t *cts, bool named)
 	pt_scan(&ch.conf, &ch.inv, &pt);
 	bool gpu = false;
 	for (size_t i = 0; i < pt.n; i++)
-		gpu |= pt.entries[i].kind == PT_MOUNT || pt.entries[i].kind == PT_DEV ||
-		       pt.entries[i].kind == PT_ENV;
+		gpu |= pt.entries[i].d->kind == DL_MOUNT || pt.entries[i].d->kind == DL_DEV ||
+		       pt.entries[i].d->kind == DL_RECORD;
 	pt_free(&pt);
 	if (!gpu && !named) {
 		change_free(&ch);

@@ -46,7 +46,10 @@ static int driver_bind(struct cli *cli, struct change *ch)
 	}
 	driver_files_free(&d);
 	_cleanup_free_ char *hook = hook_command(cli);
-	edit_hook(&ch->conf, &ch->inv, "lxc.hook.mount", hook, &ch->edit, &ch->report);
+	if (edit_driver(&ch->conf, hook, REC_DRIVER_BIND, &ch->edit, &ch->report, &err) < 0) {
+		lxgpu_wrap(&err, "driver %s", ch->ct.id);
+		return cli_fail(&err);
+	}
 	return change_finish(cli, ch, "set the driver of", false);
 }
 
@@ -67,7 +70,11 @@ static int driver_copy(struct cli *cli, struct change *ch)
 		return cli_fail(&err);
 	}
 	/* copying replaces binding: lxgpu's mount hook goes */
-	edit_hook(&ch->conf, &ch->inv, "lxc.hook.mount", NULL, &ch->edit, &ch->report);
+	if (edit_driver(&ch->conf, NULL, REC_DRIVER_COPY, &ch->edit, &ch->report, &err) < 0) {
+		driver_files_free(&d);
+		lxgpu_wrap(&err, "driver %s", ch->ct.id);
+		return cli_fail(&err);
+	}
 	if (cli->dry_run) {
 		if (!cli->json)
 			for (size_t i = 0; i < d.n; i++)

@@ -223,14 +223,14 @@ int cmd_driver_install(struct cli *cli)
 	struct change ch;
 	int r;
 
+	/* an installed driver replaces a bound one: lxgpu's mount hook goes */
 	if ((r = change_load(cli, &ch, !cli->dry_run, &err)) < 0 ||
-	    (r = install(cli, &ch, &err)) < 0) {
+	    (r = install(cli, &ch, &err)) < 0 ||
+	    (r = edit_driver(&ch.conf, NULL, REC_DRIVER_INSTALL, &ch.edit, &ch.report, &err)) < 0) {
 		change_free(&ch);
 		lxgpu_wrap(&err, "driver %s", cli->args[0]);
 		return cli_fail(&err);
 	}
-	/* an installed driver replaces a bound one: lxgpu's mount hook goes */
-	edit_hook(&ch.conf, &ch.inv, "lxc.hook.mount", NULL, &ch.edit, &ch.report);
 	r = change_finish(cli, &ch, "installed the driver in", false);
 	change_free(&ch);
 	return r;

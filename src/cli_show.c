@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "inventory.h"
 #include "passthrough.h"
+#include "record.h"
 #include "xalloc.h"
 
 static const char *status_name(enum pt_status s)
@@ -25,12 +26,39 @@ static const char *status_symbol(enum pt_status s)
 
 static bool passes_dri(const struct pt_config *pt)
 {
-	for (size_t i = 0; i < pt->n; i++)
-		if ((pt->entries[i].kind == PT_MOUNT || pt->entries[i].kind == PT_DEV) &&
-		    (strncmp(pt->entries[i].path, "/dev/dri", 8) == 0 ||
-		     strcmp(pt->entries[i].path, "/dev/kfd") == 0))
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct dl_entry *d = pt->entries[i].d;
+		if ((d->kind == DL_MOUNT || d->kind == DL_DEV) &&
+		    (strncmp(d->path, "/dev/dri", 8) == 0 || strcmp(d->path, "/dev/kfd") == 0))
 			return true;
+	}
 	return false;
+}
+
+/* "lxgpu attached GPU 0 (GPU-…): raw lines, exact rules, no guard (record v2)" */
+static void print_record(const struct pt_config *pt, const struct lxgpu_inventory *inv)
+{
+	const struct lxgpu_record *r = &pt->record;
+	if (pt->record_error) {
+		printf("lxgpu's record cannot be read: %s\n", pt->record_error);
+		return;
+	}
+	if (r->version == 0) {
+		if (pt->n > 0)
+			printf("no lxgpu record: these lines are hand-written or another tool's\n");
+		return;
+	}
+	printf("lxgpu attached");
+	for (size_t i = 0; i < r->ndevices; i++) {
+		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, r->devices[i]);
+		if (g)
+			printf("%s GPU %d (%s)", i ? "," : "", g->index, r->devices[i]);
+		else
+			printf("%s %s (not on this host)", i ? "," : "", r->devices[i]);
+	}
+	printf(": %s lines, %s rules, %s, driver %s (record v%d)\n", record_style_name(r->style),
+	       r->wildcard ? "wildcard" : "exact", r->guard ? "guarded" : "no guard",
+	       record_driver_name(r->driver), r->version);
 }
 
 int cmd_show(struct cli *cli)
@@ -64,27 +92,33 @@ int cmd_show(struct cli *cli)
 		       running ? "running" : "stopped");
 	if (!cli->json && pt.n == 0)
 		printf("no GPU passthrough lines\n");
+	if (!cli->json)
+		print_record(&pt, &inv);
 	for (size_t i = 0; i < pt.n; i++) {
-		char msg[512];
-		enum pt_status st =
-			pt_judge(&pt, i, &inv, cli->rootfd, privileged, msg, sizeof(msg));
-		_cleanup_free_ char *line = conf_line_text(&conf, pt.entries[i].line);
+		char msg[512], fix[128];
+		const struct pt_entry *e = &pt.entries[i];
+		enum pt_status st = pt_judge(&pt, i, &inv, cli->rootfd, privileged, ct.id, msg,
+					     sizeof(msg), fix, sizeof(fix));
+		_cleanup_free_ char *line = conf_line_text(&conf, e->d->line);
 		if ((int)st > worst)
 			worst = (int)st;
 		if (cli->json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "line", json_text(line));
-			json_object_set_new(o, "number",
-					    json_integer((json_int_t)pt.entries[i].line + 1));
-			json_object_set_new(o, "kind", json_text(pt_kind_name(pt.entries[i].kind)));
+			json_object_set_new(o, "number", json_integer((json_int_t)e->d->line + 1));
+			json_object_set_new(o, "kind", json_text(pt_kind_name(e->d->kind)));
+			json_object_set_new(o, "owner", json_text(pt_owner_name(e->owner)));
 			json_object_set_new(o, "status", json_text(status_name(st)));
 			json_object_set_new(o, "message", json_text(msg));
+			json_object_set_new(o, "fix", fix[0] ? json_text(fix) : json_null());
 			json_array_append_new(lines, o);
 			continue;
 		}
 		const char *color = st == PT_OK ? C_GREEN : st == PT_WARN ? C_YELLOW : C_RED;
-		printf("%s%s%s %s\n    %s\n", color_of(cli->color, color), status_symbol(st),
-		       color_of(cli->color, C_RESET), line, msg);
+		printf("%s%s%s %s  [%s]\n    %s\n", color_of(cli->color, color), status_symbol(st),
+		       color_of(cli->color, C_RESET), line, pt_owner_name(e->owner), msg);
+		if (fix[0])
+			printf("    fix: %s\n", fix);
 	}
 	const char *note = NULL;
 	if (passes_dri(&pt))
@@ -98,14 +132,15 @@ int cmd_show(struct cli *cli)
 	int r = EXIT_OK;
 	if (cli->json) {
 		json_t *devices = json_array();
-		for (size_t i = 0; i < pt.nrecorded; i++)
-			json_array_append_new(devices, json_text(pt.recorded[i]));
+		for (size_t i = 0; i < pt.record.ndevices; i++)
+			json_array_append_new(devices, json_text(pt.record.devices[i]));
 		json_object_set_new(doc, "schema", json_integer(1));
 		json_object_set_new(doc, "ct", json_text(ct.id));
 		json_object_set_new(doc, "config", json_text(ct.path));
 		json_object_set_new(doc, "privileged", json_boolean(privileged));
 		json_object_set_new(doc, "running", json_boolean(running));
 		json_object_set_new(doc, "devices", devices);
+		json_object_set_new(doc, "record", json_integer(pt.record.version));
 		json_object_set_new(doc, "health", json_text(status_name((enum pt_status)worst)));
 		json_object_set_new(doc, "lines", lines);
 		json_object_set_new(doc, "notes", notes);

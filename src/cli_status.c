@@ -47,10 +47,10 @@ static void worse(struct ct_status *out, enum pt_status st, const char *msg, con
 static char *gpus_text(const struct pt_config *pt, const struct lxgpu_inventory *inv)
 {
 	char *s = xstrdup("");
-	for (size_t i = 0; i < pt->nrecorded; i++) {
-		const struct lxgpu_gpu *g = pt_find_gpu(inv, pt->recorded[i]);
+	for (size_t i = 0; i < pt->record.ndevices; i++) {
+		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, pt->record.devices[i]);
 		char *t = g ? xasprintf("%s%s%d", s, i ? "," : "", g->index)
-			    : xasprintf("%s%s%s (gone)", s, i ? "," : "", pt->recorded[i]);
+			    : xasprintf("%s%s%s (gone)", s, i ? "," : "", pt->record.devices[i]);
 		free(s);
 		s = t;
 	}
@@ -92,18 +92,21 @@ static bool judge_ct(struct cli *cli, const struct lxgpu_inventory *inv, const c
 		out->gpus = gpus_text(&pt, inv);
 		/* check's fixes: sync repairs a line that no longer matches the host,
 		 * show explains a warning */
-		char sync[128], show[128];
-		snprintf(sync, sizeof(sync), "lxgpu sync %s", ct.id);
+		char show[128];
 		snprintf(show, sizeof(show), "lxgpu show %s", ct.id);
 		for (size_t i = 0; i < pt.n; i++) {
-			char msg[512];
-			enum pt_status st =
-				pt_judge(&pt, i, inv, rootfd, privileged, msg, sizeof(msg));
-			dev |= pt.entries[i].kind == PT_DEV;
-			raw |= pt.entries[i].kind == PT_RULE || pt.entries[i].kind == PT_MOUNT;
-			worse(out, st, msg, st == PT_BAD ? sync : show);
+			char msg[512], fix[128];
+			enum pt_status st = pt_judge(&pt, i, inv, rootfd, privileged, ct.id, msg,
+						     sizeof(msg), fix, sizeof(fix));
+			dev |= pt.entries[i].d->kind == DL_DEV;
+			raw |= pt.entries[i].d->kind == DL_RULE ||
+			       pt.entries[i].d->kind == DL_MOUNT;
+			worse(out, st, msg, fix[0] ? fix : show);
 		}
-		out->style = xstrdup(dev && raw ? "mixed" : dev ? "dev" : "raw");
+		if (pt.record.version > 0)
+			out->style = xstrdup(record_style_name(pt.record.style));
+		else
+			out->style = xstrdup(dev && raw ? "mixed" : dev ? "dev" : "raw");
 		out->nvidia = ct_driver_look(cli, &ct, &conf, &pt, inv, out->running, &out->drv);
 		for (size_t i = 0; out->nvidia && i < out->drv.nnotes; i++)
 			worse(out, out->drv.notes[i].status, out->drv.notes[i].msg,

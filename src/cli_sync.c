@@ -23,16 +23,17 @@
 #include "inject.h"
 #include "nodes.h"
 #include "passthrough.h"
+#include "record.h"
 #include "plan.h"
 #include "sync.h"
 #include "xalloc.h"
 
-enum result { R_IN_LINE, R_CHANGED, R_WOULD, R_FAILED, R_NO_GPU };
+enum result { R_IN_LINE, R_CHANGED, R_WOULD, R_FAILED, R_NO_GPU, R_UNMANAGED };
 
 static const char *result_name(enum result r)
 {
-	static const char *const names[] = { "in-line", "changed", "would-change", "failed",
-					     "no-gpu" };
+	static const char *const names[] = { "in-line", "changed", "would-change",
+					     "failed",  "no-gpu",  "not-attached" };
 	return names[r];
 }
 
@@ -41,7 +42,7 @@ struct run {
 	struct lxgpu_inventory inv;
 	struct sync_facts facts;
 	json_t *results;
-	size_t counts[5];
+	size_t counts[6];
 	bool pve_readonly;
 	bool nodes_made;
 };
@@ -61,8 +62,10 @@ static void report(struct run *run, const char *id, const char *path, enum resul
 		json_object_set_new(o, "result", json_text(result_name(r)));
 		json_object_set_new(o, "message", json_str_or_null(msg));
 		json_t *added = json_array(), *removed = json_array();
-		for (size_t i = 0; e && i < e->ninsert; i++)
-			json_array_append_new(added, json_text(e->insert[i]));
+		size_t n = 0;
+		_cleanup_free_ const char **lines = e ? conf_edit_added(e, &n) : NULL;
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(added, json_text(lines[i]));
 		for (size_t i = 0; e && c && i < c->nlines; i++)
 			if (e->remove[i]) {
 				_cleanup_free_ char *t = conf_line_text(c, i);
@@ -77,8 +80,8 @@ static void report(struct run *run, const char *id, const char *path, enum resul
 	}
 	if (cli->quiet && r != R_FAILED)
 		return;
-	static const char *const sym[] = { "✓", "↻", "~", "✗", "" };
-	static const char *const col[] = { C_GREEN, C_YELLOW, C_YELLOW, C_RED, "" };
+	static const char *const sym[] = { "✓", "↻", "~", "✗", "", "-" };
+	static const char *const col[] = { C_GREEN, C_YELLOW, C_YELLOW, C_RED, "", "" };
 	FILE *f = r == R_FAILED ? stderr : stdout;
 	if (r == R_FAILED)
 		fprintf(f, "lxgpu: sync %s: %s\n", id, msg);
@@ -90,21 +93,31 @@ static void report(struct run *run, const char *id, const char *path, enum resul
 		fputs(diff, stdout);
 }
 
-/* A copied driver of another version is copied again (bind mode needs nothing). */
+/* A copied driver of another version is copied again; a bound one needs
+ * nothing; an installed one can only be installed again, by its owner. */
 static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf *c, char *msg,
 			size_t size, bool *changed, bool *failed)
 {
 	struct cli *cli = run->cli;
 	struct lxgpu_err err = { 0 };
+	struct lxgpu_record rec;
+	struct dl_scan s;
 	const char *host = lxgpu_nvidia_version(&run->inv);
 	*changed = false;
 	if (!host)
 		return;
-	for (size_t i = 0; i < c->main_end; i++)
-		if (c->lines[i].kind == CONF_KEY &&
-		    strcmp(c->lines[i].key, "lxc.hook.mount") == 0 &&
-		    strstr(c->lines[i].value, "lxgpu"))
-			return; /* bound at every start */
+	dl_scan(c, &s);
+	bool readable = record_read(c, &s, &rec, &err) == 0;
+	enum rec_driver mode = readable ? rec.driver : REC_DRIVER_NONE;
+	bool bound = false;
+	for (size_t i = 0; i < s.n; i++)
+		bound |= s.entries[i].kind == DL_HOOK &&
+			 strcmp(dl_hook_name(c, &s.entries[i]), "mount") == 0;
+	if (readable)
+		record_free(&rec);
+	dl_free(&s);
+	if (bound || mode == REC_DRIVER_BIND)
+		return; /* bound at every start */
 	_cleanup_close_ int root =
 		guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0, ct, c, &err);
 	if (root < 0)
@@ -112,6 +125,14 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 	_cleanup_free_ char *have = guest_driver_version(root, NULL);
 	if (!have || strcmp(have, host) == 0)
 		return;
+	if (mode == REC_DRIVER_INSTALL) {
+		snprintf(msg, size,
+			 "its installed driver %s is not the host's %s: lxgpu driver %s --mode "
+			 "install",
+			 have, host, ct->id);
+		*failed = true;
+		return;
+	}
 	*changed = true;
 	if (cli->dry_run) {
 		snprintf(msg, size, "its copied driver %s would be replaced by the host's %s", have,
@@ -150,6 +171,7 @@ static void sync_one(struct run *run, const char *id)
 	struct lxgpu_plan plan = { 0 };
 	enum sync_outcome outcome;
 	_cleanup_free_ char *text = NULL, *again = NULL, *out = NULL, *diff = NULL;
+	_cleanup_free_ const char **added = NULL;
 	size_t len, len2, outlen;
 	char msg[512] = "";
 	bool copied = false, copy_failed = false;
@@ -166,6 +188,15 @@ static void sync_one(struct run *run, const char *id)
 	}
 	if (outcome == SYNC_NO_GPU) {
 		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
+		goto done;
+	}
+	if (outcome == SYNC_UNMANAGED) {
+		/* its GPU lines are the admin's: lxgpu plans only from a record */
+		snprintf(msg, sizeof(msg),
+			 "hand-written GPU lines, left alone (lxgpu attach %s "
+			 "adopts them)",
+			 id);
+		report(run, id, ct.path, R_UNMANAGED, msg, NULL, NULL, NULL);
 		goto done;
 	}
 	resync_copy(run, &ct, &c, msg, sizeof(msg), &copied, &copy_failed);
@@ -222,10 +253,13 @@ static void sync_one(struct run *run, const char *id)
 		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	apply_log(cli->rootfd, "sync %s: %zu lines added, %zu removed, GPUs %s", id, e.ninsert,
+	size_t nadded;
+	free(added);
+	added = conf_edit_added(&e, &nadded);
+	apply_log(cli->rootfd, "sync %s: %zu lines added, %zu removed, GPUs %s", id, nadded,
 		  rep.nremoved, plan.devices ? plan.devices : "");
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
-		 msg[0] ? "; " : "", e.ninsert,
+		 msg[0] ? "; " : "", nadded,
 		 ct_running(cli->rootfd, &ct) ? " (applies at its next start)" : "");
 	report(run, id, ct.path, copy_failed ? R_FAILED : R_CHANGED, msg, &e, &fresh, NULL);
 done:
@@ -332,6 +366,7 @@ int cmd_sync(struct cli *cli)
 	run.facts = (struct sync_facts){ .dev_supported =
 						 ct_pve_container_version(cli->rootfd) >= 50007,
 					 .nodes_guaranteed = nodes_made_at_boot(cli->rootfd),
+					 .prune = cli->prune,
 					 .hook_cmd = NULL };
 	_cleanup_free_ char *hook = hook_command(cli);
 	run.facts.hook_cmd = hook;

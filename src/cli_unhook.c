@@ -88,7 +88,7 @@ static void unhook_one(struct cli *cli, struct tally *t, const char *id)
 		change_free(&ch);
 		return;
 	}
-	edit_unhook(&ch.conf, &ch.inv, &ch.edit, &ch.report);
+	edit_unhook(&ch.conf, &ch.edit, &ch.report);
 	if (!conf_edit_changes(&ch.edit, &ch.conf)) {
 		report(cli, t, id, ch.ct.path, U_NONE, NULL, &ch, NULL);
 		change_free(&ch);

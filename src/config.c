@@ -311,6 +311,8 @@ void conf_edit_init(struct conf_edit *e, const struct conf *c)
 {
 	memset(e, 0, sizeof(*e));
 	e->remove = xcalloc(c->nlines + 1, sizeof(bool));
+	e->replace = xcalloc(c->nlines + 1, sizeof(char *));
+	e->nlines = c->nlines;
 	e->insert_at = c->main_end;
 }
 
@@ -318,7 +320,7 @@ void conf_edit_place(struct conf_edit *e, const struct conf *c)
 {
 	size_t at = 0;
 	for (size_t i = 0; i < c->main_end; i++)
-		if (c->lines[i].kind != CONF_BLANK && !e->remove[i])
+		if (c->lines[i].kind != CONF_BLANK && (!e->remove[i] || e->replace[i]))
 			at = i + 1;
 	e->insert_at = at;
 }
@@ -327,6 +329,25 @@ void conf_edit_add(struct conf_edit *e, const char *line)
 {
 	xgrow(&e->insert, &e->cap, e->ninsert + 1, sizeof(*e->insert));
 	e->insert[e->ninsert++] = xstrdup(line);
+}
+
+void conf_edit_replace(struct conf_edit *e, size_t i, const char *line)
+{
+	e->remove[i] = true;
+	free(e->replace[i]);
+	e->replace[i] = xstrdup(line);
+}
+
+const char **conf_edit_added(const struct conf_edit *e, size_t *n)
+{
+	const char **out = xcalloc(e->nlines + e->ninsert + 1, sizeof(char *));
+	*n = 0;
+	for (size_t i = 0; i < e->nlines; i++)
+		if (e->replace[i])
+			out[(*n)++] = e->replace[i];
+	for (size_t i = 0; i < e->ninsert; i++)
+		out[(*n)++] = e->insert[i];
+	return out;
 }
 
 bool conf_edit_changes(const struct conf_edit *e, const struct conf *c)
@@ -343,8 +364,11 @@ void conf_edit_free(struct conf_edit *e)
 {
 	for (size_t i = 0; i < e->ninsert; i++)
 		free(e->insert[i]);
+	for (size_t i = 0; e->replace && i < e->nlines; i++)
+		free(e->replace[i]);
 	free(e->insert);
 	free(e->remove);
+	free(e->replace);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -401,9 +425,12 @@ static size_t steps_of(const struct conf *c, const struct conf_edit *e, struct s
 		if (i == c->nlines)
 			break;
 		const struct conf_line *l = &c->lines[i];
-		xgrow(&steps, &cap, n + 1, sizeof(*steps));
+		xgrow(&steps, &cap, n + 2, sizeof(*steps));
 		steps[n++] =
 			(struct step){ e->remove[i] ? '-' : ' ', c->text + l->off, l->len, l->eol };
+		if (e->replace[i])
+			steps[n++] =
+				(struct step){ '+', e->replace[i], strlen(e->replace[i]), true };
 	}
 	if (conf_edit_changes(e, c))
 		eol_after_last_kept(&steps, &n, &cap);

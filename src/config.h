@@ -58,10 +58,12 @@ bool conf_is_true(const char *value);
 /* The bytes of line i, for messages: NUL-terminated copy. */
 char *conf_line_text(const struct conf *c, size_t i);
 
-/* An edit of the main section: lines to remove and new lines (without "\n")
- * to insert before line `insert_at`. */
+/* An edit of the main section: lines to remove, lines to replace in place,
+ * and new lines (without "\n") to insert before line `insert_at`. */
 struct conf_edit {
-	bool *remove; /* nlines flags */
+	bool *remove;   /* nlines flags */
+	char **replace; /* nlines: the line that takes a removed one's place, or NULL */
+	size_t nlines;
 	size_t insert_at;
 	char **insert;
 	size_t ninsert, cap;
@@ -70,7 +72,12 @@ void conf_edit_init(struct conf_edit *e, const struct conf *c);
 /* Puts new lines after the last kept non-blank line of the main section. */
 void conf_edit_place(struct conf_edit *e, const struct conf *c);
 void conf_edit_add(struct conf_edit *e, const char *line);
+/* Line i goes, `line` takes its place. */
+void conf_edit_replace(struct conf_edit *e, size_t i, const char *line);
 bool conf_edit_changes(const struct conf_edit *e, const struct conf *c);
+/* The lines the edit writes: replacements in line order, then the inserted
+ * ones. The array is the caller's to free, the lines the edit's. */
+const char **conf_edit_added(const struct conf_edit *e, size_t *n);
 void conf_edit_free(struct conf_edit *e);
 
 /* The new text. A last line without "\n" gains one when lines follow it. */

@@ -1,4 +1,4 @@
-/* edit: attach and detach as edits of the main section (see edit.h). */
+/* edit: attach, sync and detach as edits of the main section (see edit.h). */
 #include "edit.h"
 
 #include <ctype.h>
@@ -12,7 +12,7 @@
 
 const char *edit_why_name(enum edit_why w)
 {
-	return w == EDIT_OURS ? "lxgpu" : w == EDIT_HAND ? "hand-written" : "stale";
+	return w == EDIT_OURS ? "lxgpu" : w == EDIT_ADOPTED ? "adopted" : "pruned";
 }
 
 static void report_remove(struct edit_report *rep, struct conf_edit *e, size_t line,
@@ -22,7 +22,13 @@ static void report_remove(struct edit_report *rep, struct conf_edit *e, size_t l
 		return;
 	e->remove[line] = true;
 	rep->removed = xrealloc(rep->removed, (rep->nremoved + 1) * sizeof(*rep->removed));
-	rep->removed[rep->nremoved++] = (struct edit_removed){ line, why };
+	rep->removed[rep->nremoved++] = (struct edit_line){ line, why };
+}
+
+static void report_kept(struct edit_report *rep, size_t line, enum edit_note why)
+{
+	rep->kept = xrealloc(rep->kept, (rep->nkept + 1) * sizeof(*rep->kept));
+	rep->kept[rep->nkept++] = (struct edit_line){ line, why };
 }
 
 static void keep_other(struct edit_report *rep, const struct conf *c, size_t line)
@@ -31,94 +37,62 @@ static void keep_other(struct edit_report *rep, const struct conf *c, size_t lin
 	rep->kept_other[rep->nkept_other++] = conf_line_text(c, line);
 }
 
-static bool is_shared(enum lxgpu_node_role r)
+bool edit_rule_dead(const struct edit_opts *o, const struct dl_entry *x)
 {
-	return r == LXGPU_NODE_CTL || r == LXGPU_NODE_UVM || r == LXGPU_NODE_UVM_TOOLS ||
-	       r == LXGPU_NODE_MODESET || r == LXGPU_NODE_KFD;
+	return o && o->live_known && dl_rule_dead(x, o->live, o->nlive);
 }
 
-/* Whether the node belongs to a GPU that the config records as lxgpu's. */
-static bool recorded_node(const struct pt_config *pt, const struct lxgpu_inventory *inv,
-			  const struct lxgpu_node *n)
+/* A kept line that reaches what the domain holds and more: `c 226:*`, any
+ * major, 'a', a directory mount holding a domain path. */
+static bool reaches_more(const struct ct_domain *d, const struct dl_entry *x)
 {
-	if (pt->nrecorded == 0)
+	if (x->kind == DL_RULE) {
+		if (x->deny)
+			return false;
+		if (x->type == 'a' || x->major < 0)
+			return true;
+		bool dri = x->major == 226; /* the DRM major, whoever's GPU */
+		for (size_t i = 0; i < d->nnodes; i++)
+			dri |= d->nodes[i].major == (unsigned)x->major;
+		return x->type == 'c' && x->minor < 0 && (dri || domain_has_major(d, x->major));
+	}
+	if (x->kind != DL_MOUNT && x->kind != DL_DEV)
 		return false;
-	if (is_shared(n->role))
+	_cleanup_free_ char *dir = xasprintf("%s/", strcmp(x->path, "/") ? x->path : "");
+	if (d->nvidia && strncmp("/dev/nvidia", dir, strlen(dir)) == 0)
 		return true;
-	for (size_t r = 0; r < pt->nrecorded; r++)
-		for (size_t g = 0; g < inv->ngpus; g++)
-			if (inv->gpus[g].index == n->gpu &&
-			    strcasecmp(pt->recorded[r], pt_gpu_id(&inv->gpus[g])) == 0)
-				return true;
+	for (size_t i = 0; i < d->npaths; i++)
+		if (strncmp(d->paths[i], dir, strlen(dir)) == 0)
+			return true;
 	return false;
 }
 
-/* A rule, mount or devN that gives access to nothing that exists now. */
-static bool concerns_nothing(const struct pt_entry *e, const struct lxgpu_inventory *inv)
-{
-	if (e->dead)
-		return true;
-	if (e->kind == PT_RULE)
-		return false; /* a live major: maybe a node not made yet */
-	for (size_t i = 0; i < inv->nnodes; i++)
-		if (pt_concerns(e, &inv->nodes[i]))
-			return false;
-	return !e->dir;
-}
-
-/* Whether a line has the shape lxgpu writes (plan_lines): only then can it be
- * lxgpu's own; the guide's wildcard rules and directory mounts are not. */
-static bool canonical(const struct conf *c, const struct pt_entry *x)
-{
-	const char *v = c->lines[x->line].value;
-	char tail[16];
-	unsigned major, minor;
-	switch (x->kind) {
-	case PT_RULE:
-		return !x->legacy && (sscanf(v, "c %u:%u rwm%1s", &major, &minor, tail) == 2 ||
-				      sscanf(v, "c %u:* rwm%1s", &major, tail) == 1);
-	case PT_MOUNT: {
-		_cleanup_free_ char *want =
-			xasprintf("%s %s none bind,optional,create=file", x->path, x->path + 1);
-		return !x->dir && strcmp(v, want) == 0;
-	}
-	case PT_DEV:
-		return strstr(v, ",mode=0") != NULL && strncmp(v, "path=", 5) != 0;
-	default:
-		return true;
-	}
-}
-
-/* The lines as lxgpu would write them, to tell its own from hand-written. */
-static bool same_line(const struct conf *c, size_t line, char *const *lines, size_t n)
+/* Whether line is one of lines (key and trimmed value, which Proxmox reads
+ * alike; any devN key for a devN line: the editor numbers them). */
+static bool same_line(const struct conf *c, size_t line, const char *want)
 {
 	const struct conf_line *l = &c->lines[line];
-	for (size_t i = 0; i < n; i++) {
-		const char *sep = c->format == CONF_PVE ? ": " : " = ";
-		const char *s = strstr(lines[i], sep);
-		if (!s)
-			continue;
-		size_t klen = (size_t)(s - lines[i]);
-		const char *v = s + strlen(sep);
-		bool dev_key = strncmp(l->key, "dev", 3) == 0 && strncmp(lines[i], "dev", 3) == 0;
-		if ((dev_key || (strlen(l->key) == klen && strncmp(l->key, lines[i], klen) == 0)) &&
-		    strcmp(l->value, v) == 0)
-			return true;
-	}
-	return false;
+	const char *sep = c->format == CONF_PVE ? ": " : " = ";
+	const char *s = strstr(want, sep);
+	if (!s)
+		return false;
+	size_t klen = (size_t)(s - want);
+	bool dev_key = strncmp(l->key, "dev", 3) == 0 && isdigit((unsigned char)l->key[3]) &&
+		       strncmp(want, "dev", 3) == 0;
+	return (dev_key || (strlen(l->key) == klen && strncmp(l->key, want, klen) == 0)) &&
+	       strcmp(l->value, s + strlen(sep)) == 0;
 }
 
-/* A kept devN line keeps its own index, which the planned line it stands for
- * may not have had: the new devN lines take the indices no remaining line
- * (main section, [pve:pending], its delete list) uses, so that no key is
- * written twice (Proxmox would keep only the last). */
-static void renumber_dev_lines(const struct conf *c, const struct conf_edit *e, char **lines,
-			       size_t nlines, const bool *kept)
+/* The new devN lines take the indices no remaining line (main section,
+ * [pve:pending], its delete list) uses, so that no key is written twice
+ * (Proxmox would keep only the last). */
+static int number_dev_lines(const struct conf *c, const struct conf_edit *e, char **lines,
+			    size_t nlines, const bool *kept, struct lxgpu_err *err)
 {
 	bool used[256];
 	if (c->format != CONF_PVE)
-		return;
-	pt_used_dev_indices(c, used);
+		return 0;
+	dl_used_dev_indices(c, used);
 	for (size_t i = 0; i < c->main_end; i++) {
 		const struct conf_line *l = &c->lines[i];
 		if (e->remove[i] && l->kind == CONF_KEY && strncmp(l->key, "dev", 3) == 0 &&
@@ -134,16 +108,16 @@ static void renumber_dev_lines(const struct conf *c, const struct conf_edit *e, 
 		while (n < 256 && used[n])
 			n++;
 		if (n == 256)
-			continue; /* plan_lines has refused more than 256 already */
+			return lxgpu_failx(err, ENOSPC, "no free devN (dev0 to dev255 are used)");
 		used[n] = true;
 		char *renamed = xasprintf("dev%d%s", n, colon);
 		free(lines[k]);
 		lines[k] = renamed;
 	}
+	return 0;
 }
 
-static int pending_conflicts(const struct conf *c, const struct lxgpu_plan *plan,
-			     struct lxgpu_err *err)
+static int pending_conflicts(const struct conf *c, const struct edit_want *w, struct lxgpu_err *err)
 {
 	if (c->pending >= c->nlines)
 		return 0;
@@ -151,177 +125,249 @@ static int pending_conflicts(const struct conf *c, const struct lxgpu_plan *plan
 		const struct conf_line *l = &c->lines[i];
 		if (l->kind != CONF_KEY || strncmp(l->key, "dev", 3) != 0)
 			continue;
-		for (size_t k = 0; k < plan->nnodes; k++) {
-			const char *path = plan->nodes[k].node->path;
-			size_t n = strlen(path);
-			if (strncmp(l->value, path, n) == 0 &&
+		for (size_t k = 0; k < w->npaths; k++) {
+			size_t n = strlen(w->paths[k]);
+			if (strncmp(l->value, w->paths[k], n) == 0 &&
 			    (l->value[n] == '\0' || l->value[n] == ','))
 				return lxgpu_failx(
 					err, EEXIST,
 					"%s in [pve:pending] already passes %s (staged by pct "
 					"set on a running container): restart the container "
 					"or revert it (pct set ID --revert %s) first",
-					l->key, path, l->key);
+					l->key, w->paths[k], l->key);
 		}
 	}
 	return 0;
 }
 
-int edit_attach(const struct conf *c, const struct lxgpu_inventory *inv,
-		const struct lxgpu_plan *plan, struct conf_edit *e, struct edit_report *rep,
-		struct lxgpu_err *err)
+/* conf_edit_init, dl_scan and record_read, undone on failure. */
+static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
+		 struct dl_scan *s, struct lxgpu_record *r, struct lxgpu_err *err)
 {
-	struct pt_config pt;
-	bool used[256];
-	char **lines = NULL;
-	size_t nlines = 0;
-	int r;
-
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
-	if ((r = pending_conflicts(c, plan, err)) < 0) {
+	dl_scan(c, s);
+	if (record_read(c, s, r, err) < 0) {
+		dl_free(s);
 		conf_edit_free(e);
-		return r;
+		return lxgpu_wrap(err, "lxgpu's record");
 	}
-	pt_scan(c, inv, &pt);
-	bool had_record = pt.nrecorded > 0;
-	for (size_t i = 0; i < pt.n; i++) {
-		const struct pt_entry *x = &pt.entries[i];
-		if (x->kind == PT_OTHER) {
-			keep_other(rep, c, x->line);
-			continue;
-		}
-		/* the pre-start and post-stop hooks are attach's; the mount hook is
-		 * `driver`'s to keep */
-		if (x->kind == PT_ENV ||
-		    (x->kind == PT_HOOK &&
-		     (strcmp(c->lines[x->line].key, "lxc.hook.pre-start") == 0 ||
-		      strcmp(c->lines[x->line].key, "lxc.hook.post-stop") == 0))) {
-			report_remove(rep, e, x->line, EDIT_OURS);
-			continue;
-		}
-		if (x->kind == PT_HOOK)
-			continue;
-		if (concerns_nothing(x, inv)) {
-			report_remove(rep, e, x->line, EDIT_STALE);
-			continue;
-		}
-		bool planned = false, recorded = false;
-		for (size_t k = 0; k < plan->nnodes; k++)
-			planned |= pt_concerns(x, plan->nodes[k].node);
-		for (size_t k = 0; k < inv->nnodes && !planned; k++)
-			recorded |= pt_concerns(x, &inv->nodes[k]) &&
-				    recorded_node(&pt, inv, &inv->nodes[k]);
-		/* in a config lxgpu manages, lines of its shape are its own, also those
-		 * of a node that now belongs to another GPU (renumbered after a reboot) */
-		recorded |= had_record && canonical(c, x);
-		if (planned || recorded)
-			report_remove(rep, e, x->line,
-				      had_record && canonical(c, x) ? EDIT_OURS : EDIT_HAND);
-	}
-	pt_used_dev_indices(c, used);
-	for (size_t i = 0; i < pt.n; i++)
-		if (pt.entries[i].kind == PT_DEV && e->remove[pt.entries[i].line] &&
-		    pt.entries[i].dev_index >= 0 && pt.entries[i].dev_index < 256)
-			used[pt.entries[i].dev_index] = false;
-	pt_free(&pt);
-	if ((r = plan_lines(plan, c->format, used, &lines, &nlines, err)) < 0) {
-		edit_report_free(rep);
-		conf_edit_free(e);
-		return r;
-	}
-	/* A line that would go and come back as it is stays where it is: the
-	 * edit touches only what differs (attach twice changes nothing). */
-	_cleanup_free_ bool *kept = xcalloc(nlines + 1, sizeof(bool));
+	return 0;
+}
+
+/* The lines of w that are already there stay where they are: the edit
+ * touches only what differs (attach twice changes nothing). kept[k]: line k
+ * of w is there. */
+static void keep_in_place(const struct conf *c, const struct edit_want *w, struct conf_edit *e,
+			  struct edit_report *rep, bool *kept)
+{
 	for (size_t i = 0; i < rep->nremoved;) {
 		size_t line = rep->removed[i].line, k;
-		for (k = 0; k < nlines; k++)
-			if (!kept[k] && same_line(c, line, &lines[k], 1))
+		for (k = 0; k < w->nlines; k++)
+			if (!kept[k] && same_line(c, line, w->lines[k]))
 				break;
-		if (k == nlines) {
+		if (k == w->nlines) {
 			i++;
 			continue;
 		}
 		kept[k] = true;
 		e->remove[line] = false;
+		if (rep->removed[i].why == EDIT_ADOPTED) {
+			rep->adopted =
+				xrealloc(rep->adopted, (rep->nadopted + 1) * sizeof(*rep->adopted));
+			rep->adopted[rep->nadopted++] = line;
+		}
 		/* keep the report in line order: shift, do not swap */
 		memmove(&rep->removed[i], &rep->removed[i + 1],
 			(rep->nremoved - i - 1) * sizeof(*rep->removed));
 		rep->nremoved--;
 	}
-	renumber_dev_lines(c, e, lines, nlines, kept);
-	conf_edit_place(e, c);
-	for (size_t i = 0; i < nlines; i++)
-		if (!kept[i])
-			conf_edit_add(e, lines[i]);
-	for (size_t i = 0; i < nlines; i++)
-		free(lines[i]);
+}
+
+/* The record's variable a line sets: "LXGPU_REQUEST=" of "...: LXGPU_REQUEST=v2,...". */
+static size_t record_var(const char *line, const char **var)
+{
+	const char *v = strstr(line, "LXGPU_");
+	const char *eq = v ? strchr(v, '=') : NULL;
+	*var = v;
+	return eq ? (size_t)(eq - v + 1) : 0;
+}
+
+/* A record line that changes keeps its place: the new value of the same
+ * variable replaces the old line where it is. */
+static void replace_records(const struct conf *c, const struct dl_scan *s,
+			    const struct edit_want *w, struct conf_edit *e, bool *kept)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct dl_entry *x = &s->entries[i];
+		const char *old;
+		size_t n = record_var(c->lines[x->line].value, &old);
+		if (x->kind != DL_RECORD || !e->remove[x->line] || e->replace[x->line] || !n)
+			continue;
+		for (size_t k = 0; k < w->nlines; k++) {
+			const char *new;
+			if (!kept[k] && record_var(w->lines[k], &new) == n &&
+			    strncmp(old, new, n) == 0 &&
+			    strncmp(w->lines[k], "lxc.environment", 15) == 0) {
+				conf_edit_replace(e, x->line, w->lines[k]);
+				kept[k] = true;
+				break;
+			}
+		}
+	}
+}
+
+int edit_attach(const struct conf *c, const struct edit_want *w, const struct edit_opts *o,
+		struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err)
+{
+	struct dl_scan s;
+	struct lxgpu_record old;
+	_cleanup_free_ bool *kept = xcalloc(w->nlines + 1, sizeof(bool));
+	int r;
+
+	if ((r = begin(c, e, rep, &s, &old, err)) < 0)
+		return r;
+	if ((r = pending_conflicts(c, w, err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct dl_entry *x = &s.entries[i];
+		if (x->kind == DL_OTHER) {
+			keep_other(rep, c, x->line);
+		} else if (x->kind == DL_HOOK) {
+			/* the pre-start and post-stop hooks are attach's; the mount hook
+			 * is `driver`'s to keep */
+			const char *hook = dl_hook_name(c, x);
+			if (strcmp(hook, "pre-start") == 0 || strcmp(hook, "post-stop") == 0)
+				report_remove(rep, e, x->line, EDIT_OURS);
+		} else if (x->kind == DL_RECORD || record_owns(&old, x)) {
+			report_remove(rep, e, x->line, EDIT_OURS);
+		} else if (domain_covers(w->domain, x)) {
+			report_remove(rep, e, x->line, EDIT_ADOPTED);
+		} else if (edit_rule_dead(o, x)) {
+			if (o->prune)
+				report_remove(rep, e, x->line, EDIT_PRUNED);
+			else
+				report_kept(rep, x->line, NOTE_DEAD);
+		} else if (reaches_more(w->domain, x)) {
+			report_kept(rep, x->line, NOTE_WIDER);
+		}
+	}
+	keep_in_place(c, w, e, rep, kept);
+	replace_records(c, &s, w, e, kept);
+	char **lines = xcalloc(w->nlines + 1, sizeof(char *));
+	for (size_t k = 0; k < w->nlines; k++)
+		lines[k] = xstrdup(w->lines[k]);
+	r = number_dev_lines(c, e, lines, w->nlines, kept, err);
+	if (r == 0) {
+		conf_edit_place(e, c);
+		for (size_t k = 0; k < w->nlines; k++)
+			if (!kept[k])
+				conf_edit_add(e, lines[k]);
+	}
+	for (size_t k = 0; k < w->nlines; k++)
+		free(lines[k]);
 	free(lines);
+	if (r < 0)
+		goto fail;
+	record_free(&old);
+	dl_free(&s);
+	return 0;
+fail:
+	record_free(&old);
+	dl_free(&s);
+	edit_report_free(rep);
+	conf_edit_free(e);
+	return r;
+}
+
+int edit_detach(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
+		struct lxgpu_err *err)
+{
+	struct dl_scan s;
+	struct lxgpu_record old;
+	int r;
+
+	if ((r = begin(c, e, rep, &s, &old, err)) < 0)
+		return r;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct dl_entry *x = &s.entries[i];
+		if (x->kind == DL_OTHER)
+			keep_other(rep, c, x->line);
+		else if (record_owns(&old, x))
+			report_remove(rep, e, x->line, EDIT_OURS);
+	}
+	record_free(&old);
+	dl_free(&s);
 	return 0;
 }
 
-void edit_detach(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
-		 struct edit_report *rep)
+void edit_prune(const struct conf *c, const struct edit_opts *o, struct conf_edit *e,
+		struct edit_report *rep)
 {
-	struct pt_config pt;
-
+	struct dl_scan s;
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
-	pt_scan(c, inv, &pt);
-	bool had_record = pt.nrecorded > 0;
-	for (size_t i = 0; i < pt.n; i++) {
-		const struct pt_entry *x = &pt.entries[i];
-		if (x->kind == PT_OTHER)
-			keep_other(rep, c, x->line);
-		else if (x->kind == PT_ENV || x->kind == PT_HOOK)
-			report_remove(rep, e, x->line, EDIT_OURS);
-		else if (concerns_nothing(x, inv))
-			report_remove(rep, e, x->line, EDIT_STALE);
-		else
-			report_remove(rep, e, x->line,
-				      had_record && canonical(c, x) ? EDIT_OURS : EDIT_HAND);
-	}
-	pt_free(&pt);
+	dl_scan(c, &s);
+	for (size_t i = 0; i < s.n; i++)
+		if (edit_rule_dead(o, &s.entries[i]))
+			report_remove(rep, e, s.entries[i].line, EDIT_PRUNED);
+	dl_free(&s);
 }
 
-void edit_hook(const struct conf *c, const struct lxgpu_inventory *inv, const char *key,
-	       const char *value, struct conf_edit *e, struct edit_report *rep)
+int edit_driver(const struct conf *c, const char *hook, enum rec_driver driver, struct conf_edit *e,
+		struct edit_report *rep, struct lxgpu_err *err)
 {
-	struct pt_config pt;
+	struct dl_scan s;
+	struct lxgpu_record rec;
 	bool have = false;
+	int r;
 
-	memset(rep, 0, sizeof(*rep));
-	conf_edit_init(e, c);
-	pt_scan(c, inv, &pt);
-	for (size_t i = 0; i < pt.n; i++) {
-		const struct conf_line *l = &c->lines[pt.entries[i].line];
-		if (pt.entries[i].kind != PT_HOOK || strcmp(l->key, key) != 0)
-			continue;
-		if (value && !have && strcmp(l->value, value) == 0)
-			have = true; /* already there: keep it where it is */
-		else
-			report_remove(rep, e, pt.entries[i].line, EDIT_OURS);
+	if ((r = begin(c, e, rep, &s, &rec, err)) < 0)
+		return r;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct dl_entry *x = &s.entries[i];
+		if (x->kind == DL_HOOK && strcmp(dl_hook_name(c, x), "mount") == 0) {
+			if (hook && !have && strcmp(c->lines[x->line].value, hook) == 0)
+				have = true; /* already there: keep it where it is */
+			else
+				report_remove(rep, e, x->line, EDIT_OURS);
+		}
 	}
-	pt_free(&pt);
-	if (value && !have) {
-		_cleanup_free_ char *line = conf_format_line(c->format, key, value);
-		conf_edit_place(e, c);
+	/* the request says how the driver came (sync copies a copied one again):
+	 * its line changes where it is */
+	if (rec.version == RECORD_VERSION && rec.driver != driver) {
+		rec.driver = driver;
+		_cleanup_free_ char *value = record_request_value(&rec);
+		_cleanup_free_ char *line = conf_format_line(c->format, "lxc.environment", value);
+		bool placed = false;
+		for (size_t i = 0; i < s.n; i++)
+			if (s.entries[i].kind == DL_RECORD && s.entries[i].rec == DL_REC_REQUEST) {
+				report_remove(rep, e, s.entries[i].line, EDIT_OURS);
+				if (!placed)
+					conf_edit_replace(e, s.entries[i].line, line);
+				placed = true;
+			}
+	}
+	conf_edit_place(e, c);
+	if (hook && !have) {
+		_cleanup_free_ char *line = conf_format_line(c->format, "lxc.hook.mount", hook);
 		conf_edit_add(e, line);
 	}
+	record_free(&rec);
+	dl_free(&s);
+	return 0;
 }
 
-void edit_unhook(const struct conf *c, const struct lxgpu_inventory *inv, struct conf_edit *e,
-		 struct edit_report *rep)
+void edit_unhook(const struct conf *c, struct conf_edit *e, struct edit_report *rep)
 {
-	struct pt_config pt;
-
+	struct dl_scan s;
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
-	pt_scan(c, inv, &pt);
-	for (size_t i = 0; i < pt.n; i++)
-		if (pt.entries[i].kind == PT_HOOK)
-			report_remove(rep, e, pt.entries[i].line, EDIT_OURS);
-	pt_free(&pt);
+	dl_scan(c, &s);
+	for (size_t i = 0; i < s.n; i++)
+		if (s.entries[i].kind == DL_HOOK)
+			report_remove(rep, e, s.entries[i].line, EDIT_OURS);
+	dl_free(&s);
 }
 
 void edit_report_free(struct edit_report *rep)
@@ -330,5 +376,7 @@ void edit_report_free(struct edit_report *rep)
 		free(rep->kept_other[i]);
 	free(rep->kept_other);
 	free(rep->removed);
+	free(rep->adopted);
+	free(rep->kept);
 	memset(rep, 0, sizeof(*rep));
 }

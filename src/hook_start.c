@@ -83,29 +83,33 @@ static int repair_host_nodes(struct start *st, struct hook_result *res, struct l
 /* Every GPU the config records is on this node. */
 static int judge_gpus(const struct start *st, struct lxgpu_err *err)
 {
-	for (size_t i = 0; i < st->pt.nrecorded; i++)
-		if (!pt_find_gpu(&st->inv, st->pt.recorded[i]))
+	if (st->pt.record_error)
+		return lxgpu_failx(err, EINVAL, "%s", st->pt.record_error);
+	for (size_t i = 0; i < st->pt.record.ndevices; i++)
+		if (!lxgpu_gpu_find(&st->inv, st->pt.record.devices[i]))
 			return lxgpu_failx(err, ENODEV,
 					   "GPU %s is not on this node: start the container on "
 					   "the node that has it, or give it one of this node's "
 					   "with lxgpu attach %s",
-					   st->pt.recorded[i], st->call->name);
+					   st->pt.record.devices[i], st->call->name);
 	return 0;
 }
 
-/* The config's GPU lines do what they say on this host; else the first
- * problem (a node's, which says most, before a rule's) and how many more. */
+/* lxgpu's lines do what they say on this host; else the first problem (a
+ * node's, which says most, before a rule's) and how many more. Hand-written
+ * lines are the admin's: a start is never refused for them. */
 static int judge_lines(const struct start *st, struct lxgpu_err *err)
 {
-	char msg[400], first[400] = "";
+	char msg[400], first[400] = "", fix[128];
 	size_t bad = 0;
 	bool privileged = ct_privileged(&st->conf);
 
 	for (int rules = 0; rules < 2; rules++)
 		for (size_t i = 0; i < st->pt.n; i++) {
-			if ((st->pt.entries[i].kind == PT_RULE) != rules ||
-			    pt_judge(&st->pt, i, &st->inv, st->hostroot, privileged, msg,
-				     sizeof(msg)) != PT_BAD)
+			const struct pt_entry *e = &st->pt.entries[i];
+			if (e->owner != PT_LXGPU || (e->d->kind == DL_RULE) != rules ||
+			    pt_judge(&st->pt, i, &st->inv, st->hostroot, privileged, st->call->name,
+				     msg, sizeof(msg), fix, sizeof(fix)) != PT_BAD)
 				continue;
 			if (bad++ == 0)
 				snprintf(first, sizeof(first), "%s", msg);
@@ -128,10 +132,8 @@ static int judge_driver(const struct start *st, struct lxgpu_err *err)
 
 	if (!host || !path)
 		return 0;
-	for (size_t i = 0; i < st->pt.n; i++)
-		if (st->pt.entries[i].kind == PT_HOOK &&
-		    strcmp(st->conf.lines[st->pt.entries[i].line].key, "lxc.hook.mount") == 0)
-			return 0;
+	if (pt_mount_hook(&st->conf, &st->pt))
+		return 0;
 	if (strncmp(path, "dir:", 4) == 0)
 		path += 4;
 	if (path[0] != '/')
@@ -152,7 +154,7 @@ static int judge_driver(const struct start *st, struct lxgpu_err *err)
 
 /* --- the container's own nodes ------------------------------------------- */
 
-/* Unmounts the tmpfs at PT_HOOK_NODES/NAME (run: that directory's parent),
+/* Unmounts the tmpfs at DL_HOOK_NODES/NAME (run: that directory's parent),
  * if one is there. */
 static int drop_tmpfs(int run, const char *name, struct lxgpu_err *err)
 {
@@ -160,19 +162,19 @@ static int drop_tmpfs(int run, const char *name, struct lxgpu_err *err)
 	char proc[64];
 
 	if (fstat(run, &parent) < 0)
-		return lxgpu_fail(err, errno, PT_HOOK_NODES);
+		return lxgpu_fail(err, errno, DL_HOOK_NODES);
 	if (fstatat(run, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
 	    st.st_dev == parent.st_dev)
 		return 0;
 	_cleanup_close_ int old = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", old);
 	if (old < 0 || umount2(proc, MNT_DETACH) < 0)
-		return lxgpu_fail(err, errno, "unmount the last start's " PT_HOOK_NODES "/%s",
+		return lxgpu_fail(err, errno, "unmount the last start's " DL_HOOK_NODES "/%s",
 				  name);
 	return 0;
 }
 
-/* PT_HOOK_NODES/NAME as a fresh tmpfs: not the host's /run, which is nodev,
+/* DL_HOOK_NODES/NAME as a fresh tmpfs: not the host's /run, which is nodev,
  * and nothing left of an earlier start (post-stop unmounts it, but a
  * container that was killed never ran its post-stop hook). */
 static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
@@ -181,30 +183,30 @@ static int fresh_tmpfs(int hostroot, const char *name, struct lxgpu_err *err)
 	char proc[64];
 	int r;
 
-	if ((r = fs_mkdirs_in(hostroot, &PT_HOOK_NODES[1], 0755, err)) < 0)
+	if ((r = fs_mkdirs_in(hostroot, &DL_HOOK_NODES[1], 0755, err)) < 0)
 		return r;
-	_cleanup_close_ int run = fs_open_in(hostroot, PT_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
+	_cleanup_close_ int run = fs_open_in(hostroot, DL_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
 	if (run < 0)
 		return run;
 	if (fstatat(run, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			return lxgpu_failx(err, EEXIST, PT_HOOK_NODES "/%s is not a directory",
+			return lxgpu_failx(err, EEXIST, DL_HOOK_NODES "/%s is not a directory",
 					   name);
 		if ((r = drop_tmpfs(run, name, err)) < 0)
 			return r;
 	} else if (mkdirat(run, name, 0755) < 0 && errno != EEXIST) {
-		return lxgpu_fail(err, errno, "mkdir " PT_HOOK_NODES "/%s", name);
+		return lxgpu_fail(err, errno, "mkdir " DL_HOOK_NODES "/%s", name);
 	}
 	_cleanup_close_ int dir = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
-		return lxgpu_fail(err, errno, PT_HOOK_NODES "/%s", name);
+		return lxgpu_fail(err, errno, DL_HOOK_NODES "/%s", name);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dir);
 	if (mount("lxgpu", proc, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
-		return lxgpu_fail(err, errno, "mount a tmpfs on " PT_HOOK_NODES "/%s", name);
+		return lxgpu_fail(err, errno, "mount a tmpfs on " DL_HOOK_NODES "/%s", name);
 	/* the new mount, seen through the name */
 	int fd = openat(run, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return lxgpu_fail(err, errno, PT_HOOK_NODES "/%s", name);
+		return lxgpu_fail(err, errno, DL_HOOK_NODES "/%s", name);
 	return fd;
 }
 
@@ -224,18 +226,18 @@ static int node_dir(int top, const char *path, const char **base, struct lxgpu_e
 			break; /* the node's own name */
 		if (mkdirat(dir, part, 0755) < 0 && errno != EEXIST) {
 			close(dir);
-			return lxgpu_fail(err, errno, "mkdir %s in " PT_HOOK_NODES, part);
+			return lxgpu_fail(err, errno, "mkdir %s in " DL_HOOK_NODES, part);
 		}
 		int sub = openat(dir, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(dir);
 		if (sub < 0)
-			return lxgpu_fail(err, errno, "%s in " PT_HOOK_NODES, part);
+			return lxgpu_fail(err, errno, "%s in " DL_HOOK_NODES, part);
 		dir = sub;
 	}
 	return dir;
 }
 
-/* The nodes the config passes from PT_HOOK_NODES/NAME: the host node's
+/* The nodes the config passes from DL_HOOK_NODES/NAME: the host node's
  * numbers and mode as they are now, the container's root as owner and its
  * render (renderD*) or video (card*) group, through its idmap. */
 static int make_ct_nodes(struct start *st, struct hook_result *res, struct lxgpu_err *err)
@@ -244,7 +246,7 @@ static int make_ct_nodes(struct start *st, struct hook_result *res, struct lxgpu
 	bool any = false;
 
 	for (size_t i = 0; i < st->pt.n; i++)
-		any |= st->pt.entries[i].kind == PT_MOUNT && st->pt.entries[i].via_hook;
+		any |= st->pt.entries[i].d->kind == DL_MOUNT && st->pt.entries[i].d->via_hook;
 	if (!any)
 		return 0;
 	_cleanup_close_ int top = fresh_tmpfs(st->hostroot, st->call->name, err);
@@ -252,9 +254,9 @@ static int make_ct_nodes(struct start *st, struct hook_result *res, struct lxgpu
 		return top;
 	long uid = ct_host_id(c, 'u', 0);
 	for (size_t i = 0; i < st->pt.n; i++) {
-		const struct pt_entry *e = &st->pt.entries[i];
+		const struct dl_entry *e = st->pt.entries[i].d;
 		const struct lxgpu_node *n = NULL;
-		if (e->kind != PT_MOUNT || !e->via_hook || e->dir)
+		if (e->kind != DL_MOUNT || !e->via_hook || e->dir)
 			continue;
 		for (size_t k = 0; k < st->inv.nnodes && !n; k++)
 			if (strcmp(st->inv.nodes[k].path, e->path) == 0)
@@ -262,7 +264,7 @@ static int make_ct_nodes(struct start *st, struct hook_result *res, struct lxgpu
 		if (!n || n->type != 'c')
 			continue; /* the mount is optional; --guard has refused already */
 		bool card = strncmp(fs_basename(e->path), "card", 4) == 0;
-		long inside = card ? st->pt.video_gid : st->pt.render_gid;
+		long inside = card ? st->pt.record.video_gid : st->pt.record.render_gid;
 		long gid = ct_host_id(c, 'g', inside < 0 ? 0 : (unsigned long)inside);
 		if (uid < 0 || gid < 0)
 			return lxgpu_failx(err, EINVAL,
@@ -276,11 +278,11 @@ static int make_ct_nodes(struct start *st, struct hook_result *res, struct lxgpu
 		if (mknodat(dir, base, S_IFCHR | (n->mode & 0777), makedev(n->major, n->minor)) <
 			    0 &&
 		    errno != EEXIST)
-			return lxgpu_fail(err, errno, "mknod " PT_HOOK_NODES "/%s%s",
+			return lxgpu_fail(err, errno, "mknod " DL_HOOK_NODES "/%s%s",
 					  st->call->name, e->path);
 		if (fchownat(dir, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    fchmodat(dir, base, n->mode & 0777, 0) < 0)
-			return lxgpu_fail(err, errno, "chown " PT_HOOK_NODES "/%s%s",
+			return lxgpu_fail(err, errno, "chown " DL_HOOK_NODES "/%s%s",
 					  st->call->name, e->path);
 		res->nodes++;
 	}
@@ -314,7 +316,7 @@ int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_resul
 
 int hook_post_stop(int hostroot, const struct hook_call *call, struct lxgpu_err *err)
 {
-	_cleanup_close_ int run = fs_open_in(hostroot, PT_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
+	_cleanup_close_ int run = fs_open_in(hostroot, DL_HOOK_NODES, O_PATH | O_DIRECTORY, 0, err);
 	if (run < 0) {
 		if (err->code != ENOENT)
 			return lxgpu_wrap(err, "hook %s", call->name);

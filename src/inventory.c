@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -152,6 +153,24 @@ const char *lxgpu_nvidia_version(const struct lxgpu_inventory *inv)
 	for (size_t i = 0; i < inv->ndrivers; i++)
 		if (inv->drivers[i].vendor == LXGPU_VENDOR_NVIDIA)
 			return inv->drivers[i].version;
+	return NULL;
+}
+
+const char *lxgpu_gpu_id(const struct lxgpu_gpu *g)
+{
+	return g->uuid ? g->uuid : g->pci;
+}
+
+const struct lxgpu_gpu *lxgpu_gpu_find(const struct lxgpu_inventory *inv, const char *recorded)
+{
+	char pci[32], id[64];
+	/* "GPU-…/2/0" records one MIG instance of the GPU */
+	snprintf(id, sizeof(id), "%.*s", (int)strcspn(recorded, "/"), recorded);
+	bool is_pci = pci_addr_parse(id, strlen(id), pci);
+	for (size_t g = 0; g < inv->ngpus; g++)
+		if ((inv->gpus[g].uuid && strcasecmp(inv->gpus[g].uuid, id) == 0) ||
+		    (is_pci && strcmp(inv->gpus[g].pci, pci) == 0))
+			return &inv->gpus[g];
 	return NULL;
 }
 

@@ -106,6 +106,10 @@ const char *lxgpu_node_role_name(enum lxgpu_node_role r);
 size_t lxgpu_gpu_nodes(const struct lxgpu_inventory *inv, int index, const struct lxgpu_node **out,
 		       size_t max);
 size_t lxgpu_findings_count(const struct lxgpu_inventory *inv, enum lxgpu_severity min);
+/* The id lxgpu records for a GPU: its UUID, else its PCI address. */
+const char *lxgpu_gpu_id(const struct lxgpu_gpu *g);
+/* The GPU a recorded id (UUID or PCI address, "/GI/CI" for MIG) names, or NULL. */
+const struct lxgpu_gpu *lxgpu_gpu_find(const struct lxgpu_inventory *inv, const char *id);
 /* The loaded NVIDIA kernel module's version ("580.159.04"), NULL when none. */
 const char *lxgpu_nvidia_version(const struct lxgpu_inventory *inv);
 

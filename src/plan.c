@@ -15,7 +15,7 @@
 
 const char *plan_style_name(enum lxgpu_style s)
 {
-	return s == LXGPU_STYLE_DEV ? "dev" : s == LXGPU_STYLE_RAW ? "raw" : "auto";
+	return record_style_name(s);
 }
 
 /* "GPU-…/2/0" -> base length and gi 2, ci 0; the whole selector when it has
@@ -359,6 +359,86 @@ static void add_rule(struct lxgpu_plan *p, const char *rule)
 	p->rules[p->nrules++] = xstrdup(rule);
 }
 
+/* What attaching GPU g makes lxgpu responsible for (docs/ownership.md):
+ * NVIDIA's majors and /dev/nvidia* paths; AMD's kfd; the GPU's own DRI nodes. */
+static void add_domain(struct ct_domain *d, const struct lxgpu_inventory *inv,
+		       const struct lxgpu_gpu *g)
+{
+	if (g->vendor == LXGPU_VENDOR_NVIDIA) {
+		d->nvidia = true;
+		domain_add_major(d, 195); /* fixed (devices.txt), loaded or not */
+		for (size_t i = 0; i < inv->majors.nmajors; i++)
+			if (strncmp(inv->majors.majors[i].name, "nvidia", 6) == 0)
+				domain_add_major(d, inv->majors.majors[i].major);
+		for (size_t i = 0; i < inv->nnodes; i++)
+			if (is_nvidia_role(inv->nodes[i].role) && inv->nodes[i].type == 'c')
+				domain_add_major(d, inv->nodes[i].major);
+		return;
+	}
+	for (size_t i = 0; i < inv->nnodes; i++) {
+		const struct lxgpu_node *n = &inv->nodes[i];
+		bool own = n->gpu == g->index &&
+			   (n->role == LXGPU_NODE_DRI_CARD || n->role == LXGPU_NODE_DRI_RENDER);
+		bool kfd = g->vendor == LXGPU_VENDOR_AMD && n->role == LXGPU_NODE_KFD;
+		if (!own && !kfd)
+			continue;
+		domain_add_path(d, n->path);
+		if (n->type == 'c' && own)
+			domain_add_node(d, n->major, n->minor);
+		else if (n->type == 'c')
+			domain_add_major(d, n->major);
+	}
+	int kfd = proc_devices_major(&inv->majors, "kfd");
+	if (g->vendor == LXGPU_VENDOR_AMD && kfd >= 0)
+		domain_add_major(d, (unsigned)kfd);
+	if (g->pci[0]) {
+		/* its stable names: /dev/dri/by-path/pci-<address>-card and -render */
+		static const char *const kinds[] = { "card", "render" };
+		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+			char path[96];
+			snprintf(path, sizeof(path), "/dev/dri/by-path/pci-%s-%s", g->pci,
+				 kinds[k]);
+			domain_add_path(d, path);
+		}
+	}
+}
+
+void plan_domain(const struct lxgpu_inventory *inv, char *const *ids, size_t n,
+		 struct ct_domain *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, ids[i]);
+		if (g)
+			add_domain(out, inv, g);
+	}
+}
+
+/* The record plan_lines writes: the request, and what the lines give. */
+static void make_record(struct lxgpu_plan *p, const struct plan_request *req)
+{
+	struct lxgpu_record *r = &p->record;
+	r->version = RECORD_VERSION;
+	r->style = p->style;
+	r->wildcard = p->wildcard;
+	r->guard = p->guard;
+	r->driver = req->driver;
+	/* the container's own groups, so that sync plans what attach planned */
+	r->render_gid = req->privileged ? -1 : req->render_gid;
+	r->video_gid = req->privileged ? -1 : req->video_gid;
+	for (size_t i = 0; p->style != LXGPU_STYLE_DEV && i < p->nrules; i++) {
+		unsigned major;
+		char minor[16];
+		if (sscanf(p->rules[i], "c %u:%15[0-9*]", &major, minor) == 2)
+			record_add_rule(r, 'c', (int)major, minor[0] == '*' ? -1 : atoi(minor));
+	}
+	for (size_t i = 0; i < p->nnodes; i++) {
+		record_add_node(r, p->nodes[i].node->path);
+		p->paths = xrealloc(p->paths, (p->npaths + 1) * sizeof(char *));
+		p->paths[p->npaths++] = xstrdup(p->nodes[i].node->path);
+	}
+}
+
 int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req,
 	       struct lxgpu_plan *out, struct lxgpu_err *err)
 {
@@ -366,6 +446,7 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	out->record.render_gid = out->record.video_gid = -1;
 	out->wildcard = req->wildcard;
 	out->guard = req->guard;
 	out->hook = req->guard;
@@ -385,13 +466,16 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 			free(devices);
 			return r;
 		}
+		add_domain(&out->domain, inv, &inv->gpus[i]);
 		out->gpus = xrealloc(out->gpus, (out->ngpus + 1) * sizeof(int));
 		out->gpus[out->ngpus++] = (int)i;
 		char mig[32] = "";
 		if (picks[i].gi >= 0)
 			snprintf(mig, sizeof(mig), "/%d/%d", picks[i].gi, picks[i].ci);
-		char *d = xasprintf("%s%s%s%s", devices, devices[0] ? "," : "",
-				    pt_gpu_id(&inv->gpus[i]), mig);
+		char *id = xasprintf("%s%s", lxgpu_gpu_id(&inv->gpus[i]), mig);
+		record_add_device(&out->record, id);
+		char *d = xasprintf("%s%s%s", devices, devices[0] ? "," : "", id);
+		free(id);
 		free(devices);
 		devices = d;
 	}
@@ -407,6 +491,7 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 			snprintf(rule, sizeof(rule), "c %u:%u rwm", n->major, n->minor);
 		add_rule(out, rule);
 	}
+	make_record(out, req);
 	return 0;
 }
 
@@ -414,12 +499,17 @@ void plan_free(struct lxgpu_plan *p)
 {
 	for (size_t i = 0; i < p->nrules; i++)
 		free(p->rules[i]);
+	for (size_t i = 0; i < p->npaths; i++)
+		free(p->paths[i]);
 	free(p->rules);
+	free(p->paths);
 	free(p->nodes);
 	free(p->gpus);
 	free(p->devices);
 	free(p->ct_id);
 	free(p->hook_cmd);
+	record_free(&p->record);
+	domain_free(&p->domain);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -429,46 +519,32 @@ static void push(char ***lines, size_t *n, char *line)
 	(*lines)[(*n)++] = line;
 }
 
-int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[256], char ***out,
-	       size_t *nout, struct lxgpu_err *err)
+void plan_lines_free(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+static void push_env(char ***lines, size_t *n, enum conf_format format, char *value)
+{
+	push(lines, n, conf_format_line(format, "lxc.environment", value));
+	free(value);
+}
+
+void plan_lines(const struct lxgpu_plan *p, enum conf_format format, char ***out, size_t *nout)
 {
 	char **lines = NULL;
 	size_t n = 0;
-	_cleanup_free_ char *env = xasprintf("LXGPU_DEVICES=%s", p->devices);
 
-	*out = NULL;
-	push(&lines, &n, conf_format_line(format, "lxc.environment", env));
-	if (p->style != LXGPU_STYLE_DEV && p->nrules > 0) {
-		/* which rules are lxgpu's, whatever driver their major belongs to later */
-		char *rules = xstrdup("LXGPU_RULES=");
-		for (size_t i = 0; i < p->nrules; i++) {
-			unsigned major;
-			char minor[16];
-			if (sscanf(p->rules[i], "c %u:%15[0-9*]", &major, minor) != 2)
-				continue;
-			char *t = xasprintf("%s%s%u:%s", rules, i ? "," : "", major, minor);
-			free(rules);
-			rules = t;
-		}
-		push(&lines, &n, conf_format_line(format, "lxc.environment", rules));
-		free(rules);
-	}
+	push_env(&lines, &n, format, record_devices_value(&p->record));
+	push_env(&lines, &n, format, record_request_value(&p->record));
+	push_env(&lines, &n, format, record_wrote_value(&p->record));
 	if (p->style == LXGPU_STYLE_DEV) {
 		for (size_t i = 0; i < p->nnodes; i++) {
 			const struct lxgpu_node *node = p->nodes[i].node;
-			int index = 0;
-			while (index < 256 && used[index])
-				index++;
-			if (index == 256) {
-				for (size_t k = 0; k < n; k++)
-					free(lines[k]);
-				free(lines);
-				return lxgpu_failx(err, ENOSPC,
-						   "no free devN (dev0 to dev255 are used)");
-			}
-			used[index] = true;
-			char key[16], value[512], gid[32] = "";
-			snprintf(key, sizeof(key), "dev%d", index);
+			char key[32], value[512], gid[32] = "";
+			snprintf(key, sizeof(key), "dev%zu", i);
 			if (p->nodes[i].gid >= 0)
 				snprintf(gid, sizeof(gid), ",gid=%ld", p->nodes[i].gid);
 			/* devN nodes are made 0660 unless told (proxmox-config.md §2.1) */
@@ -484,7 +560,7 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 			const char *path = p->nodes[i].node->path;
 			_cleanup_free_ char *entry =
 				p->nodes[i].via_hook
-					? xasprintf(PT_HOOK_NODES
+					? xasprintf(DL_HOOK_NODES
 						    "/%s%s %s none bind,optional,create=file",
 						    p->ct_id, path, path + 1)
 					: xasprintf("%s %s none bind,optional,create=file", path,
@@ -496,13 +572,6 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 	for (size_t i = 0; i < p->nnodes; i++)
 		via |= p->nodes[i].via_hook;
 	if (p->hook) {
-		if (via) {
-			/* the container's own groups, which the hook maps through lxc.idmap */
-			char gids[96];
-			snprintf(gids, sizeof(gids), "LXGPU_GIDS=render:%ld,video:%ld",
-				 p->render_gid, p->video_gid);
-			push(&lines, &n, conf_format_line(format, "lxc.environment", gids));
-		}
 		_cleanup_free_ char *cmd =
 			xasprintf("%s%s", p->hook_cmd, p->guard ? " --guard" : "");
 		push(&lines, &n, conf_format_line(format, "lxc.hook.pre-start", cmd));
@@ -512,5 +581,4 @@ int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[25
 		push(&lines, &n, conf_format_line(format, "lxc.hook.post-stop", p->hook_cmd));
 	*out = lines;
 	*nout = n;
-	return 0;
 }

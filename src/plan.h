@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "domain.h"
 #include "err.h"
 #include "inventory.h"
-
-enum lxgpu_style { LXGPU_STYLE_AUTO, LXGPU_STYLE_RAW, LXGPU_STYLE_DEV };
+#include "record.h"
 
 struct plan_request {
 	const char *const *selectors; /* --gpu values; none means "all" */
@@ -26,6 +26,7 @@ struct plan_request {
 	long render_gid, video_gid; /* the container's own, -1 when unknown */
 	const char *ct_id;          /* LXC's name of the container (the VMID on Proxmox) */
 	const char *hook_cmd;       /* "/usr/bin/lxgpu hook": how LXC runs lxgpu's hook */
+	enum rec_driver driver;     /* how its driver came (the record keeps it) */
 };
 
 struct plan_node {
@@ -48,6 +49,10 @@ struct lxgpu_plan {
 	bool guard;
 	char *ct_id, *hook_cmd;
 	long render_gid, video_gid;
+	struct lxgpu_record record; /* the record plan_lines writes */
+	struct ct_domain domain;    /* what the plan makes lxgpu responsible for */
+	char **paths;               /* the host paths of nodes, for the editor */
+	size_t npaths;
 };
 
 /* What the selectors pick on each GPU: nothing, all of it, or one MIG compute
@@ -65,14 +70,18 @@ int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors,
 /* Whether a selector is well-formed, from the argument alone. */
 bool plan_selector_valid(const char *sel);
 
+/* The domain of the GPUs of a record (those not on this host add nothing). */
+void plan_domain(const struct lxgpu_inventory *inv, char *const *ids, size_t n,
+		 struct ct_domain *out);
+
 int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req,
 	       struct lxgpu_plan *out, struct lxgpu_err *err);
 void plan_free(struct lxgpu_plan *p);
 
-/* The config lines of the plan (without "\n"), devN numbered from the free
- * indices in `used`, which it marks. */
-int plan_lines(const struct lxgpu_plan *p, enum conf_format format, bool used[256], char ***out,
-	       size_t *nout, struct lxgpu_err *err);
+/* The config lines of the plan (without "\n"): its record, rules, mounts or
+ * devN (numbered from 0: the editor gives them free indices), hooks. */
+void plan_lines(const struct lxgpu_plan *p, enum conf_format format, char ***out, size_t *nout);
+void plan_lines_free(char **lines, size_t n);
 
 const char *plan_style_name(enum lxgpu_style s);
 

@@ -64,9 +64,9 @@ eq "setup: attach exit 0" "$rc" 0
 cp "$conf" "$TMP/attached"
 A=$(sha "$conf")
 check "setup: attach changed the file" test "$A" != "$D"
-eq "setup: attach appended the 10-line block (LXGPU_DEVICES, LXGPU_RULES, 4 rules, 4 mounts)" \
+eq "setup: attach appended the 11-line block (LXGPU_DEVICES, _REQUEST, _WROTE, 4 rules, 4 mounts)" \
 	"$(diff "$TMP/detached" "$TMP/attached" | grep -c '^>')-$(diff "$TMP/detached" "$TMP/attached" | grep -c '^<')" \
-	"10-0"
+	"11-0"
 run --sysroot "$h" detach 101
 eq "setup: detach exit 0" "$rc" 0
 unchanged "setup: detach gives the original bytes" "$conf" "$D"

@@ -44,7 +44,8 @@ unchanged "attach by index, UUID and PCI address: the same GPU, no change" "$con
 run --sysroot "$h" show 101 --json
 eq "show: records the GPU" "$(jqr '.devices | join(",")')" "$UUID"
 eq "show: healthy" "$(jqr .health)" ok
-eq "show: lines" "$(jqr '[.lines[] | .kind] | join(",")')" "record,record,rule,rule,rule,rule,mount,mount,mount,mount"
+eq "show: lines" "$(jqr '[.lines[] | .kind] | join(",")')" "record,record,record,rule,rule,rule,rule,mount,mount,mount,mount"
+eq "show: every line lxgpu's" "$(jqr '[.lines[] | .owner] | unique | join(",")')" "lxgpu"
 
 run --sysroot "$h" detach 101
 eq "detach: exit 0" "$rc" 0
@@ -79,21 +80,39 @@ eq "dry-run json: plan" "$(jqr '.plan | "\(.style) \(.rules | join(",")) \(.gpus
 contains "dry-run json: diff" "$(jqr .diff)" "+lxc.environment: LXGPU_DEVICES=$UUID"
 unchanged "dry-run json: file unchanged" "$conf" "$orig"
 
-# --- the guide's lines: replaced, stale majors removed, least privilege
+# --- the guide's lines (docs/ownership.md): the NVIDIA ones adopted, the
+# mounts that say what lxgpu says kept in place, the dead majors and the
+# /dev/dri directory mount (another device too) left alone
 sample 01-raw-nvidia-privileged.conf >"$conf"
 run --sysroot "$h" attach 101 --json
-eq "guide lines: the hand-written c 195:* replaced; mounts that say what lxgpu would say stay" \
-	"$(jqr '[.removed[] | select(.why == "hand-written") | .line] | join("|")')" \
-	"lxc.cgroup2.devices.allow: c 195:* rwm"
-eq "guide lines: only the exact rules and the record are added" "$(jqr '.added | join("|")')" \
-	"lxc.environment: LXGPU_DEVICES=$UUID|lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1|lxc.cgroup2.devices.allow: c 195:0 rwm|lxc.cgroup2.devices.allow: c 195:255 rwm|lxc.cgroup2.devices.allow: c 238:0 rwm|lxc.cgroup2.devices.allow: c 238:1 rwm"
-eq "guide lines: majors 508 and 511, registered by no driver, removed as stale" \
-	"$(jqr '[.removed[] | select(.why == "stale") | .line] | join("|")')" \
-	"lxc.cgroup2.devices.allow: c 508:* rwm|lxc.cgroup2.devices.allow: c 511:* rwm"
+eq "guide lines: c 195:* and the /dev/nvidia-caps directory adopted (replaced)" \
+	"$(jqr '[.removed[] | "\(.why): \(.line)"] | join("|")')" \
+	"adopted: lxc.cgroup2.devices.allow: c 195:* rwm|adopted: lxc.mount.entry: /dev/nvidia-caps dev/nvidia-caps none bind,optional,create=dir"
+eq "guide lines: the four mounts lxgpu would write, adopted where they are" \
+	"$(jqr '.adopted | join("|")')" \
+	"lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file|lxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm dev/nvidia-uvm none bind,optional,create=file|lxc.mount.entry: /dev/nvidia-uvm-tools dev/nvidia-uvm-tools none bind,optional,create=file"
+eq "guide lines: only the record and the exact rules are added" "$(jqr '.added | join("|")')" \
+	"lxc.environment: LXGPU_DEVICES=$UUID|lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no|lxc.environment: LXGPU_WROTE=c195:0,c195:255,c238:0,c238:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools|lxc.cgroup2.devices.allow: c 195:0 rwm|lxc.cgroup2.devices.allow: c 195:255 rwm|lxc.cgroup2.devices.allow: c 238:0 rwm|lxc.cgroup2.devices.allow: c 238:1 rwm"
+eq "guide lines: majors 508 and 511, registered by no driver, kept and named" \
+	"$(jqr '[.left_alone[] | "\(.why): \(.line)"] | join("|")')" \
+	"dead-major: lxc.cgroup2.devices.allow: c 508:* rwm|dead-major: lxc.cgroup2.devices.allow: c 511:* rwm"
 eq "guide lines: one mount per node" "$(grep -c 'lxc.mount.entry: /dev/nvidia0 ' "$conf")" 1
 lacks "guide lines: no wildcard left" "$(cat "$conf")" "195:*"
 contains "guide lines: other lines kept (the /dev/dri directory mount)" "$(cat "$conf")" \
 	"lxc.mount.entry: /dev/dri dev/dri none bind,optional,create=dir"
+run --sysroot "$h" attach 101
+contains "guide lines, attach again: no change" "$out" "CT 101: no change"
+contains "guide lines, attach again: names --prune for the dead majors" "$out" \
+	"kept lxc.cgroup2.devices.allow: c 508:* rwm: its major is registered by no driver (lxgpu sync 101 --prune removes it)"
+run --sysroot "$h" sync 101 --prune --dry-run
+eq "guide lines: sync --prune --dry-run: exit 3" "$rc" 3
+contains "guide lines: sync --prune --dry-run: would remove 508" "$out" "-lxc.cgroup2.devices.allow: c 508:* rwm"
+run --sysroot "$h" sync 101 --prune --json
+eq "guide lines: sync --prune: exit 0" "$rc" 0
+eq "guide lines: sync --prune: removes the two dead rules, nothing else" \
+	"$(jqr '.results[0].removed | join("|")')" \
+	"lxc.cgroup2.devices.allow: c 508:* rwm|lxc.cgroup2.devices.allow: c 511:* rwm"
+eq "guide lines: sync --prune: adds nothing" "$(jqr '.results[0].added | length')" 0
 
 # --- a rule for a major no driver has registered yet, with no GPU lines: not lxgpu's business
 printf '%s\nlxc.cgroup2.devices.allow: c 188:* rwm\n' "$MAIN" >"$conf"
@@ -190,12 +209,12 @@ eq "unprivileged DRI raw: exit 0" "$rc" 0
 # the nodes come from the pre-start hook, made on the host and owned by the
 # container's group (DESIGN.md: unprivileged and DRI nodes)
 eq "unprivileged DRI raw: nodes from the hook's directory, the hook, the container's gids" \
-	"$(grep -E 'allow|mount|GIDS|hook' "$intel/etc/pve/lxc/104.conf")" \
-	"lxc.cgroup2.devices.allow: c 226:0 rwm
+	"$(grep -E 'allow|mount|REQUEST|hook' "$intel/etc/pve/lxc/104.conf")" \
+	"lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no,render=993,video=993
+lxc.cgroup2.devices.allow: c 226:0 rwm
 lxc.cgroup2.devices.allow: c 226:128 rwm
 lxc.mount.entry: /run/lxgpu/104/dev/dri/card0 dev/dri/card0 none bind,optional,create=file
 lxc.mount.entry: /run/lxgpu/104/dev/dri/renderD128 dev/dri/renderD128 none bind,optional,create=file
-lxc.environment: LXGPU_GIDS=render:993,video:993
 lxc.hook.pre-start: $LXGPU --sysroot $intel hook
 lxc.hook.post-stop: $LXGPU --sysroot $intel hook"
 
@@ -207,9 +226,10 @@ printf 'lxc.include = /usr/share/lxc/config/common.conf\nlxc.net.0.type = empty\
 lorig=$(sha "$lxc/var/lib/lxc/web/config")
 run --sysroot "$lxc" attach web --gpu 0
 eq "lxc: exit 0" "$rc" 0
-eq "lxc: key = value lines" "$(sed -n '4,6p' "$lxc/var/lib/lxc/web/config")" \
+eq "lxc: key = value lines" "$(sed -n '4,7p' "$lxc/var/lib/lxc/web/config")" \
 	"lxc.environment = LXGPU_DEVICES=$UUID
-lxc.environment = LXGPU_RULES=195:0,195:255,238:0,238:1
+lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no
+lxc.environment = LXGPU_WROTE=c195:0,c195:255,c238:0,c238:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools
 lxc.cgroup2.devices.allow = c 195:0 rwm"
 run --sysroot "$lxc" detach web
 unchanged "lxc: attach then detach byte-identical" "$lxc/var/lib/lxc/web/config" "$lorig"
@@ -238,7 +258,7 @@ wait
 contains "running CT: applies at next start" "$out" \
 	"CT 101 is running: the change applies at its next start (pct reboot 101)"
 contains "system log: one line from lxgpu" "$(cat "$TMP/syslog")" "lxgpu["
-contains "system log: what changed" "$(cat "$TMP/syslog")" "attached to CT 101: 10 lines added, 0 removed, GPUs $UUID"
+contains "system log: what changed" "$(cat "$TMP/syslog")" "attached to CT 101: 11 lines added, 0 removed, GPUs $UUID"
 rm -f "$h/dev/log" "$h/proc/net/unix"
 
 # --- MIG: a GPU's instances come with it

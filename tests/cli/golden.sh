@@ -23,9 +23,9 @@ UUID=$H100_UUID
 BLOCK=$H100_BLOCK
 
 tmpl=$(host template h100-580.159.04.spec pve.spec) || exit 1
-# The majors the host's drivers registered, from its /proc/devices.
-MAJORS=$(awk '/^Character devices:/ { c = 1; next } /^$/ { c = 0 } c { print $1 }' \
-	"$tmpl/proc/devices" | tr '\n' ' ')
+# NVIDIA's majors on the host: 195, and those its /proc/devices names nvidia*.
+NVMAJORS="195 $(awk '/^Character devices:/ { c = 1; next } /^$/ { c = 0 } c && $2 ~ /^nvidia/ { print $1 }' \
+	"$tmpl/proc/devices" | sort -u | tr '\n' ' ')"
 H=$TMP/ct
 CONF=$H/etc/pve/lxc/101.conf
 cp -a "$tmpl" "$H"
@@ -59,23 +59,18 @@ fresh() {
 
 # The rules of tests/golden/README.md as a model, for the H100 host only.
 # It writes $out{attach,detach,info,tail}: the expected file after attach,
-# after attach and detach, "refusal reason\ngpu lines yes|no\n", and the
-# sections after the main one as attach leaves them.
+# after attach and detach, "refusal reason\nlines attach removes yes|no\n",
+# and the sections after the main one as attach leaves them.
 MODEL='
 BEGIN {
 	VT = sprintf("%c", 11)
 	WS = "[ \t\r\f" VT "]"
-	n = split(majors, a, " ")
-	for (i = 1; i <= n; i++) reg[a[i]] = 1
 	nb = split(block, B, "\n")
-	# The host (h100-580.159.04.spec): the nodes attach passes (rule 1) ...
-	planned["/dev/nvidia0"]; planned["/dev/nvidiactl"]; planned["/dev/nvidia-uvm"]; planned["/dev/nvidia-uvm-tools"]
-	# ... and every GPU node it has (the rest are nvidia-caps, passed by no block)
-	for (p in planned) inv[p]
-	inv["/dev/nvidia-caps/nvidia-cap1"]; inv["/dev/nvidia-caps/nvidia-cap2"]
-	# GPU majors: 195 and 226 (fixed), and those of the GPU drivers of the host and
-	# nodes: nvidia-uvm 238, nvidia-caps 241 (src/passthrough.c is_gpu_major)
-	gpumaj[195]; gpumaj[226]; gpumaj[238]; gpumaj[241]
+	# the NVIDIA majors on the host (rule 2: 195 and those /proc/devices names nvidia*)
+	n = split(nvmajors, a, " ")
+	for (i = 1; i <= n; i++) nvmaj[a[i]] = 1
+	# the paths the block passes (rule 2: a version 2 record lists them)
+	BLOCKPATH["/dev/nvidia0"]; BLOCKPATH["/dev/nvidiactl"]; BLOCKPATH["/dev/nvidia-uvm"]; BLOCKPATH["/dev/nvidia-uvm-tools"]
 }
 { L[NR] = $0 }
 function rtrim(s) { sub(WS "+$", "", s); return s }
@@ -108,12 +103,7 @@ function dev_path(v,    f, n, i, t, p) {
 	}
 	return p
 }
-# GPU paths, and the directories that hold them (DIR is set for those).
-function gpu_path(p) {
-	DIR = p == "/dev/dri" || p == "/dev/dri/" || p == "/dev/nvidia-caps" ||
-	      p == "/dev/nvidia-caps/" || p == "/dev/dri/by-path"
-	return DIR || p ~ /^\/dev\/nvidia/ || p ~ /^\/dev\/dri\// || p == "/dev/kfd"
-}
+function gpu_path(p) { return p ~ /^\/dev\/nvidia/ || p ~ /^\/dev\/dri\// || p == "/dev/kfd" }
 # Sets T, MAJ and MIN for "c|b MAJ:MIN ..."; 0 for any other value.
 function rule(v,    t, f) {
 	if (!match(v, "^[cb]" WS "+(\\*|[0-9]+):(\\*|[0-9]+)(" WS "|$)")) return 0
@@ -122,98 +112,71 @@ function rule(v,    t, f) {
 	MAJ = f[1]; MIN = f[2]
 	return MAJ == "*" || MAJ + 0 <= 4095
 }
-function allow_key(k) { return k == "lxc.cgroup2.devices.allow" || k == "lxc.cgroup.devices.allow" }
 function env_key(k) { return k == "lxc.environment" || k == "lxc.environment.runtime" }
-# Whether the line at i gives the container a planned node.
-function planned_at(i, p) {
-	if (KIND[i] == "rule")
-		return T_[i] == "c" && ((MAJ_[i] == "195" && (MIN_[i] == "0" || MIN_[i] == "255" || MIN_[i] == "*")) ||
-		                        (MAJ_[i] == "238" && (MIN_[i] == "0" || MIN_[i] == "1" || MIN_[i] == "*")))
-	if (PATH_[i] in planned) return 1
-	if (DIR_[i]) for (p in planned) if (index(p, PATH_[i] "/") == 1) return 1
-	return 0
-}
-# Whether a mount or devN at i passes a node that this host has.
-function exists_at(i, p) {
-	if (PATH_[i] in inv) return 1
-	if (DIR_[i]) return 1 # a directory: never stale (src/edit.c concerns_nothing)
-	return 0
-}
-# The shape lxgpu writes (src/edit.c canonical): only then is a line its own.
-function canonical(i,    v) {
-	v = V_[i]
-	if (KIND[i] == "rule")
-		return !LEGACY[i] && v ~ ("^c" WS "*[0-9]+:([0-9]+|\\*)" WS "*rwm$")
-	if (KIND[i] == "mount")
-		return !DIR_[i] && v == PATH_[i] " " substr(PATH_[i], 2) " none bind,optional,create=file"
-	if (KIND[i] == "dev") return index(v, ",mode=0") > 0 && v !~ /^path=/
-	return 0
-}
+# The variable of a record line ("LXGPU_WROTE"), "" for none.
+function record_var(v) { return match(v, /^LXGPU_(DEVICES|REQUEST|WROTE|RULES|GIDS)=/) ? substr(v, 1, RLENGTH - 1) : "" }
 END {
 	mend = NR
 	for (i = 1; i <= NR; i++) if (header(L[i])) { mend = i - 1; break }
-	# the record and the rules lxgpu recorded (LXGPU_RULES)
-	record = 0
+	# the record (rule 2): version 2 with an LXGPU_REQUEST, else 0.1 with LXGPU_DEVICES or _RULES
+	v2 = 0; v1 = 0
 	for (i = 1; i <= mend; i++) {
 		if (!kv(L[i]) || !env_key(K)) continue
-		if (index(V, "LXGPU_DEVICES=") == 1 && V ~ /^LXGPU_DEVICES=.*[^,]/) record = 1
-		if (K == "lxc.environment" && index(V, "LXGPU_RULES=") == 1) {
-			n = split(substr(V, 13), a, ",")
-			for (k = 1; k <= n; k++) rec_rule[a[k]]
-		}
+		var = record_var(V)
+		if (var == "LXGPU_REQUEST") v2 = 1
+		if (var == "LXGPU_DEVICES" || var == "LXGPU_RULES") v1 = 1
+		if (var == "LXGPU_WROTE") last_wrote = substr(V, 13)
+		if (var == "LXGPU_RULES") last_rules = substr(V, 13)
 	}
-	# the GPU lines of the main section (src/passthrough.c pt_scan)
-	nodes = 0
+	if (v2) {
+		n = split(last_wrote, a, ",")
+		for (k = 1; k <= n; k++) if (a[k] ~ /^\//) OWNPATH[a[k]]; else OWNRULE[a[k]]
+	} else if (v1) {
+		n = split(last_rules, a, ",")
+		for (k = 1; k <= n; k++) OWNRULE["c" a[k]]
+	}
+	nothing = 1 # no line that attach removes (rule 10)
 	for (i = 1; i <= mend; i++) {
-		KIND[i] = ""
+		ATT[i] = 0
 		if (!kv(L[i])) continue
-		V_[i] = V
-		if (allow_key(K)) {
-			if (!rule(V)) continue
-			num = MAJ != "*"
-			gpu = num && ((MAJ + 0) in gpumaj)
-			dead = num && !gpu && !((MAJ + 0) in reg)
-			recd = T == "c" && K == "lxc.cgroup2.devices.allow" && ((MAJ ":" MIN) in rec_rule)
-			if (!gpu && !dead && !recd) continue
-			KIND[i] = "rule"; T_[i] = T; MAJ_[i] = MAJ; MIN_[i] = MIN
-			LEGACY[i] = K == "lxc.cgroup.devices.allow"
-			DEAD[i] = dead || (recd && !gpu); RECD[i] = recd
+		if (env_key(K) && record_var(V) != "") ATT[i] = 1
+		else if ((K == "lxc.hook.pre-start" || K == "lxc.hook.post-stop") && index(V, "lxgpu")) ATT[i] = 1
+		else if (K == "lxc.cgroup2.devices.allow" || K == "lxc.cgroup.devices.allow") {
+			if (!rule(V) || MAJ == "*") continue
+			if (T == "c" && K == "lxc.cgroup2.devices.allow" && (("c" MAJ ":" MIN) in OWNRULE)) ATT[i] = 1
+			if (T == "c" && ((MAJ + 0) in nvmaj)) ATT[i] = 1
 		} else if (K == "lxc.mount.entry") {
-			split(V, f, WS "+"); p = f[1]
-			if (match(p, /^\/run\/lxgpu\/[^\/]+\//)) p = substr(p, RLENGTH)
-			if (!gpu_path(p)) continue
+			split(V, f, WS "+"); p = f[1]; t = f[2]
+			sub(/^\/+/, "", t)
 			if (length(p) > 1) sub(/\/$/, "", p)
-			KIND[i] = "mount"; PATH_[i] = p; DIR_[i] = DIR; nodes = 1
-		} else if (K ~ /^dev[0-9]/) {
+			if (v2 && (p in OWNPATH)) ATT[i] = 1
+			if (!v2 && v1 && gpu_path(p) && V == p " " substr(p, 2) " none bind,optional,create=file") ATT[i] = 1
+			if (p ~ /^\/dev\/nvidia/ || t ~ /^dev\/nvidia/) ATT[i] = 1
+		} else if (K ~ /^dev[0-9]+$/) {
 			p = dev_path(V)
-			if (p == "" || !gpu_path(p)) continue
-			KIND[i] = "dev"; PATH_[i] = p; DIR_[i] = DIR; nodes = 1
-		} else if (env_key(K) && V ~ /^LXGPU_(DEVICES|RULES|GIDS)=/) {
-			KIND[i] = "env"
-		} else if (K ~ /^lxc\.hook\./ && index(V, "lxgpu")) {
-			KIND[i] = "hook"; PRESTART[i] = K == "lxc.hook.pre-start" || K == "lxc.hook.post-stop"
+			if (p == "") continue
+			if (v2 && (p in OWNPATH)) ATT[i] = 1
+			if (!v2 && v1 && gpu_path(p) && index(V, ",mode=0") && V !~ /^path=/) ATT[i] = 1
+			if (p ~ /^\/dev\/nvidia/) ATT[i] = 1
 		}
+		if (ATT[i]) nothing = 0
 	}
-	# rule 3: a rule for a major nobody registered goes only beside
-	# hand-written node lines (mounts or devN, and no record)
-	for (i = 1; i <= mend; i++)
-		if (KIND[i] == "rule" && DEAD[i] && !RECD[i] && !(nodes && !record)) KIND[i] = ""
-	gpu_lines = 0
-	for (i = 1; i <= mend; i++) {
-		DET[i] = KIND[i] != ""
-		gpu_lines += DET[i]
-		if (KIND[i] == "env") ATT[i] = 1
-		else if (KIND[i] == "hook") ATT[i] = PRESTART[i]
-		else if (KIND[i] == "") ATT[i] = 0
-		else if (DEAD[i] || (KIND[i] != "rule" && !exists_at(i))) ATT[i] = 1 # stale (rule 3)
-		else ATT[i] = planned_at(i) || (record && canonical(i))              # rule 2
-	}
-	# rule 2: a line with the key and value of a block line stays (the first of duplicates)
+	# rule 3: a removed line with the key and value of a block line stays (the first of duplicates)
 	for (k = 1; k <= nb; k++) { kv(B[k]); BK[k] = K; BV[k] = V }
 	for (i = 1; i <= mend; i++) {
 		if (!ATT[i] || !kv(L[i])) continue
 		for (k = 1; k <= nb; k++)
-			if (!used[k] && K == BK[k] && V == BV[k]) { used[k] = 1; ATT[i] = 0; break }
+			if (!used[k] && (K == BK[k] || (K ~ /^dev[0-9]+$/ && BK[k] ~ /^dev[0-9]+$/)) && V == BV[k]) {
+				used[k] = 1; ATT[i] = 0; break
+			}
+	}
+	# rule 4: a removed record line takes the block line of its variable, in place
+	for (i = 1; i <= mend; i++) {
+		if (!ATT[i] || !kv(L[i]) || !env_key(K) || (var = record_var(V)) == "") continue
+		for (k = 1; k <= nb; k++) {
+			kv(B[k])
+			if (!used[k] && record_var(V) == var) { used[k] = 1; REPL[i] = B[k]; break }
+		}
 	}
 	# refusals
 	why = ""
@@ -224,33 +187,61 @@ END {
 		if (header(L[i])) { inp = is_pending(L[i]); continue }
 		if (inp && kv(L[i]) && K ~ /^dev[0-9]+$/) {
 			split(V, f, ",")
-			if (f[1] in planned) why = K " in [pve:pending] already passes " f[1]
+			if (f[1] in BLOCKPATH) why = K " in [pve:pending] already passes " f[1]
 		}
 	}
-	printf "%s\n%s\n", why, gpu_lines ? "yes" : "no" > (out "info")
-	emit(out "attach", ATT, 1)
-	att_changed = changed
-	emit(out "detach", DET, 0)
-	# the sections after attach: as they were, with a "\n" at the end (rule 5)
+	printf "%s\n%s\n", why, nothing ? "no" : "yes" > (out "info")
+	emit_attach(out "attach")
+	emit_detach(out "detach")
+	# the sections after attach: as they were, with a "\n" at the end (rule 7)
 	printf "" > (out "tail")
-	for (i = mend + 1; i <= NR; i++) printf "%s%s", L[i], (i < NR || eol || att_changed) ? "\n" : "" > (out "tail")
+	for (i = mend + 1; i <= NR; i++) printf "%s%s", L[i], (i < NR || eol || changed) ? "\n" : "" > (out "tail")
 }
-# emit FILE DROP WITH_BLOCK: the input without the DROP lines; the missing lines of
-# the block after the last kept non-blank main line (rule 2). When
-# something changes, every line ends in "\n" (rule 5); else the bytes stay.
-function emit(file, drop, with_block,    i, k, last) {
+# Whether line s of the attach result is lxgpu (rule 10: rule 2 first item, with the block as record).
+function ours(s,    p) {
+	if (!kv(s)) return 0
+	if (env_key(K) && record_var(V) != "") return 1
+	if ((K == "lxc.hook.pre-start" || K == "lxc.hook.post-stop") && index(V, "lxgpu")) return 1
+	if (K == "lxc.cgroup2.devices.allow")
+		return rule(V) && T == "c" && (("c" MAJ ":" MIN) == "c195:0" || ("c" MAJ ":" MIN) == "c195:255" || ("c" MAJ ":" MIN) == "c238:0" || ("c" MAJ ":" MIN) == "c238:1")
+	if (K == "lxc.mount.entry") { split(V, f, WS "+"); p = f[1]; if (length(p) > 1) sub(/\/$/, "", p); return p in BLOCKPATH }
+	if (K ~ /^dev[0-9]+$/) return dev_path(V) in BLOCKPATH
+	return 0
+}
+# The attach result (rules 2 to 7), into file and R[1..nr] with main-section end rmend.
+function emit_attach(file,    i, k, last, any) {
 	changed = 0
-	for (i = 1; i <= mend; i++) if (drop[i]) changed = 1
-	if (with_block) for (k = 1; k <= nb; k++) if (!used[k]) changed = 1
+	for (i = 1; i <= mend; i++) if (ATT[i]) changed = 1
+	for (k = 1; k <= nb; k++) if (!used[k]) changed = 1
+	nr = 0
 	if (!changed) {
-		for (i = 1; i <= NR; i++) printf "%s%s", L[i], (i < NR || eol) ? "\n" : "" > file
+		for (i = 1; i <= NR; i++) { printf "%s%s", L[i], (i < NR || eol) ? "\n" : "" > file; R[++nr] = L[i] }
+		rmend = mend; reol = eol
+		close(file)
 		return
 	}
 	last = 0
-	for (i = 1; i <= mend; i++) if (!drop[i] && !blank(L[i])) last = i
-	for (i = 1; i <= last; i++) if (!drop[i]) printf "%s\n", L[i] > file
-	if (with_block) for (k = 1; k <= nb; k++) if (!used[k]) printf "%s\n", B[k] > file
-	for (i = last + 1; i <= NR; i++) if (i > mend || !drop[i]) printf "%s\n", L[i] > file
+	for (i = 1; i <= mend; i++) if ((!ATT[i] || (i in REPL)) && !blank(L[i])) last = i
+	for (i = 1; i <= last; i++) {
+		if (!ATT[i]) R[++nr] = L[i]
+		else if (i in REPL) R[++nr] = REPL[i]
+	}
+	for (k = 1; k <= nb; k++) if (!used[k]) R[++nr] = B[k]
+	for (i = last + 1; i <= mend; i++) if (!ATT[i]) R[++nr] = L[i]
+	rmend = nr
+	for (i = mend + 1; i <= NR; i++) R[++nr] = L[i]
+	reol = 1
+	for (i = 1; i <= nr; i++) printf "%s\n", R[i] > file
+	close(file)
+}
+# detach of the attach result (rule 10), with rule 7.
+function emit_detach(file,    i, drop, any) {
+	any = 0
+	for (i = 1; i <= rmend; i++) if (ours(R[i])) { drop[i] = 1; any = 1 }
+	for (i = 1; i <= nr; i++) {
+		if (drop[i]) continue
+		printf "%s%s", R[i], (i < nr || reol || any) ? "\n" : "" > file
+	}
 	close(file)
 }'
 
@@ -258,7 +249,7 @@ function emit(file, drop, with_block,    i, k, last) {
 model() {
 	local eol=0
 	ends_nl "$in_text" && eol=1
-	LC_ALL=C awk -v out="$TMP/m." -v eol=$eol -v majors="$MAJORS" -v block="$BLOCK" "$MODEL" "$input"
+	LC_ALL=C awk -v out="$TMP/m." -v eol=$eol -v nvmajors="$NVMAJORS" -v block="$BLOCK" "$MODEL" "$input"
 	{ read -r m_why; read -r m_gpu; } <"$TMP/m.info"
 }
 
@@ -299,10 +290,10 @@ accepts() { # NAME EXPECTED
 	slurp "$CONF" got
 	if [ "$m_gpu" = no ]; then
 		ends_nl "$in_text" && expected=$in_text || expected=$in_text$'\n'
-		same "$name: no GPU lines: attach then detach gives the input back" "$got" "$expected"
+		same "$name: nothing for attach to remove: attach then detach gives the input back" "$got" "$expected"
 	else
 		slurp "$TMP/m.detach" expected
-		same "$name: detach removes every GPU line, nothing else" "$got" "$expected"
+		same "$name: detach removes lxgpu's lines, nothing else" "$got" "$expected"
 	fi
 }
 

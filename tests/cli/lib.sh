@@ -87,7 +87,8 @@ sample() { sed 1d "$SHARED/ref/pve-samples/$1"; }
 # attach-safety.sh and golden.sh.
 H100_UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
 H100_BLOCK="lxc.environment: LXGPU_DEVICES=$H100_UUID
-lxc.environment: LXGPU_RULES=195:0,195:255,238:0,238:1
+lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no
+lxc.environment: LXGPU_WROTE=c195:0,c195:255,c238:0,c238:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools
 lxc.cgroup2.devices.allow: c 195:0 rwm
 lxc.cgroup2.devices.allow: c 195:255 rwm
 lxc.cgroup2.devices.allow: c 238:0 rwm

@@ -89,14 +89,15 @@ want_mounts() { want_nodes "$@" | awk '{ print "lxc.mount.entry: " $1 " " substr
 want_record() { want_nodes "$@" | awk '{ print $2 }' | sort -u | paste -sd, -; }
 rules() { grep '^lxc.cgroup2.devices.allow: ' "$1" | sort; }
 mounts() { grep '^lxc.mount.entry: ' "$1" | sort; }
-record() { sed -n 's/^lxc.environment: LXGPU_RULES=//p' "$1" | tr , '\n' | sort | paste -sd, -; }
+# the rules LXGPU_WROTE lists ("c195:0"; the node paths follow them)
+record() { sed -n 's/^lxc.environment: LXGPU_WROTE=//p' "$1" | tr , '\n' | sed -n 's/^c//p' | sort | paste -sd, -; }
 devices() { sed -n 's/^lxc.environment: LXGPU_DEVICES=//p' "$1"; }
 # attached DESC SEL...: the config holds exactly the nodes of SEL... ("GPU_MINOR[/GI/CI]")
 attached() {
 	local desc=$1; shift
 	eq "$desc: rules, exactly" "$(rules "$conf")" "$(want_rules "$@")"
 	eq "$desc: mounts, exactly" "$(mounts "$conf")" "$(want_mounts "$@")"
-	eq "$desc: LXGPU_RULES" "$(record "$conf")" "$(want_record "$@")"
+	eq "$desc: the rules LXGPU_WROTE records" "$(record "$conf")" "$(want_record "$@")"
 }
 
 G3=$(capminor "$M0" 3) C31=$(capminor "$M0" 3 1)

@@ -9,10 +9,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "devlines.h"
 #include "edit.h"
 #include "inventory.h"
-#include "passthrough.h"
 #include "plan.h"
+#include "sync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -86,10 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	conf_edit_free(&e);
 
-	struct pt_config pt;
-	pt_scan(&c, &inv, &pt);
-	bool clean = pt.n == 0 && conf_first_invalid(&c) < 0;
-	pt_free(&pt);
+	/* only inputs without device lines: attach then detach must give them back */
+	struct dl_scan scan;
+	dl_scan(&c, &scan);
+	bool clean = scan.n == 0 && conf_first_invalid(&c) < 0;
+	dl_free(&scan);
 	struct lxgpu_plan plan;
 	struct plan_request req = { .style = dev ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW,
 				    .format = format,
@@ -102,7 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conf_free(&c);
 		return 0;
 	}
-	if (edit_attach(&c, &inv, &plan, &e, &rep, &err) == 0) {
+	struct edit_opts opts;
+	sync_opts(&inv, false, &opts);
+	if (sync_plan_edit(&c, &plan, &opts, &e, &rep, &err) == 0) {
 		char *attached = apply(&c, &e, &outlen);
 		/* everything from the first section header on is untouched, but for
 		 * the "\n" a changed text always ends with */
@@ -120,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct edit_report rep2;
 		check(conf_parse(attached, outlen, format, &c2, &err) == 0);
 		check(conf_first_invalid(&c2) < 0);
-		edit_detach(&c2, &inv, &e2, &rep2);
+		check(edit_detach(&c2, &e2, &rep2, &err) == 0);
 		size_t backlen;
 		char *back = apply(&c2, &e2, &backlen);
 		bool same = backlen == len && memcmp(back, text, len) == 0;

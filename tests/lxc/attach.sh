@@ -86,7 +86,8 @@ probe() { tb probe "$W" "$1" "$2" rw; }
 inside() { local n=$1; shift; tb attach "$W" "$n" -- /bin/sh -c "$*"; }
 
 EXPECTED="lxc.environment = LXGPU_DEVICES=$UUID0
-lxc.environment = LXGPU_RULES=195:0,195:255,238:0,238:1
+lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no
+lxc.environment = LXGPU_WROTE=c195:0,c195:255,c238:0,c238:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools
 lxc.cgroup2.devices.allow = c 195:0 rwm
 lxc.cgroup2.devices.allow = c 195:255 rwm
 lxc.cgroup2.devices.allow = c 238:0 rwm

@@ -211,14 +211,20 @@ echo "# bind mode, privileged container $PRIV, fake host driver $A"
 SMI_A=$(cat "$FAKE/usr/local/nvidia/bin/nvidia-smi")
 contains "fake host: nvidia-smi is $A's stand-in" "$SMI_A" "stand-in for nvidia-smi $A"
 create "$PRIV" priv debian
+# with_driver MODE FILE: FILE with driver=MODE in lxgpu's request
+with_driver() { sed -E "s/^(lxc.environment = LXGPU_REQUEST=[^,]*(,style=[a-z]+)(,rules=[a-z]+)(,guard=[a-z]+)).*/\1,driver=$1/" "$2"; }
 cfg=$W/lxc/$PRIV/config
 lx attach "$PRIV" --gpu 0
 ran "attach $PRIV --gpu 0: exit 0" 0
 cp "$cfg" "$TMP/priv.before-bind"
 lx driver "$PRIV" --mode bind
 ran "driver $PRIV --mode bind: exit 0" 0
-eq "bind: adds exactly the hook line, lxgpu with this --sysroot" "$(change "$TMP/priv.before-bind" "$cfg")" \
-	"lxc.hook.mount = $LXGPU_ABS --sysroot $FAKE_ABS hook"
+# the request records the mode where it is (docs/ownership.md), the hook line comes
+eq "bind: the hook line, lxgpu with this --sysroot, and driver=bind in the request" \
+	"$(change "$TMP/priv.before-bind" "$cfg")" \
+	"-lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no
+lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no,driver=bind
+lxc.hook.mount = $LXGPU_ABS --sysroot $FAKE_ABS hook"
 cp "$cfg" "$TMP/priv.bind"
 lx driver "$PRIV" --mode bind
 ran "bind again: exit 0" 0
@@ -282,7 +288,8 @@ contains "check after restart: $B bound" "$out" "the running container has the h
 lx driver "$PRIV" --mode copy
 ran "driver $PRIV --mode copy (running, bound): exit 0" 0
 contains "copy (running, bound): says what" "$out" "copied driver $B into container $PRIV"
-same_file "copy: hook line removed, config as before bind" "$TMP/priv.before-bind" "$cfg"
+with_driver copy "$TMP/priv.before-bind" >"$TMP/priv.copied"
+same_file "copy: hook line removed, config as before bind but driver=copy" "$TMP/priv.copied" "$cfg"
 s=$(snap "$PRIV" $DEB $B)
 eq "priv, copied while running: libcuda.so.1 is a copy of $B's file, writable" "$(line 1 <<<"$s")" \
 	"libcuda.so.1 -> libcuda.so.$B: stand-in for libcuda.so.$B; writable"
@@ -346,7 +353,8 @@ lx driver "$COPY" --mode copy
 ran "driver $COPY --mode copy (running): exit 0" 0
 contains "copy: says what" "$out" "copied driver $B into container $COPY: "
 contains "copy: where" "$out" " links in $DEB and /usr/bin"
-same_file "copy: config unchanged (no hook)" "$TMP/copy.before" "$cfg"
+with_driver copy "$TMP/copy.before" >"$TMP/copy.copied"
+same_file "copy: config unchanged (no hook) but driver=copy" "$TMP/copy.copied" "$cfg"
 s=$(snap "$COPY" $DEB $B)
 eq "copy, inside: libcuda.so.1" "$(line 1 <<<"$s")" \
 	"libcuda.so.1 -> libcuda.so.$B: stand-in for libcuda.so.$B; writable"
@@ -451,7 +459,8 @@ contains "install log: the installer's output" "$log" "fake installer: installed
 contains "install log: the container's nvidia-installer.log" "$log" \
 	"--- /var/log/nvidia-installer.log in the container ---
 nvidia-installer log: driver $A installed with --silent --no-kernel-module --no-systemd"
-same_file "install: removed lxgpu's hook line" "$TMP/copy.before" "$cfg"
+with_driver install "$TMP/copy.before" >"$TMP/copy.installed"
+same_file "install: no hook line, driver=install in the request" "$TMP/copy.installed" "$cfg"
 eq "install: its log and config backup not on this machine" \
 	"$(find "/var/log/lxgpu/install-$COPY-$A.log" "/var/lib/lxgpu/backup/lxc-$COPY.before" 2>/dev/null | wc -l)" 0
 

@@ -296,7 +296,8 @@ if [ "$BREAK" = noguard ]; then lx attach "$GUARD" --gpu 0; else lx attach "$GUA
 ran "attach $GUARD --gpu 0 --guard: exit 0" 0
 eq "attach --guard: GPU 0's lines and the pre-start hook line with --guard" "$(change "$TMP/guard.before" "$cfg")" \
 	"lxc.environment = LXGPU_DEVICES=$UUID0
-lxc.environment = LXGPU_RULES=195:0,195:255,$OLDUVM:0,$OLDUVM:1
+lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=yes
+lxc.environment = LXGPU_WROTE=c195:0,c195:255,c$OLDUVM:0,c$OLDUVM:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools
 lxc.cgroup2.devices.allow = c 195:0 rwm
 lxc.cgroup2.devices.allow = c 195:255 rwm
 lxc.cgroup2.devices.allow = c $OLDUVM:0 rwm
@@ -394,20 +395,20 @@ printf '%s\n' "video:x:$VIDEO:" "render:x:$RENDER:gpu" "gpu:x:1000:" "other:x:10
 cp "$cfg" "$TMP/unpriv.before"
 lx attach "$UNPRIV" --gpu 0 --style raw --dry-run
 ran "attach $UNPRIV --style raw --dry-run (no --gid): exit 0" 0
-contains "dry run: the gids come from the container's /etc/group" "$out" "LXGPU_GIDS=render:$RENDER,video:$VIDEO"
+contains "dry run: the gids come from the container's /etc/group" "$out" "render=$RENDER,video=$VIDEO"
 if [ "$BREAK" = gid ]; then lx attach "$UNPRIV" --gpu 0 --style raw --gid 1001; else
 	lx attach "$UNPRIV" --gpu 0 --style raw --gid "$RENDER"
 fi
 ran "attach $UNPRIV --gpu 0 --style raw --gid $RENDER: exit 0" 0
-eq "attach: mounts from /run/lxgpu/$UNPRIV, LXGPU_GIDS and the hook line (no --guard)" \
+eq "attach: mounts from /run/lxgpu/$UNPRIV, the gids in the request and the hook line (no --guard)" \
 	"$(change "$TMP/unpriv.before" "$cfg")" \
 	"lxc.environment = LXGPU_DEVICES=0000:00:02.0
-lxc.environment = LXGPU_RULES=226:0,226:128
+lxc.environment = LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no,render=$RENDER,video=$RENDER
+lxc.environment = LXGPU_WROTE=c226:0,c226:128,/dev/dri/card0,/dev/dri/renderD128
 lxc.cgroup2.devices.allow = c 226:0 rwm
 lxc.cgroup2.devices.allow = c 226:128 rwm
 lxc.mount.entry = /run/lxgpu/$UNPRIV/dev/dri/card0 dev/dri/card0 none bind,optional,create=file
 lxc.mount.entry = /run/lxgpu/$UNPRIV/dev/dri/renderD128 dev/dri/renderD128 none bind,optional,create=file
-lxc.environment = LXGPU_GIDS=render:$RENDER,video:$RENDER
 lxc.hook.pre-start = $LXGPU_ABS --sysroot $FAKE2_ABS hook
 lxc.hook.post-stop = $LXGPU_ABS --sysroot $FAKE2_ABS hook"
 

@@ -1,0 +1,314 @@
+/* record: lxgpu's record in a config (see record.h, docs/ownership.md). */
+#include "record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "xalloc.h"
+
+const char *record_style_name(enum lxgpu_style s)
+{
+	return s == LXGPU_STYLE_DEV ? "dev" : s == LXGPU_STYLE_RAW ? "raw" : "auto";
+}
+
+const char *record_driver_name(enum rec_driver d)
+{
+	static const char *const names[] = { [REC_DRIVER_NONE] = "none",
+					     [REC_DRIVER_BIND] = "bind",
+					     [REC_DRIVER_COPY] = "copy",
+					     [REC_DRIVER_INSTALL] = "install" };
+	return names[d];
+}
+
+static void push_str(char ***list, size_t *n, const char *s)
+{
+	*list = xrealloc(*list, (*n + 1) * sizeof(char *));
+	(*list)[(*n)++] = xstrdup(s);
+}
+
+void record_add_device(struct lxgpu_record *r, const char *id)
+{
+	push_str(&r->devices, &r->ndevices, id);
+}
+
+void record_add_node(struct lxgpu_record *r, const char *path)
+{
+	for (size_t i = 0; i < r->nnodes; i++)
+		if (strcmp(r->nodes[i], path) == 0)
+			return;
+	push_str(&r->nodes, &r->nnodes, path);
+}
+
+bool record_has_rule(const struct lxgpu_record *r, char type, int major, int minor)
+{
+	for (size_t i = 0; i < r->nrules; i++)
+		if (r->rules[i].type == type && r->rules[i].major == major &&
+		    r->rules[i].minor == minor)
+			return true;
+	return false;
+}
+
+void record_add_rule(struct lxgpu_record *r, char type, int major, int minor)
+{
+	if (record_has_rule(r, type, major, minor))
+		return;
+	r->rules = xrealloc(r->rules, (r->nrules + 1) * sizeof(*r->rules));
+	r->rules[r->nrules++] = (struct rec_rule){ type, major, minor };
+}
+
+void record_free(struct lxgpu_record *r)
+{
+	for (size_t i = 0; i < r->ndevices; i++)
+		free(r->devices[i]);
+	for (size_t i = 0; i < r->nnodes; i++)
+		free(r->nodes[i]);
+	free(r->devices);
+	free(r->nodes);
+	free(r->rules);
+	memset(r, 0, sizeof(*r));
+	r->render_gid = r->video_gid = -1;
+}
+
+/* "195:0" (0.1's LXGPU_RULES) or "c195:0", "c195:*" (v2's LXGPU_WROTE). */
+static bool parse_rule_item(const char *s, char *type, int *major, int *minor)
+{
+	char t = 'c', star;
+	int n = 0;
+	if (*s == 'c' || *s == 'b')
+		t = *s++;
+	if (sscanf(s, "%4d:%7d%n", major, minor, &n) == 2 && s[n] == '\0' && *major >= 0 &&
+	    *minor >= 0) {
+		*type = t;
+		return true;
+	}
+	n = 0;
+	if (sscanf(s, "%4d:%c%n", major, &star, &n) == 2 && star == '*' && s[n] == '\0' &&
+	    *major >= 0) {
+		*type = t;
+		*minor = -1;
+		return true;
+	}
+	return false;
+}
+
+/* LXGPU_DEVICES, LXGPU_RULES and LXGPU_WROTE: comma-separated items. */
+static int read_list(struct lxgpu_record *r, const char *value, enum dl_record rec,
+		     struct lxgpu_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char type;
+		int major, minor;
+		if (rec == DL_REC_DEVICES) {
+			record_add_device(r, t);
+		} else if (t[0] == '/' && rec == DL_REC_WROTE) {
+			record_add_node(r, t);
+		} else if (parse_rule_item(t, &type, &major, &minor)) {
+			record_add_rule(r, type, major, minor);
+		} else if (rec == DL_REC_WROTE) {
+			return lxgpu_failx(err, EINVAL, "LXGPU_WROTE: cannot read '%.40s'", t);
+		}
+		/* 0.1 skipped what it could not read in LXGPU_RULES: so does this */
+	}
+	return 0;
+}
+
+static int read_gid(const char *v, long *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || n < 0 || n > 0x7fffffffL)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* "v2,style=raw,rules=exact,guard=no,render=104,video=44,driver=bind" */
+static int read_request(struct lxgpu_record *r, const char *value, struct lxgpu_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *save = NULL;
+	char *t = strtok_r(copy, ",", &save);
+	int version;
+	char extra;
+	if (!t || sscanf(t, "v%d%c", &version, &extra) != 1 || version < 2)
+		return lxgpu_failx(err, EINVAL, "LXGPU_REQUEST: no version (v2) at its start");
+	if (version > RECORD_VERSION)
+		return lxgpu_failx(err, EPROTO,
+				   "LXGPU_REQUEST: a record of version %d, written by a newer "
+				   "lxgpu (this one reads up to %d): upgrade lxgpu",
+				   version, RECORD_VERSION);
+	r->version = version;
+	r->style = LXGPU_STYLE_RAW;
+	while ((t = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(t, '=');
+		const char *v = eq ? eq + 1 : "";
+		if (eq)
+			*eq = '\0';
+		bool ok = true;
+		if (strcmp(t, "style") == 0 && (ok = !strcmp(v, "raw") || !strcmp(v, "dev")))
+			r->style = v[0] == 'd' ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
+		else if (strcmp(t, "rules") == 0 &&
+			 (ok = !strcmp(v, "exact") || !strcmp(v, "wildcard")))
+			r->wildcard = v[0] == 'w';
+		else if (strcmp(t, "guard") == 0 && (ok = !strcmp(v, "yes") || !strcmp(v, "no")))
+			r->guard = v[0] == 'y';
+		else if (strcmp(t, "render") == 0)
+			ok = read_gid(v, &r->render_gid) == 0;
+		else if (strcmp(t, "video") == 0)
+			ok = read_gid(v, &r->video_gid) == 0;
+		else if (strcmp(t, "driver") == 0) {
+			ok = false;
+			for (int d = REC_DRIVER_BIND; d <= REC_DRIVER_INSTALL && !ok; d++)
+				if (strcmp(v, record_driver_name((enum rec_driver)d)) == 0) {
+					r->driver = (enum rec_driver)d;
+					ok = true;
+				}
+		} else
+			ok = false;
+		if (!ok)
+			return lxgpu_failx(err, EINVAL, "LXGPU_REQUEST: cannot read '%.40s%s%.40s'",
+					   t, eq ? "=" : "", v);
+	}
+	return 0;
+}
+
+/* lxgpu 0.1 wrote no LXGPU_WROTE: its mounts and devN had one shape
+ * ("P P' none bind,optional,create=file", "devN: P,…,mode=0NNN"), and
+ * nobody else writes a GPU node's line exactly so. */
+static bool v1_shape(const struct conf *c, const struct dl_entry *e)
+{
+	const char *v = c->lines[e->line].value;
+	if (!dl_gpu_path(e->path) || e->dir)
+		return false;
+	if (e->kind == DL_DEV)
+		return strstr(v, ",mode=0") != NULL && strncmp(v, "path=", 5) != 0;
+	if (e->via_hook)
+		return true;
+	_cleanup_free_ char *want =
+		xasprintf("%s %s none bind,optional,create=file", e->path, e->path + 1);
+	return strcmp(v, want) == 0;
+}
+
+static void read_v1(struct lxgpu_record *r, const struct conf *c, const struct dl_scan *s)
+{
+	bool dev = false;
+	r->version = 1;
+	r->style = LXGPU_STYLE_RAW;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct dl_entry *e = &s->entries[i];
+		if (e->kind == DL_RECORD && e->rec == DL_REC_GIDS)
+			sscanf(e->value, "render:%ld,video:%ld", &r->render_gid, &r->video_gid);
+		else if ((e->kind == DL_MOUNT || e->kind == DL_DEV) && v1_shape(c, e)) {
+			record_add_node(r, e->path);
+			dev |= e->kind == DL_DEV;
+		} else if (e->kind == DL_HOOK && strcmp(dl_hook_name(c, e), "pre-start") == 0)
+			r->guard |= strstr(e->value, "--guard") != NULL;
+		else if (e->kind == DL_HOOK && strcmp(dl_hook_name(c, e), "mount") == 0)
+			r->driver = REC_DRIVER_BIND;
+	}
+	if (dev)
+		r->style = LXGPU_STYLE_DEV;
+}
+
+int record_read(const struct conf *c, const struct dl_scan *s, struct lxgpu_record *r,
+		struct lxgpu_err *err)
+{
+	const struct dl_entry *last[DL_REC_GIDS + 1] = { NULL };
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->render_gid = r->video_gid = -1;
+	/* the last line of each wins, as the last assignment of a variable does */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].kind == DL_RECORD)
+			last[s->entries[i].rec] = &s->entries[i];
+	if (last[DL_REC_REQUEST]) {
+		if ((ret = read_request(r, last[DL_REC_REQUEST]->value, err)) == 0 &&
+		    last[DL_REC_WROTE])
+			ret = read_list(r, last[DL_REC_WROTE]->value, DL_REC_WROTE, err);
+	} else if (last[DL_REC_DEVICES] || last[DL_REC_RULES]) {
+		read_v1(r, c, s);
+		if (last[DL_REC_RULES])
+			ret = read_list(r, last[DL_REC_RULES]->value, DL_REC_RULES, err);
+	}
+	if (ret == 0 && r->version > 0 && last[DL_REC_DEVICES])
+		ret = read_list(r, last[DL_REC_DEVICES]->value, DL_REC_DEVICES, err);
+	if (ret < 0)
+		record_free(r);
+	return ret;
+}
+
+bool record_owns(const struct lxgpu_record *r, const struct dl_entry *e)
+{
+	switch (e->kind) {
+	case DL_RECORD:
+	case DL_HOOK:
+		return true;
+	case DL_RULE:
+		return !e->legacy && !e->deny && e->major >= 0 &&
+		       record_has_rule(r, e->type, e->major, e->minor);
+	case DL_MOUNT:
+	case DL_DEV:
+		for (size_t i = 0; i < r->nnodes; i++)
+			if (strcmp(r->nodes[i], e->path) == 0)
+				return true;
+		return false;
+	case DL_OTHER:
+		break;
+	}
+	return false;
+}
+
+static char *join(char *s, const char *sep, const char *item)
+{
+	char *t = xasprintf("%s%s%s", s, s[strlen(s) - 1] == '=' ? "" : sep, item);
+	free(s);
+	return t;
+}
+
+char *record_devices_value(const struct lxgpu_record *r)
+{
+	char *s = xstrdup("LXGPU_DEVICES=");
+	for (size_t i = 0; i < r->ndevices; i++)
+		s = join(s, ",", r->devices[i]);
+	return s;
+}
+
+char *record_request_value(const struct lxgpu_record *r)
+{
+	char gids[64] = "", driver[32] = "";
+	if (r->render_gid >= 0 || r->video_gid >= 0) {
+		int n = 0;
+		if (r->render_gid >= 0)
+			n = snprintf(gids, sizeof(gids), ",render=%ld", r->render_gid);
+		if (r->video_gid >= 0)
+			snprintf(gids + n, sizeof(gids) - (size_t)n, ",video=%ld", r->video_gid);
+	}
+	if (r->driver != REC_DRIVER_NONE)
+		snprintf(driver, sizeof(driver), ",driver=%s", record_driver_name(r->driver));
+	return xasprintf("LXGPU_REQUEST=v%d,style=%s,rules=%s,guard=%s%s%s", RECORD_VERSION,
+			 r->style == LXGPU_STYLE_DEV ? "dev" : "raw",
+			 r->wildcard ? "wildcard" : "exact", r->guard ? "yes" : "no", gids, driver);
+}
+
+char *record_wrote_value(const struct lxgpu_record *r)
+{
+	char *s = xstrdup("LXGPU_WROTE=");
+	for (size_t i = 0; i < r->nrules; i++) {
+		char item[32];
+		if (r->rules[i].minor < 0)
+			snprintf(item, sizeof(item), "%c%d:*", r->rules[i].type, r->rules[i].major);
+		else
+			snprintf(item, sizeof(item), "%c%d:%d", r->rules[i].type, r->rules[i].major,
+				 r->rules[i].minor);
+		s = join(s, ",", item);
+	}
+	for (size_t i = 0; i < r->nnodes; i++)
+		s = join(s, ",", r->nodes[i]);
+	return s;
+}
