@@ -46,6 +46,8 @@ struct test_host {
 extern const struct test_host *const test_hosts[];
 extern const size_t ntest_hosts;
 
+/* The host or twin of that name, NULL when none. */
+const struct test_host *host_named(const char *name);
 /* Node i of the host, its own and then the common ones (tun, USB, Coral...). */
 size_t host_nnodes(const struct test_host *h);
 const struct host_node *host_node(const struct test_host *h, size_t i);

@@ -267,6 +267,17 @@ HOST(amd, "nvidia-amd", amd_gpus, amd_nodes, amd_majors, &amd_after);
 const struct test_host *const test_hosts[] = { &h100, &two, &idrm, &iplain, &amd };
 const size_t ntest_hosts = N(test_hosts);
 
+const struct test_host *host_named(const char *name)
+{
+	for (size_t i = 0; i < ntest_hosts; i++) {
+		if (strcmp(test_hosts[i]->name, name) == 0)
+			return test_hosts[i];
+		if (strcmp(test_hosts[i]->twin->name, name) == 0)
+			return test_hosts[i]->twin;
+	}
+	return NULL;
+}
+
 size_t host_nnodes(const struct test_host *h)
 {
 	return h->nnodes + N(common_nodes);
