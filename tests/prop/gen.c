@@ -41,7 +41,7 @@ struct lines {
 	size_t n, cap;
 };
 
-static void vadd(struct lines *l, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) vadd(struct lines *l, const char *fmt, va_list ap)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 32;
@@ -77,8 +77,7 @@ struct gen {
 	struct lines main;
 	int next_dev;
 	int record_gpu; /* the GPU a record block names, -1 */
-	char *mix;
-	size_t mixsize;
+	bool pending, snapshots;
 };
 
 /* An lxc.* line: Proxmox reads ':', '=', ' = ' alike (proxmox-config.md §1.2). */
@@ -405,6 +404,11 @@ static const struct block blocks[] = {
 };
 #define NBLOCKS (sizeof(blocks) / sizeof(*blocks))
 
+const char *gen_block_name(size_t i)
+{
+	return i < NBLOCKS ? blocks[i].name : NULL;
+}
+
 static void base_pve(struct gen *g)
 {
 	static const char *const notes[] = { "#GPU worker%3A passthrough from the guide",
@@ -451,7 +455,7 @@ static void base_lxc(struct gen *g)
 /* pending changes and snapshots carry old GPU lines, never to be touched */
 static void sections(struct gen *g, struct lines *tail)
 {
-	if (rng_percent(g->r, 20)) {
+	if ((g->pending = rng_percent(g->r, 20))) {
 		add(tail, "%s", "");
 		add(tail, "[pve:pending]");
 		add(tail, "memory: 4096");
@@ -461,7 +465,8 @@ static void sections(struct gen *g, struct lines *tail)
 		if (rng_percent(g->r, 30))
 			add(tail, "delete: dev0");
 	}
-	for (unsigned s = rng_percent(g->r, 25) ? 1 + rng_below(g->r, 2) : 0; s > 0; s--) {
+	g->snapshots = rng_percent(g->r, 25);
+	for (unsigned s = g->snapshots ? 1 + rng_below(g->r, 2) : 0; s > 0; s--) {
 		add(tail, "%s", "");
 		add(tail, "[snap%u]", s);
 		add(tail, "#before the driver update");
@@ -552,7 +557,10 @@ void gen_case(uint64_t seed, struct gen_case *out)
 		base_pve(&g);
 	else
 		base_lxc(&g);
-	size_t first = g.main.n, used = 0;
+	size_t first = g.main.n;
+	int used = snprintf(out->mix, sizeof(out->mix),
+			    "%s %s:", g.unprivileged ? "unprivileged" : "privileged",
+			    g.pve ? "pve" : "lxc");
 	/* a third of the configs hold nothing of NVIDIA's (invariant 6) */
 	bool foreign = rng_percent(&r, 33);
 	for (unsigned k = 1 + rng_below(&r, 4); k > 0; k--) {
@@ -560,10 +568,9 @@ void gen_case(uint64_t seed, struct gen_case *out)
 		if (foreign && b->nvidia)
 			continue;
 		b->emit(&g);
-		used += (size_t)snprintf(out->mix + used, sizeof(out->mix) - used, "%s%s",
-					 used ? "+" : "", b->name);
-		if (used >= sizeof(out->mix))
-			used = sizeof(out->mix) - 1;
+		used += snprintf(out->mix + used, sizeof(out->mix) - (size_t)used, " %s", b->name);
+		if (used >= (int)sizeof(out->mix))
+			used = (int)sizeof(out->mix) - 1;
 	}
 	if (rng_percent(&r, 25)) /* pasted in between */
 		for (size_t i = g.main.n; i > first + 1; i--) {
@@ -574,6 +581,8 @@ void gen_case(uint64_t seed, struct gen_case *out)
 		}
 	if (g.pve)
 		sections(&g, &tail);
+	snprintf(out->mix + used, sizeof(out->mix) - (size_t)used, "%s%s",
+		 g.pending ? " pending" : "", g.snapshots ? " snapshots" : "");
 	join(&r, &g.main, &tail, &out->input);
 	gen_request(&r, out->host, g.pve, g.unprivileged, out);
 	if (g.record_gpu >= 0 && rng_percent(&r, 50)) { /* attach again what is recorded */

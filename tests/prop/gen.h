@@ -26,11 +26,13 @@ struct gen_case {
 	struct text input;
 	struct model_request req;
 	char selectors[4][64]; /* req.selectors point here */
-	char mix[160];         /* the blocks it holds, for messages and counts */
+	char mix[200];         /* "privileged pve: guide igpu pending": what it holds */
 };
 
 void gen_case(uint64_t seed, struct gen_case *out);
 void gen_case_free(struct gen_case *c);
+/* The name of block i in mix ("guide", "igpu"...), NULL past the last. */
+const char *gen_block_name(size_t i);
 /* The request for a case made of a fixed config (a fixture). */
 void gen_request(struct rng *r, const struct test_host *h, bool pve, bool unprivileged,
 		 struct gen_case *out);

@@ -16,6 +16,8 @@
 
 #include "gen.h"
 #include "known.h"
+#include "model_check.h"
+#include "props_check.h"
 #include "props.h"
 
 struct tally {
@@ -244,14 +246,6 @@ static size_t fixtures(const char *dir, struct tally *t, size_t *shown)
 	return cases;
 }
 
-static const struct test_host *host_named(const char *name)
-{
-	for (size_t i = 0; i < ntest_hosts; i++)
-		if (strcmp(test_hosts[i]->name, name) == 0)
-			return test_hosts[i];
-	return NULL;
-}
-
 /* Issue 14's cases: one test point each, every invariant. */
 static bool known(int *point, size_t *shown)
 {
@@ -292,29 +286,72 @@ static bool summary(int *point, int which, const char *corpus, const struct tall
 	return ok;
 }
 
+/* How often each word of the cases' mix came up: what the corpus holds. */
+struct mix_counts {
+	char words[48][24];
+	size_t counts[48], n;
+};
+
+static void count_mix(struct mix_counts *m, const char *mix)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", mix);
+	for (char *save = NULL, *w = strtok_r(buf, " :", &save); w;
+	     w = strtok_r(NULL, " :", &save)) {
+		size_t i = 0;
+		while (i < m->n && strcmp(m->words[i], w) != 0)
+			i++;
+		if (i == m->n && m->n < 48)
+			snprintf(m->words[m->n++], sizeof(m->words[0]), "%s", w);
+		if (i < m->n)
+			m->counts[i]++;
+	}
+}
+
+static void print_mix(const struct mix_counts *m)
+{
+	printf("# corpus:");
+	for (size_t i = 0; i < m->n; i++)
+		printf(" %s %zu%s", m->words[i], m->counts[i], i + 1 < m->n ? "," : "\n");
+}
+
 int main(void)
 {
 	unsigned long count = env_number("PROP_COUNT", 3000);
 	uint64_t seed = env_number("PROP_SEED", 1);
 	struct tally generated = { 0 }, fixed = { 0 };
 	size_t shown[NPROPS + 1] = { 0 };
+	struct mix_counts mix = { .n = 0 };
 	int point = 0;
 	clock_t start = clock();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("1..%zu\n", 2 * NPROPS + nknown_cases);
+	printf("1..%zu\n", 2 + 2 * NPROPS + nknown_cases);
+	int wrong = model_check();
+	printf("%sok %d - the model reads LXC, Proxmox and ownership.md as documented\n",
+	       wrong ? "not " : "", ++point);
+	int misjudged = props_check();
+	printf("%sok %d - the invariants hold on outputs written from ownership.md and catch "
+	       "issue 14's bugs\n",
+	       misjudged ? "not " : "", ++point);
+	wrong += misjudged;
 	printf("# %lu generated configs from seed %" PRIu64 "\n", count, seed);
 	for (unsigned long i = 0; i < count; i++) {
 		struct gen_case c;
 		gen_case(seed + i, &c);
 		struct prop_input in = { c.mix, c.seed, c.host, c.format, c.input, &c.req };
 		check_all(&in, &generated, shown);
+		count_mix(&mix, c.mix);
+		count_mix(&mix, c.host->name);
 		gen_case_free(&c);
 	}
+	if (count)
+		print_mix(&mix);
 	const char *dir = getenv("PROP_FIXTURES");
 	size_t nfixed = fixtures(dir, &fixed, shown);
 	printf("# %zu fixture cases from %s\n", nfixed, dir ? dir : "(PROP_FIXTURES unset)");
-	bool ok = known(&point, shown);
+	bool ok = wrong == 0;
+	ok &= known(&point, shown);
 	for (int which = 1; which <= NPROPS; which++)
 		ok &= summary(&point, which, "generated configs", &generated,
 			      count ? NULL : "PROP_COUNT=0");

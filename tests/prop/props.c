@@ -122,14 +122,18 @@ static enum prop_result keeps(struct prop_run *r, enum step s, struct prop_failu
 	struct view before, after;
 	struct model_gpus dom;
 	enum prop_result res = PROP_HOLDS;
-	bool prune = r->in.req->prune && s != DETACH && s != DETACH_INPUT;
+	/* detach keeps hand-written lines of the domain too: attach adopted
+	 * those it found, so one there now was never adopted (ownership.md) */
+	bool detach = s == DETACH || s == DETACH_INPUT;
+	bool prune = r->in.req->prune && !detach;
 	view(in, r->in.format, &before);
 	view(out, r->in.format, &after);
 	domain_of(r, s, &before, h, &dom);
 	size_t j = 0;
 	for (size_t i = 0; i < before.c.main_end && res == PROP_HOLDS; i++) {
-		if (model_in_domain(&before.c, i, &dom) || model_record_line(&before.c, i) ||
-		    model_hook_line(&before.c, i) || model_recorded(&before.c, i, &before.rec) ||
+		if ((!detach && model_in_domain(&before.c, i, &dom)) ||
+		    model_record_line(&before.c, i) || model_hook_line(&before.c, i) ||
+		    model_recorded(&before.c, i, &before.rec) ||
 		    (prune && model_dead_rule(&before.c, i, h)))
 			continue;
 		while (j < after.c.main_end && !same_line(&before.c, i, &after.c, j))
@@ -138,10 +142,12 @@ static enum prop_result keeps(struct prop_run *r, enum step s, struct prop_failu
 			char line[600];
 			res = fail(f, out,
 				   "after %s on %s, %s of the input is gone or out of order: it is "
-				   "outside the domain of the GPUs %s, and not lxgpu's",
+				   "%s, and not lxgpu's",
 				   step_names[s], h->name,
 				   line_name(&before.c, i, line, sizeof(line)),
-				   s == ATTACH ? "attached" : "recorded");
+				   detach        ? "a hand-written line"
+				   : s == ATTACH ? "outside the domain of the GPUs attached"
+						 : "outside the domain of the GPUs recorded");
 		}
 		j++;
 	}

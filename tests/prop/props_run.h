@@ -37,6 +37,9 @@ struct prop_run {
 
 /* The output of step s (run now if it has not run), NULL when lxgpu refused. */
 const struct text *run_step(struct prop_run *r, enum step s);
+/* Step s's output as given (NULL: lxgpu refused), instead of running it:
+ * outputs written by hand, to check the invariants themselves. */
+void prop_run_preset(struct prop_run *r, enum step s, const struct text *out);
 /* The config step s reads, and the host it runs on. */
 const struct text *input_of(struct prop_run *r, enum step s);
 const struct test_host *host_of(const struct prop_run *r, enum step s);
