@@ -31,8 +31,6 @@ struct gen_case {
 
 void gen_case(uint64_t seed, struct gen_case *out);
 void gen_case_free(struct gen_case *c);
-/* The name of block i in mix ("guide", "igpu"...), NULL past the last. */
-const char *gen_block_name(size_t i);
 /* The request for a case made of a fixed config (a fixture). */
 void gen_request(struct rng *r, const struct test_host *h, bool pve, bool unprivileged,
 		 struct gen_case *out);
