@@ -320,10 +320,18 @@ static size_t record_lines(const struct text *t, enum model_format format, char 
 	struct model_config c;
 	size_t k = 0;
 	model_parse(t->bytes, t->len, format, &c);
-	for (size_t i = 0; i < c.main_end && k < max; i++)
-		if (model_record_line(&c, i))
-			snprintf(out[k++], ENTRY, "%.*s", (int)c.lines[i].len,
-				 c.text + c.lines[i].off);
+	for (size_t i = 0; i < c.main_end && k < max; i++) {
+		if (!model_record_line(&c, i))
+			continue;
+		snprintf(out[k], ENTRY, "%.*s", (int)c.lines[i].len, c.text + c.lines[i].off);
+		/* driver= comes from `lxgpu driver`, which a fresh attach has not run */
+		char *driver = strstr(out[k], ",driver=");
+		if (strstr(out[k], "LXGPU_REQUEST=") && driver) {
+			size_t field = 1 + strcspn(driver + 1, ",");
+			memmove(driver, driver + field, strlen(driver + field) + 1);
+		}
+		k++;
+	}
 	model_free(&c);
 	qsort(out, k, ENTRY, compare_entries);
 	return k;
