@@ -2,13 +2,13 @@
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets (clang, ASan +
 # UBSan) and run each for SECONDS (default 5) on a corpus seeded from the fake
 # host specs. scripts/test.sh runs it for a few seconds; run it for long by hand:
-#   scripts/fuzz.sh 600 procfs; scripts/fuzz.sh 600 config
+#   scripts/fuzz.sh 600 procfs; scripts/fuzz.sh 600 config; scripts/fuzz.sh 600 owner
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-5}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(procfs config guest)
+[ ${#targets[@]} -gt 0 ] || targets=(procfs config guest owner)
 
 build=$here/build-fuzz
 if [ ! -f "$build/build.ninja" ]; then

@@ -26,5 +26,6 @@ echo "fuzz smoke run (scripts/fuzz.sh SECONDS for long runs):"
 
 echo "format check (clang-format, .clang-format):"
 clang-format --dry-run --Werror "$here"/src/*.[ch] "$here"/tests/unit/*.c "$here"/tests/fuzz/*.c \
+	"$here"/tests/prop/*.[ch] \
 	"$here"/bench/*.c
 echo "format: ok"

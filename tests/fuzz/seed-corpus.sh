@@ -2,7 +2,8 @@
 # seed-corpus.sh TARGET OUTDIR: a fuzz corpus from the project's fixtures.
 # procfs: every file body of the fake host specs (tests/hosts/*.spec), prefixed
 # with a byte whose value modulo 10 selects the parser for its path (see
-# fuzz_procfs.c). config: the container configs of tests/golden and of
+# fuzz_procfs.c). owner: the golden configs with host and request bytes
+# (fuzz_owner.c). config: the container configs of tests/golden and of
 # ../shared/ref, prefixed with the byte that selects format and style.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../hosts" && pwd)
@@ -22,6 +23,24 @@ if [ "$target" = guest ]; then
 	printf '\005[nvidia-container-cli]\nno-cgroups = true\nldconfig = "@/sbin/ldconfig"\n' >"$out/toml"
 	printf '\005Failed to initialize NVML: Driver/library version mismatch' >"$out/explain"
 	echo "seed-corpus: 10 inputs"
+	exit 0
+fi
+if [ "$target" = owner ]; then
+	# the configs of tests/golden on every test host (byte 0: host * 2, +1 for
+	# plain LXC), each with two request seeds (bytes 1 to 3; fuzz_owner.c)
+	n=0
+	for f in "$here"/../golden/pve/*.conf "$here"/../golden/pve/*.attached; do
+		[ -f "$f" ] || continue
+		for host in 0 2 4 6 8; do
+			for seed in 1 2; do
+				{ printf "\\$(printf %o "$host")\\000\\000\\$(printf %o "$seed")"; cat "$f"; } \
+					>"$out/$(basename "$f")-$host-$seed"
+			done
+		done
+		n=$((n + 1))
+	done
+	printf '\001\000\000\001lxc.include = /usr/share/lxc/config/common.conf\nlxc.cgroup2.devices.allow = c 226:* rwm\n' >"$out/lxc-min"
+	echo "seed-corpus: $n configs"
 	exit 0
 fi
 if [ "$target" = config ]; then
