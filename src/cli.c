@@ -56,7 +56,8 @@ const struct cli_option cli_options[] = {
 	  "what an error message means for a GPU container, and the fix" },
 	{ "undo", no_argument, KEY_UNDO, NULL, "take back what an earlier host prepare did" },
 	{ "prune", no_argument, KEY_PRUNE, NULL,
-	  "also remove rules of majors that no driver registers now (a kernel or driver long gone)" },
+	  "also remove rules of majors that no driver registers now (a kernel or driver long "
+	  "gone)" },
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
@@ -68,8 +69,8 @@ const struct cli_option cli_options[] = {
 };
 
 static const int no_options[] = { 0 };
-static const int attach_options[] = { KEY_GPU,	KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN,
-				      KEY_GID,	KEY_GUARD, KEY_PRUNE,	 0 };
+static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN,
+				      KEY_GID, KEY_GUARD, KEY_PRUNE,    0 };
 static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
@@ -88,8 +89,8 @@ const struct cli_command cli_commands[] = {
 	  "CT [--gpu SEL]... [--style auto|raw|dev] [--wildcard] [--gid GID] [--guard] [--prune] "
 	  "[--dry-run]",
 	  "give container CT exactly the selected GPUs", attach_options, 1, 1, false },
-	{ "detach", cmd_detach, "CT [--dry-run]", "remove the lines lxgpu wrote into CT, nothing else",
-	  dry_run_option, 1, 1, false },
+	{ "detach", cmd_detach, "CT [--dry-run]",
+	  "remove the lines lxgpu wrote into CT, nothing else", dry_run_option, 1, 1, false },
 	{ "undo", cmd_undo, "CT", "put back CT's config as it was before lxgpu's last change",
 	  no_options, 1, 1, false },
 	{ "show", cmd_show, "CT", "what CT has, and whether it still matches the host", no_options,

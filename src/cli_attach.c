@@ -15,6 +15,7 @@
 #include "cli_change.h"
 #include "cli_output.h"
 #include "container.h"
+#include "devlines.h"
 #include "edit.h"
 #include "guest.h"
 #include "inventory.h"
@@ -32,6 +33,10 @@ int cmd_attach(struct cli *cli)
 	int r = change_open(cli, &ch, !cli->dry_run);
 	if (r >= 0)
 		return r;
+	struct dl_scan scan;
+	dl_scan(&ch.conf, &scan);
+	bool resets = scan.reset_end > 0;
+	dl_free(&scan);
 	if (change_record(&ch, &old, &err) < 0) {
 		lxgpu_wrap(&err, "attach %s", ch.ct.id);
 		change_free(&ch);
@@ -53,6 +58,7 @@ int cmd_attach(struct cli *cli)
 		.video_gid = -1,
 		/* how its driver came stays recorded across a new attach */
 		.driver = old.driver,
+		.resets_devices = resets,
 	};
 	_cleanup_free_ char *hook = hook_command(cli);
 	req.hook_cmd = hook;

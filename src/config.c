@@ -176,15 +176,27 @@ static void pve_line(struct conf *c, struct conf_line *l, const char *s, size_t 
 	}
 }
 
+/* LXC trims blanks and tabs only (lxc_char_left_gc, lxc_char_right_gc in
+ * LXC's string_utils.c): a "\r" stays part of the value. */
+static void lxc_trim(const char **s, size_t *len)
+{
+	while (*len && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
 /* LXC's parse_line: leading blanks skipped, '#' comments, "lxc.KEY = VALUE";
  * lines not starting with "lxc." are ignored by LXC ("martian"). */
 static void lxc_line(struct conf_line *l, const char *s, size_t len)
 {
-	trim(&s, &len);
-	if (len == 0) {
+	if (all_space(s, len)) {
 		l->kind = CONF_BLANK;
 		return;
 	}
+	lxc_trim(&s, &len);
 	if (s[0] == '#' || len < 4 || memcmp(s, "lxc.", 4) != 0) {
 		l->kind = CONF_COMMENT;
 		return;
@@ -196,8 +208,8 @@ static void lxc_line(struct conf_line *l, const char *s, size_t len)
 	}
 	const char *k = s, *v = eq + 1;
 	size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
-	trim(&k, &klen);
-	trim(&v, &vlen);
+	lxc_trim(&k, &klen);
+	lxc_trim(&v, &vlen);
 	if (vlen >= 2 && (v[0] == '"' || v[0] == '\'') && v[vlen - 1] == v[0]) {
 		v++;
 		vlen -= 2;

@@ -46,24 +46,30 @@ static const char *rule_number(const char *p, long max, int *out)
 	return end;
 }
 
+/* As LXC's device_cgroup_rule_parse reads a rule (LXC refuses to start on
+ * any other): "a", or a type, one blank, MAJOR:MINOR, one blank, then up to
+ * three of r, w and m (nothing more is read). */
 bool dl_parse_rule(const char *v, char *type, int *major, int *minor)
 {
 	const char *p = v;
+	*major = *minor = -1;
+	if (strcmp(v, "a") == 0) {
+		*type = 'a';
+		return true;
+	}
 	if (*p != 'c' && *p != 'b' && *p != 'a')
 		return false;
 	*type = *p++;
-	*major = *minor = -1;
-	if (*type == 'a' && (*p == '\0' || isspace((unsigned char)*p)))
-		return true;
-	if (!isspace((unsigned char)*p))
+	if (!isspace((unsigned char)*p++))
 		return false;
-	while (isspace((unsigned char)*p))
-		p++;
 	/* majors are 12 bits, minors 20 (linux/kdev_t.h) */
 	if (!(p = rule_number(p, 4095, major)) || *p++ != ':' ||
-	    !(p = rule_number(p, (1L << 20) - 1, minor)))
+	    !(p = rule_number(p, (1L << 20) - 1, minor)) || !isspace((unsigned char)*p++))
 		return false;
-	return *p == '\0' || isspace((unsigned char)*p);
+	for (int count = 0; count < 3 && *p && *p != '\n'; count++, p++)
+		if (*p != 'r' && *p != 'w' && *p != 'm')
+			return false;
+	return true;
 }
 
 static struct dl_entry *add(struct dl_scan *out, size_t line, enum dl_kind kind)
@@ -85,7 +91,9 @@ static struct dl_entry *add(struct dl_scan *out, size_t line, enum dl_kind kind)
 static char *normalize(const char *p, bool relative)
 {
 	char *out = xmalloc(strlen(p) + 2), *o = out;
-	if (!relative)
+	/* a host path that is not absolute stays so: "dev/nvidia0" as a mount's
+	 * source is no /dev node */
+	if (!relative && p[0] == '/')
 		*o++ = '/';
 	for (const char *s = p; *s;) {
 		while (*s == '/')
@@ -97,8 +105,6 @@ static char *normalize(const char *p, bool relative)
 		while (*s && *s != '/')
 			*o++ = *s++;
 	}
-	if (o == out && !relative)
-		o++; /* "/" stays "/" */
 	*o = '\0';
 	return out;
 }
@@ -214,6 +220,20 @@ static void scan_env(struct dl_scan *out, size_t line, const char *v)
 		add(out, line, DL_OTHER)->value = xstrdup(v);
 }
 
+/* lxc.cgroup2.devices.allow|deny, and the cgroup v1 keys (legacy). */
+static bool rule_key(const char *k, bool *legacy, bool *deny)
+{
+	static const char *const keys[] = { "lxc.cgroup2.devices.allow", "lxc.cgroup2.devices.deny",
+					     "lxc.cgroup.devices.allow", "lxc.cgroup.devices.deny" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(k, keys[i]) == 0) {
+			*legacy = i >= 2;
+			*deny = i % 2 == 1;
+			return true;
+		}
+	return false;
+}
+
 void dl_scan(const struct conf *c, struct dl_scan *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -222,16 +242,21 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 		if (l->kind != CONF_KEY)
 			continue;
 		const char *k = l->key, *v = l->value;
-		if (starts(k, "lxc.cgroup2.devices.") || starts(k, "lxc.cgroup.devices.")) {
-			const char *what = strrchr(k, '.') + 1;
+		bool legacy = false, deny = false;
+		/* LXC: an empty value clears the rules of its key before it */
+		if (!v[0] && (strcmp(k, "lxc.cgroup2") == 0 ||
+			      (rule_key(k, &legacy, &deny) && !legacy)))
+			out->reset_end = i + 1;
+		if (rule_key(k, &legacy, &deny)) {
 			char type;
 			int major, minor;
-			if ((strcmp(what, "allow") != 0 && strcmp(what, "deny") != 0) ||
-			    !dl_parse_rule(v, &type, &major, &minor))
+			if (!dl_parse_rule(v, &type, &major, &minor))
 				continue;
+			if (type == 'a' && !legacy)
+				out->reset_end = i + 1;
 			struct dl_entry *e = add(out, i, DL_RULE);
-			e->legacy = k[10] == '.'; /* "lxc.cgroup.devices" */
-			e->deny = what[0] == 'd';
+			e->legacy = legacy;
+			e->deny = deny;
 			e->type = type;
 			e->major = major;
 			e->minor = minor;
@@ -286,7 +311,7 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e)
 	return c->lines[e->line].key + strlen("lxc.hook.");
 }
 
-void dl_used_dev_indices(const struct conf *c, bool used[256])
+void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[256])
 {
 	size_t pending_end = c->pending;
 	if (c->pending < c->nlines)
@@ -297,7 +322,8 @@ void dl_used_dev_indices(const struct conf *c, bool used[256])
 	for (size_t i = 0; i < c->nlines; i++) {
 		const struct conf_line *l = &c->lines[i];
 		bool pending = i > c->pending && i < pending_end;
-		if ((i >= c->main_end && !pending) || l->kind != CONF_KEY)
+		if ((i >= c->main_end && !pending) || l->kind != CONF_KEY ||
+		    (i < c->main_end && removed && removed[i]))
 			continue;
 		if (is_dev_key(l->key)) {
 			int n = atoi(l->key + 3);

@@ -61,6 +61,10 @@ struct dl_entry {
 struct dl_scan {
 	struct dl_entry *entries;
 	size_t n, cap;
+	/* one past the last line that resets LXC's device rules (an `a` rule, or
+	 * lxc.cgroup2.devices.allow/deny or lxc.cgroup2 with an empty value,
+	 * which clears what came before): a rule above it does nothing; 0: none */
+	size_t reset_end;
 };
 
 void dl_scan(const struct conf *c, struct dl_scan *out);
@@ -79,8 +83,9 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e);
  * /dev/dri, /dev/kfd (for messages and 0.1 records). */
 bool dl_gpu_path(const char *path);
 
-/* devN: the indices used in the main section, in [pve:pending] and in its
- * "delete:" list, which a new devN must not take (proxmox-config.md §7.6). */
-void dl_used_dev_indices(const struct conf *c, bool used[256]);
+/* devN: the indices used in the main section (by a line not `removed`: an
+ * nlines array, or NULL), in [pve:pending] and in its "delete:" list, which
+ * a new devN must not take (proxmox-config.md §7.6). */
+void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[256]);
 
 #endif

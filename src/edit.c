@@ -92,13 +92,8 @@ static int number_dev_lines(const struct conf *c, const struct conf_edit *e, cha
 	bool used[256];
 	if (c->format != CONF_PVE)
 		return 0;
-	dl_used_dev_indices(c, used);
-	for (size_t i = 0; i < c->main_end; i++) {
-		const struct conf_line *l = &c->lines[i];
-		if (e->remove[i] && l->kind == CONF_KEY && strncmp(l->key, "dev", 3) == 0 &&
-		    isdigit((unsigned char)l->key[3]) && atoi(l->key + 3) < 256)
-			used[atoi(l->key + 3)] = false;
-	}
+	/* a removed line frees its index only if no kept line has the same key */
+	dl_used_dev_indices(c, e->remove, used);
 	for (size_t k = 0; k < nlines; k++) {
 		const char *colon = strchr(lines[k], ':');
 		if (kept[k] || strncmp(lines[k], "dev", 3) != 0 ||
@@ -140,13 +135,36 @@ static int pending_conflicts(const struct conf *c, const struct edit_want *w, st
 	return 0;
 }
 
+/* Proxmox keeps the last value of a key: of two devN lines of one index only
+ * the last passes its node, and removing it would pass the other. lxgpu
+ * edits no such config. */
+static int duplicate_dev(const struct dl_scan *s, struct lxgpu_err *err)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t k = i + 1; s->entries[i].kind == DL_DEV && k < s->n; k++)
+			if (s->entries[k].kind == DL_DEV &&
+			    s->entries[k].dev_index == s->entries[i].dev_index)
+				return lxgpu_failx(err, EEXIST,
+						   "dev%d is set twice (lines %zu and %zu): Proxmox "
+						   "keeps only the last; remove one first",
+						   s->entries[i].dev_index, s->entries[i].line + 1,
+						   s->entries[k].line + 1);
+	return 0;
+}
+
 /* conf_edit_init, dl_scan and record_read, undone on failure. */
 static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
 		 struct dl_scan *s, struct lxgpu_record *r, struct lxgpu_err *err)
 {
+	int ret;
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
 	dl_scan(c, s);
+	if ((ret = duplicate_dev(s, err)) < 0) {
+		dl_free(s);
+		conf_edit_free(e);
+		return ret;
+	}
 	if (record_read(c, s, r, err) < 0) {
 		dl_free(s);
 		conf_edit_free(e);
@@ -155,17 +173,77 @@ static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *
 	return 0;
 }
 
+/* LXC attaches no device program when its rule list is empty (cgfsng.c):
+ * a plain LXC config that includes no base config (common.conf) and loses
+ * its last device rule gives the container every device. */
+static bool opens_every_device(const struct conf *c, const struct dl_scan *s,
+			       const struct conf_edit *e)
+{
+	bool had = false, left = false, base = false;
+	if (c->format != CONF_LXC)
+		return false;
+	/* common.conf starts the list with deny a; userns.conf, and an empty
+	 * value, clear it (LXC's config/templates) */
+	for (size_t i = 0; i < c->main_end; i++) {
+		const struct conf_line *l = &c->lines[i];
+		size_t n = l->kind == CONF_KEY ? strlen(l->value) : 0;
+		if (l->kind != CONF_KEY)
+			continue;
+		if (strcmp(l->key, "lxc.include") == 0 && n >= 11)
+			base = strcmp(l->value + n - 11, "common.conf") == 0 ||
+			       (base &&
+				!(n >= 11 && strcmp(l->value + n - 11, "userns.conf") == 0));
+		else if (strncmp(l->key, "lxc.cgroup2.devices.", 20) == 0 && n == 0)
+			base = false;
+	}
+	if (base)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].kind == DL_RULE && !s->entries[i].legacy) {
+			had = true;
+			left |= !e->remove[s->entries[i].line];
+		}
+	for (size_t i = 0; i < e->ninsert; i++)
+		left |= strncmp(e->insert[i], "lxc.cgroup2.devices.", 20) == 0;
+	return had && !left;
+}
+
+/* --prune gives way where it would open every device: the dead rules stay. */
+static void unprune(const struct conf *c, const struct dl_scan *s, struct conf_edit *e,
+		    struct edit_report *rep)
+{
+	if (!opens_every_device(c, s, e))
+		return;
+	for (size_t i = 0; i < rep->nremoved;) {
+		if (rep->removed[i].why != EDIT_PRUNED) {
+			i++;
+			continue;
+		}
+		e->remove[rep->removed[i].line] = false;
+		report_kept(rep, rep->removed[i].line, NOTE_DEAD);
+		memmove(&rep->removed[i], &rep->removed[i + 1],
+			(rep->nremoved - i - 1) * sizeof(*rep->removed));
+		rep->nremoved--;
+	}
+}
+
 /* The lines of w that are already there stay where they are: the edit
  * touches only what differs (attach twice changes nothing). kept[k]: line k
  * of w is there. */
-static void keep_in_place(const struct conf *c, const struct edit_want *w, struct conf_edit *e,
-			  struct edit_report *rep, bool *kept)
+static void keep_in_place(const struct conf *c, const struct edit_want *w, size_t reset_end,
+			  struct conf_edit *e, struct edit_report *rep, bool *kept)
 {
 	for (size_t i = 0; i < rep->nremoved;) {
 		size_t line = rep->removed[i].line, k;
-		for (k = 0; k < w->nlines; k++)
+		/* a rule before an `a` rule does nothing (LXC resets its list there):
+		 * lxgpu's goes after it */
+		bool reset = line < reset_end &&
+			     strncmp(c->lines[line].key, "lxc.cgroup2.devices.", 20) == 0;
+		for (k = 0; k < w->nlines && !reset; k++)
 			if (!kept[k] && same_line(c, line, w->lines[k]))
 				break;
+		if (reset)
+			k = w->nlines;
 		if (k == w->nlines) {
 			i++;
 			continue;
@@ -239,7 +317,7 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 			const char *hook = dl_hook_name(c, x);
 			if (strcmp(hook, "pre-start") == 0 || strcmp(hook, "post-stop") == 0)
 				report_remove(rep, e, x->line, EDIT_OURS);
-		} else if (x->kind == DL_RECORD || record_owns(&old, x)) {
+		} else if (x->kind == DL_RECORD || record_owns(&old, c, x)) {
 			report_remove(rep, e, x->line, EDIT_OURS);
 		} else if (domain_covers(w->domain, x)) {
 			report_remove(rep, e, x->line, EDIT_ADOPTED);
@@ -252,7 +330,7 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 			report_kept(rep, x->line, NOTE_WIDER);
 		}
 	}
-	keep_in_place(c, w, e, rep, kept);
+	keep_in_place(c, w, s.reset_end, e, rep, kept);
 	replace_records(c, &s, w, e, kept);
 	char **lines = xcalloc(w->nlines + 1, sizeof(char *));
 	for (size_t k = 0; k < w->nlines; k++)
@@ -263,6 +341,7 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 		for (size_t k = 0; k < w->nlines; k++)
 			if (!kept[k])
 				conf_edit_add(e, lines[k]);
+		unprune(c, &s, e, rep);
 	}
 	for (size_t k = 0; k < w->nlines; k++)
 		free(lines[k]);
@@ -293,7 +372,7 @@ int edit_detach(const struct conf *c, struct conf_edit *e, struct edit_report *r
 		const struct dl_entry *x = &s.entries[i];
 		if (x->kind == DL_OTHER)
 			keep_other(rep, c, x->line);
-		else if (record_owns(&old, x))
+		else if (record_owns(&old, c, x))
 			report_remove(rep, e, x->line, EDIT_OURS);
 	}
 	record_free(&old);
@@ -311,6 +390,7 @@ void edit_prune(const struct conf *c, const struct edit_opts *o, struct conf_edi
 	for (size_t i = 0; i < s.n; i++)
 		if (edit_rule_dead(o, &s.entries[i]))
 			report_remove(rep, e, s.entries[i].line, EDIT_PRUNED);
+	unprune(c, &s, e, rep);
 	dl_free(&s);
 }
 

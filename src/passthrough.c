@@ -79,7 +79,7 @@ void pt_scan(const struct conf *c, const struct lxgpu_inventory *inv, struct pt_
 		struct pt_entry e = { .d = d, .owner = PT_HAND };
 		if (d->kind == DL_OTHER)
 			e.owner = PT_TOOL;
-		else if (record_owns(&out->record, d))
+		else if (record_owns(&out->record, c, d))
 			e.owner = PT_LXGPU;
 		else {
 			e.dead = inv->have_proc_devices && dl_rule_dead(d, live, nlive);

@@ -310,6 +310,11 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 				"--style dev: plain LXC has no devN entries (Proxmox only)");
 		p->style = LXGPU_STYLE_RAW;
 	} else if (req->style == LXGPU_STYLE_DEV) {
+		if (req->resets_devices)
+			return lxgpu_failx(
+				err, EINVAL,
+				"--style dev: an lxc.cgroup2.devices line of type a in the config "
+				"resets the rules Proxmox makes of devN lines; use --style raw");
 		if (!req->dev_supported)
 			return lxgpu_failx(
 				err, ENOTSUP,
@@ -321,7 +326,8 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 	} else {
 		/* devN stops the start when a node is missing: NVIDIA's appear on first
 		 * use unless lxgpu's boot unit creates them (proxmox-config.md §2.4). */
-		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed);
+		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed) &&
+			      !req->resets_devices;
 		p->style = dev_ok ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
 	}
 	if (p->style == LXGPU_STYLE_RAW && !req->privileged && needs_group) {
@@ -485,7 +491,10 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 	for (size_t i = 0; i < out->nnodes; i++) {
 		const struct lxgpu_node *n = out->nodes[i].node;
 		char rule[64];
-		if (req->wildcard)
+		/* --wildcard opens every minor of the domain's majors; 226 is every
+		 * GPU's (DRM), so a DRI node's rule stays exact */
+		bool dri = n->role == LXGPU_NODE_DRI_CARD || n->role == LXGPU_NODE_DRI_RENDER;
+		if (req->wildcard && !dri)
 			snprintf(rule, sizeof(rule), "c %u:* rwm", n->major);
 		else
 			snprintf(rule, sizeof(rule), "c %u:%u rwm", n->major, n->minor);

@@ -27,6 +27,8 @@ struct plan_request {
 	const char *ct_id;          /* LXC's name of the container (the VMID on Proxmox) */
 	const char *hook_cmd;       /* "/usr/bin/lxgpu hook": how LXC runs lxgpu's hook */
 	enum rec_driver driver;     /* how its driver came (the record keeps it) */
+	bool resets_devices;        /* its main section has an `a` rule, which resets
+				     * the rules Proxmox makes of devN (they come first) */
 };
 
 struct plan_node {

@@ -68,6 +68,7 @@ void record_free(struct lxgpu_record *r)
 	free(r->devices);
 	free(r->nodes);
 	free(r->rules);
+	free(r->v1_lines);
 	memset(r, 0, sizeof(*r));
 	r->render_gid = r->video_gid = -1;
 }
@@ -177,21 +178,55 @@ static int read_request(struct lxgpu_record *r, const char *value, struct lxgpu_
 	return 0;
 }
 
-/* lxgpu 0.1 wrote no LXGPU_WROTE: its mounts and devN had one shape
- * ("P P' none bind,optional,create=file", "devN: P,…,mode=0NNN"), and
- * nobody else writes a GPU node's line exactly so. */
-static bool v1_shape(const struct conf *c, const struct dl_entry *e)
+/* Whether a rule, mount or devN line has the value lxgpu writes, as the
+ * config's parser reads it (Proxmox's trims "\r" and blanks, LXC's blanks):
+ * "c M:m rwm", "P P' none bind,optional,create=file" (P from the hook's
+ * directory too), "P[,gid=G],mode=0NNN". Nobody else writes a GPU node's line
+ * so; a line edited by hand to say more is no longer lxgpu's. */
+static bool lxgpu_shape(const struct conf *c, const struct dl_entry *e)
 {
 	const char *v = c->lines[e->line].value;
-	if (!dl_gpu_path(e->path) || e->dir)
+	switch (e->kind) {
+	case DL_RULE: {
+		char tail[16];
+		if (e->legacy || e->deny || e->type != 'c' || e->major < 0)
+			return false;
+		if (e->minor < 0)
+			snprintf(tail, sizeof(tail), "*");
+		else
+			snprintf(tail, sizeof(tail), "%d", e->minor);
+		_cleanup_free_ char *want = xasprintf("c %d:%s rwm", e->major, tail);
+		return strcmp(v, want) == 0;
+	}
+	case DL_MOUNT: {
+		if (e->dir)
+			return false;
+		const char *src = v;
+		if (e->via_hook) /* "/run/lxgpu/NAME" + P */
+			src = strstr(v + strlen(DL_HOOK_NODES) + 1, "/");
+		_cleanup_free_ char *want =
+			xasprintf("%s %s none bind,optional,create=file", e->path, e->path + 1);
+		return src && strcmp(src, want) == 0;
+	}
+	case DL_DEV: {
+		/* "P[,gid=G],mode=0NNN", as plan_lines writes it */
+		size_t n = strlen(e->path);
+		if (strncmp(v, e->path, n) != 0)
+			return false;
+		v += n;
+		if (strncmp(v, ",gid=", 5) == 0) {
+			v += 5;
+			size_t digits = strspn(v, "0123456789");
+			if (digits == 0)
+				return false;
+			v += digits;
+		}
+		return strncmp(v, ",mode=0", 7) == 0 && strspn(v + 7, "01234567") == 3 &&
+		       v[10] == '\0';
+	}
+	default:
 		return false;
-	if (e->kind == DL_DEV)
-		return strstr(v, ",mode=0") != NULL && strncmp(v, "path=", 5) != 0;
-	if (e->via_hook)
-		return true;
-	_cleanup_free_ char *want =
-		xasprintf("%s %s none bind,optional,create=file", e->path, e->path + 1);
-	return strcmp(v, want) == 0;
+	}
 }
 
 static void read_v1(struct lxgpu_record *r, const struct conf *c, const struct dl_scan *s)
@@ -203,8 +238,10 @@ static void read_v1(struct lxgpu_record *r, const struct conf *c, const struct d
 		const struct dl_entry *e = &s->entries[i];
 		if (e->kind == DL_RECORD && e->rec == DL_REC_GIDS)
 			sscanf(e->value, "render:%ld,video:%ld", &r->render_gid, &r->video_gid);
-		else if ((e->kind == DL_MOUNT || e->kind == DL_DEV) && v1_shape(c, e)) {
-			record_add_node(r, e->path);
+		else if ((e->kind == DL_MOUNT || e->kind == DL_DEV) && dl_gpu_path(e->path) &&
+			 lxgpu_shape(c, e)) {
+			r->v1_lines = xrealloc(r->v1_lines, (r->nv1_lines + 1) * sizeof(size_t));
+			r->v1_lines[r->nv1_lines++] = e->line;
 			dev |= e->kind == DL_DEV;
 		} else if (e->kind == DL_HOOK && strcmp(dl_hook_name(c, e), "pre-start") == 0)
 			r->guard |= strstr(e->value, "--guard") != NULL;
@@ -227,33 +264,45 @@ int record_read(const struct conf *c, const struct dl_scan *s, struct lxgpu_reco
 	for (size_t i = 0; i < s->n; i++)
 		if (s->entries[i].kind == DL_RECORD)
 			last[s->entries[i].rec] = &s->entries[i];
+	/* no selection, no record: the other LXGPU_* lines are leftovers, and
+	 * say nothing of whose the other lines are */
+	if (!last[DL_REC_DEVICES])
+		return 0;
 	if (last[DL_REC_REQUEST]) {
 		if ((ret = read_request(r, last[DL_REC_REQUEST]->value, err)) == 0 &&
 		    last[DL_REC_WROTE])
 			ret = read_list(r, last[DL_REC_WROTE]->value, DL_REC_WROTE, err);
-	} else if (last[DL_REC_DEVICES] || last[DL_REC_RULES]) {
+	} else {
 		read_v1(r, c, s);
 		if (last[DL_REC_RULES])
 			ret = read_list(r, last[DL_REC_RULES]->value, DL_REC_RULES, err);
 	}
-	if (ret == 0 && r->version > 0 && last[DL_REC_DEVICES])
+	if (ret == 0)
 		ret = read_list(r, last[DL_REC_DEVICES]->value, DL_REC_DEVICES, err);
 	if (ret < 0)
 		record_free(r);
 	return ret;
 }
 
-bool record_owns(const struct lxgpu_record *r, const struct dl_entry *e)
+bool record_owns(const struct lxgpu_record *r, const struct conf *c, const struct dl_entry *e)
 {
 	switch (e->kind) {
 	case DL_RECORD:
 	case DL_HOOK:
 		return true;
 	case DL_RULE:
-		return !e->legacy && !e->deny && e->major >= 0 &&
+		return (r->version >= 2 || e->type == 'c') && lxgpu_shape(c, e) &&
 		       record_has_rule(r, e->type, e->major, e->minor);
 	case DL_MOUNT:
 	case DL_DEV:
+		/* 0.1's lines were read by their shape; v2's are the style's lines
+		 * of the paths it records */
+		for (size_t i = 0; i < r->nv1_lines; i++)
+			if (r->v1_lines[i] == e->line)
+				return true;
+		if (r->version < 2 || (e->kind == DL_DEV) != (r->style == LXGPU_STYLE_DEV) ||
+		    !lxgpu_shape(c, e))
+			return false;
 		for (size_t i = 0; i < r->nnodes; i++)
 			if (strcmp(r->nodes[i], e->path) == 0)
 				return true;

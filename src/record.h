@@ -33,8 +33,10 @@ struct lxgpu_record {
 	enum rec_driver driver;
 	struct rec_rule *rules; /* the rules lxgpu's lines give */
 	size_t nrules;
-	char **nodes; /* the host paths lxgpu's mounts and devN pass */
+	char **nodes; /* the host paths lxgpu's mounts (raw) or devN (dev) pass */
 	size_t nnodes;
+	size_t *v1_lines; /* 0.1: its mounts and devN, by their shape (line indices) */
+	size_t nv1_lines;
 };
 
 /* The record of c, from its scan. Fails on a record of a newer lxgpu or one
@@ -44,10 +46,10 @@ int record_read(const struct conf *c, const struct dl_scan *s, struct lxgpu_reco
 		struct lxgpu_err *err);
 void record_free(struct lxgpu_record *r);
 
-/* Whether the rule, mount or devN line e gives what the record says
- * lxgpu's lines give: then it is lxgpu's. Record and hook lines are always
- * lxgpu's; other tools' never. */
-bool record_owns(const struct lxgpu_record *r, const struct dl_entry *e);
+/* Whether the rule, mount or devN line e of c is lxgpu's: spelled as lxgpu
+ * writes one, and giving what the record says lxgpu's lines give. Record
+ * and hook lines are always lxgpu's; other tools' never. */
+bool record_owns(const struct lxgpu_record *r, const struct conf *c, const struct dl_entry *e);
 bool record_has_rule(const struct lxgpu_record *r, char type, int major, int minor);
 
 /* The values of the three lxc.environment lines of a record:

@@ -15,6 +15,10 @@
 void sync_request(const struct lxgpu_record *rec, const struct conf *c, const char *ct_id,
 		  const struct sync_facts *f, struct plan_request *req)
 {
+	struct dl_scan s;
+	dl_scan(c, &s);
+	bool resets = s.reset_end > 0;
+	dl_free(&s);
 	*req = (struct plan_request){
 		.selectors = (const char *const *)rec->devices,
 		.nselectors = rec->ndevices,
@@ -30,6 +34,7 @@ void sync_request(const struct lxgpu_record *rec, const struct conf *c, const ch
 		.ct_id = ct_id,
 		.hook_cmd = f->hook_cmd,
 		.driver = rec->driver,
+		.resets_devices = resets,
 	};
 }
 

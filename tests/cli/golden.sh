@@ -104,11 +104,12 @@ function dev_path(v,    f, n, i, t, p) {
 	return p
 }
 function gpu_path(p) { return p ~ /^\/dev\/nvidia/ || p ~ /^\/dev\/dri\// || p == "/dev/kfd" }
-# Sets T, MAJ and MIN for "c|b MAJ:MIN ..."; 0 for any other value.
+# Sets T, MAJ and MIN for "c|b MAJ:MIN ACCESS" as LXC reads a rule (one
+# blank each side of the numbers, up to three of r, w, m); 0 for any other.
 function rule(v,    t, f) {
-	if (!match(v, "^[cb]" WS "+(\\*|[0-9]+):(\\*|[0-9]+)(" WS "|$)")) return 0
+	if (!match(v, "^[cb]" WS "(\\*|[0-9]+):(\\*|[0-9]+)" WS "([rwm]([rwm]([rwm]|$)|$)|$)")) return 0
 	T = substr(v, 1, 1)
-	t = substr(v, 2); sub("^" WS "+", "", t); split(t, f, "[:" substr(WS, 2))
+	t = substr(v, 3); split(t, f, "[:" substr(WS, 2))
 	MAJ = f[1]; MIN = f[2]
 	return MAJ == "*" || MAJ + 0 <= 4095
 }

@@ -1,5 +1,5 @@
 /* ops: the property tests' calls into lxgpu (see ops.h), against the API of
- * src/ as it is: plan_build + edit_attach, sync_edit, edit_detach,
+ * src/ as it is: plan_build + sync_plan_edit, sync_edit, edit_detach,
  * conf_parse + conf_render. The test hosts become lxgpu inventories here,
  * as tests/fuzz/fuzz_config.c builds one: that is test data, not a verdict. */
 #include "ops.h"
@@ -10,10 +10,12 @@
 
 #include "config.h"
 #include "container.h"
+#include "devlines.h"
 #include "edit.h"
 #include "inventory.h"
 #include "plan.h"
 #include "procfs.h"
+#include "record.h"
 #include "sync.h"
 
 #define CT_ID    "104"
@@ -153,9 +155,21 @@ bool op_attach(const struct test_host *h, enum model_format format, const struct
 	struct lxgpu_plan plan;
 	struct conf_edit e;
 	struct edit_report rep;
+	struct lxgpu_record old;
+	struct edit_opts opts;
+	struct dl_scan scan;
 	if (!load(format, in, &c, why, size))
 		return false;
-	/* req->prune: today's attach has no --prune; pass it once it has */
+	/* as cmd_attach: the old record's driver mode stays; one it cannot read is refused */
+	dl_scan(&c, &scan);
+	int r = record_read(&c, &scan, &old, &err);
+	bool resets = scan.reset_end > 0;
+	dl_free(&scan);
+	if (r < 0) {
+		snprintf(why, size, "%s", err.msg);
+		conf_free(&c);
+		return false;
+	}
 	struct plan_request pr = {
 		.selectors = req->selectors,
 		.nselectors = req->nselectors,
@@ -170,13 +184,17 @@ bool op_attach(const struct test_host *h, enum model_format format, const struct
 		.video_gid = -1,
 		.ct_id = CT_ID,
 		.hook_cmd = HOOK_CMD,
+		.driver = old.driver,
+		.resets_devices = resets,
 	};
+	record_free(&old);
+	sync_opts(inv, req->prune, &opts);
 	if (!pr.privileged) {
 		pr.render_gid = req->render_gid;
 		pr.video_gid = req->video_gid;
 	}
 	bool ok = plan_build(inv, &pr, &plan, &err) == 0 &&
-		  edit_attach(&c, inv, &plan, &e, &rep, &err) == 0;
+		  sync_plan_edit(&c, &plan, &opts, &e, &rep, &err) == 0;
 	if (ok) {
 		render(&c, &e, out);
 		edit_report_free(&rep);
@@ -196,13 +214,13 @@ bool op_sync(const struct test_host *h, enum model_format format, const struct t
 	struct lxgpu_err err = { 0 };
 	struct sync_facts facts = { .dev_supported = format == MODEL_PVE,
 				    .nodes_guaranteed = true,
+				    .prune = prune,
 				    .hook_cmd = HOOK_CMD };
 	struct conf c;
 	struct lxgpu_plan plan;
 	struct conf_edit e;
 	struct edit_report rep;
 	enum sync_outcome outcome;
-	(void)prune; /* today's sync has no --prune; pass it once it has */
 	if (!load(format, in, &c, why, size))
 		return false;
 	bool ok = sync_edit(&c, CT_ID, inv, &facts, &plan, &e, &rep, &outcome, &err) == 0;
@@ -221,13 +239,18 @@ bool op_sync(const struct test_host *h, enum model_format format, const struct t
 bool op_detach(const struct test_host *h, enum model_format format, const struct text *in,
 	       struct text *out, char *why, size_t size)
 {
-	const struct lxgpu_inventory *inv = inventory(h);
+	struct lxgpu_err err = { 0 };
 	struct conf c;
 	struct conf_edit e;
 	struct edit_report rep;
+	(void)h; /* detach needs no host: the record says which lines are lxgpu's */
 	if (!load(format, in, &c, why, size))
 		return false;
-	edit_detach(&c, inv, &e, &rep);
+	if (edit_detach(&c, &e, &rep, &err) < 0) {
+		snprintf(why, size, "%s", err.msg);
+		conf_free(&c);
+		return false;
+	}
 	render(&c, &e, out);
 	edit_report_free(&rep);
 	conf_edit_free(&e);

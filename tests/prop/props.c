@@ -266,7 +266,8 @@ static enum prop_result roundtrip(struct prop_run *r, struct prop_failure *f)
 		vendor_lines |= model_in_domain(&v.c, i, &asked) || model_record_line(&v.c, i) ||
 				model_hook_line(&v.c, i);
 	unview(&v);
-	if (vendor_lines)
+	/* --prune consents to removing dead rules, whoever's */
+	if (vendor_lines || r->in.req->prune)
 		return PROP_SKIPPED;
 	if (!(d = run_step(r, DETACH)))
 		return fail(f, NULL, "detach refused: %s", r->steps[DETACH].why);
@@ -323,7 +324,8 @@ static size_t record_lines(const struct text *t, enum model_format format, char 
 	for (size_t i = 0; i < c.main_end && k < max; i++) {
 		if (!model_record_line(&c, i))
 			continue;
-		snprintf(out[k], ENTRY, "%.*s", (int)c.lines[i].len, c.text + c.lines[i].off);
+		/* as the parsers read it: a line kept in its own spelling says the same */
+		snprintf(out[k], ENTRY, "%s=%s", c.lines[i].key, c.lines[i].value);
 		/* driver= comes from `lxgpu driver`, which a fresh attach has not run */
 		char *driver = strstr(out[k], ",driver=");
 		if (strstr(out[k], "LXGPU_REQUEST=") && driver) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ static void test_rules(void **state)
 	assert_int_equal(maj, -1);
 	assert_true(dl_parse_rule("a", &t, &maj, &min));
 	assert_int_equal(t, 'a');
+	assert_true(dl_parse_rule("a *:* rwm", &t, &maj, &min));
 	/* majors are 12 bits, minors 20 (linux/kdev_t.h) */
 	assert_false(dl_parse_rule("c 4096:0 rwm", &t, &maj, &min));
 	assert_false(dl_parse_rule("c 1:1048576 rwm", &t, &maj, &min));
@@ -48,6 +50,14 @@ static void test_rules(void **state)
 	assert_false(dl_parse_rule("c195:0 rwm", &t, &maj, &min));
 	assert_false(dl_parse_rule("c 195 rwm", &t, &maj, &min));
 	assert_false(dl_parse_rule("x 1:1 rwm", &t, &maj, &min));
+	/* as LXC's device_cgroup_rule_parse: r, w and m only, one blank before
+	 * and after the numbers, and the blank before the access is needed */
+	assert_false(dl_parse_rule("c 508:* rwd", &t, &maj, &min));
+	assert_false(dl_parse_rule("c 508:* rw m", &t, &maj, &min));
+	assert_false(dl_parse_rule("c  195:0 rwm", &t, &maj, &min));
+	assert_false(dl_parse_rule("c 195:*", &t, &maj, &min));
+	assert_true(dl_parse_rule("c 508:* r", &t, &maj, &min));
+	assert_true(dl_parse_rule("c 195:0 ", &t, &maj, &min));
 }
 
 static void test_scan(void **state)
@@ -131,13 +141,12 @@ static void test_record_v2(void **state)
 	(void)state;
 	struct lxgpu_record r;
 	struct lxgpu_err err = { 0 };
-	assert_int_equal(
-		read_record("lxc.environment: LXGPU_DEVICES=GPU-a,0000:01:00.0/2/0\n"
-			    "lxc.environment: LXGPU_REQUEST=v2,style=dev,rules=wildcard,"
-			    "guard=yes,render=104,video=44,driver=copy\n"
-			    "lxc.environment: LXGPU_WROTE=c195:*,c508:1,/dev/nvidia0\n",
-			    &r, &err),
-		0);
+	assert_int_equal(read_record("lxc.environment: LXGPU_DEVICES=GPU-a,0000:01:00.0/2/0\n"
+				     "lxc.environment: LXGPU_REQUEST=v2,style=dev,rules=wildcard,"
+				     "guard=yes,render=104,video=44,driver=copy\n"
+				     "lxc.environment: LXGPU_WROTE=c195:*,c508:1,/dev/nvidia0\n",
+				     &r, &err),
+			 0);
 	assert_int_equal(r.version, 2);
 	assert_int_equal(r.ndevices, 2);
 	assert_string_equal(r.devices[1], "0000:01:00.0/2/0");
@@ -183,23 +192,38 @@ static void test_record_v1_and_refusals(void **state)
 	assert_true(r.guard);
 	assert_int_equal(r.render_gid, 104);
 	assert_true(record_has_rule(&r, 'c', 238, -1));
-	assert_int_equal(r.nnodes, 1);
+	assert_int_equal(r.nv1_lines, 1); /* the mount of its shape, not the other */
+	assert_int_equal(r.v1_lines[0], 3);
 	record_free(&r);
 	/* none */
 	assert_int_equal(read_record("memory: 512\n", &r, &err), 0);
 	assert_int_equal(r.version, 0);
 	record_free(&r);
+	/* no selection: no record, whatever else there is */
+	assert_int_equal(read_record("lxc.environment: LXGPU_REQUEST=v2\n"
+				     "lxc.environment: LXGPU_WROTE=c195:0\n",
+				     &r, &err),
+			 0);
+	assert_int_equal(r.version, 0);
+	record_free(&r);
 	/* a newer lxgpu's, and one edited by hand */
-	assert_int_equal(read_record("lxc.environment: LXGPU_REQUEST=v3\n", &r, &err), -EPROTO);
+	assert_int_equal(read_record("lxc.environment: LXGPU_DEVICES=GPU-a\n"
+				     "lxc.environment: LXGPU_REQUEST=v3\n",
+				     &r, &err),
+			 -EPROTO);
 	assert_non_null(strstr(err.msg, "newer lxgpu"));
 	static const char *const unreadable[] = {
-		"lxc.environment: LXGPU_REQUEST=v2,guard=maybe\n",
-		"lxc.environment: LXGPU_REQUEST=version2\n",
-		"lxc.environment: LXGPU_REQUEST=v2\nlxc.environment: LXGPU_WROTE=c195:0,nvidia0\n",
+		"LXGPU_REQUEST=v2,guard=maybe\n",
+		"LXGPU_REQUEST=version2\n",
+		"LXGPU_REQUEST=v2\nlxc.environment: LXGPU_WROTE=c195:0,nvidia0\n",
 	};
 	for (size_t i = 0; i < sizeof(unreadable) / sizeof(*unreadable); i++) {
 		struct lxgpu_err fresh = { 0 }; /* an error is set once */
-		assert_int_equal(read_record(unreadable[i], &r, &fresh), -EINVAL);
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "lxc.environment: LXGPU_DEVICES=GPU-a\nlxc.environment: %s",
+			 unreadable[i]);
+		assert_int_equal(read_record(text, &r, &fresh), -EINVAL);
 	}
 }
 
@@ -288,23 +312,24 @@ static void test_edit(void **state)
 	struct ct_domain nv = { .nvidia = true };
 	domain_add_major(&nv, 195);
 	/* adopted, kept where it says the same, the dead major kept without --prune */
-	char *out = attach("memory: 512\n"
-			   "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
-			   "lxc.cgroup2.devices.allow: c 195:* rwm\n"
-			   "lxc.cgroup2.devices.allow: c 508:* rwm\n"
-			   "lxc.cgroup2.devices.allow: c 226:* rwm\n"
-			   "[snap]\nlxc.cgroup2.devices.allow: c 195:* rwm\n",
-			   &nv, false);
-	assert_string_equal(out,
-			    "memory: 512\n"
-			    "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
-			    "lxc.cgroup2.devices.allow: c 508:* rwm\n"
-			    "lxc.cgroup2.devices.allow: c 226:* rwm\n"
-			    "lxc.environment: LXGPU_DEVICES=GPU-a\n"
-			    "lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no\n"
-			    "lxc.environment: LXGPU_WROTE=c195:0,/dev/nvidia0\n"
-			    "lxc.cgroup2.devices.allow: c 195:0 rwm\n"
-			    "[snap]\nlxc.cgroup2.devices.allow: c 195:* rwm\n");
+	char *out =
+		attach("memory: 512\n"
+		       "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
+		       "lxc.cgroup2.devices.allow: c 195:* rwm\n"
+		       "lxc.cgroup2.devices.allow: c 508:* rwm\n"
+		       "lxc.cgroup2.devices.allow: c 226:* rwm\n"
+		       "[snap]\nlxc.cgroup2.devices.allow: c 195:* rwm\n",
+		       &nv, false);
+	assert_string_equal(
+		out, "memory: 512\n"
+		     "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
+		     "lxc.cgroup2.devices.allow: c 508:* rwm\n"
+		     "lxc.cgroup2.devices.allow: c 226:* rwm\n"
+		     "lxc.environment: LXGPU_DEVICES=GPU-a\n"
+		     "lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no\n"
+		     "lxc.environment: LXGPU_WROTE=c195:0,/dev/nvidia0\n"
+		     "lxc.cgroup2.devices.allow: c 195:0 rwm\n"
+		     "[snap]\nlxc.cgroup2.devices.allow: c 195:* rwm\n");
 	free(out);
 	out = attach("lxc.cgroup2.devices.allow: c 508:* rwm\n", &nv, true);
 	assert_null(strstr(out, "508"));
@@ -319,10 +344,13 @@ static void test_edit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rules),	  cmocka_unit_test(test_scan),
-		cmocka_unit_test(test_dead),	  cmocka_unit_test(test_record_v2),
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_dead),
+		cmocka_unit_test(test_record_v2),
 		cmocka_unit_test(test_record_v1_and_refusals),
-		cmocka_unit_test(test_domain),	  cmocka_unit_test(test_edit),
+		cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_edit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
