@@ -65,7 +65,7 @@ expect "guarded: CUDA matmul runs" matmul "$ct"
 # the config as a reboot with nvidia-uvm on 508 would have left it
 sed -i -E "s/c $uvm:([01]) rwm/c 508:\\1 rwm/; s/(LXGPU_RULES=.*)$uvm:0,$uvm:1/\\1508:0,508:1/" "$conf"
 say "made stale: $(grep -E "LXGPU_RULES|c 508:" "$conf" | tr '\n' ' ')"
-# LXC logs a hook's output at DEBUG only (gpu-lxc.sh starts at INFO): started
+# LXC logs a hook's output at DEBUG only (tests/gpu/lxc.sh starts at INFO): started
 # here as an admin looking for the reason would, lxc-start -l DEBUG
 log=/tmp/lxc-$ct-debug.log
 rm -f "$log"
