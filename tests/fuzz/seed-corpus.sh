@@ -2,8 +2,8 @@
 # seed-corpus.sh TARGET OUTDIR: a fuzz corpus from the project's fixtures.
 # procfs: every file body of the fake host specs (tests/hosts/*.spec), prefixed
 # with a byte whose value modulo 10 selects the parser for its path (see
-# fuzz_procfs.c). config: the container configs of tests/golden and of
-# ../shared/ref, prefixed with the byte that selects format and style.
+# fuzz_procfs.c). config: the container configs of tests/golden and
+# tests/fixtures/pve, prefixed with the byte that selects format and style.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../hosts" && pwd)
 target=$1
@@ -26,11 +26,11 @@ if [ "$target" = guest ]; then
 fi
 if [ "$target" = config ]; then
 	n=0
-	for f in "$here"/../golden/*/*.conf "$here"/../../../shared/ref/pve-samples/*.conf \
-		"$here"/../../../shared/ref/pve-upstream-samples/*.conf; do
+	for f in "$here"/../golden/*/*.conf "$here"/../fixtures/pve/*.conf "$here"/../fixtures/pve/todo/*.conf; do
 		[ -f "$f" ] || continue
 		for sel in 0 2; do
-			{ printf "\\$(printf %o $((48 + sel)))"; cat "$f"; } >"$out/$(basename "$f")-$sel"
+			# numbered: golden and the fixtures share some names
+			{ printf "\\$(printf %o $((48 + sel)))"; cat "$f"; } >"$out/$n-$(basename "$f")-$sel"
 		done
 		n=$((n + 1))
 	done
