@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck disable=SC2086
 need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
 	lxc busybox-static uidmap python3-jsonschema \
-	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux
+	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux systemd
 
 build=$here/build-test
 [ -f "$build/build.ninja" ] ||
