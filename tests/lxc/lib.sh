@@ -12,8 +12,11 @@
 set -u
 : "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
 
-LOCK=/run/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
-STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
+# The lock and the node list are the host's, wherever the tests run: in a
+# chroot that shares this /dev (scripts/test-trixie.sh) LXGPU_LXC_TEST_RUN
+# names where the host's /run is mounted.
+LOCK=${LXGPU_LXC_TEST_RUN:-/run}/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
+STATE=${LXGPU_LXC_TEST_RUN:-/run}/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
 
 # ------------------------------------------------------------------ TAP ----
 # shellcheck source=../tap.sh
