@@ -54,7 +54,7 @@ stamp=$root/etc/lxgpu-test-packages
 want=$(printf '%s\n' "${packages[@]}")
 if [ "${LXGPU_TRIXIE_FRESH:-}" = 1 ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	say "making a trixie root in $root (mmdebstrap --variant=apt)"
-	# never rm -rf through a mount (the chroot's are in a namespace of their own)
+	# never rm -rf through a mount (the runs mount in a namespace of their own)
 	if grep -qF " $root" /proc/self/mountinfo; then say "something is mounted below $root"; exit 1; fi
 	rm -rf "$root.new"
 	if ! mmdebstrap --variant=apt --include="$(IFS=,; echo "${packages[*]}")" trixie "$root.new" \
