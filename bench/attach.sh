@@ -4,7 +4,8 @@
 # write (attach and detach alternate), against the discover floor (the least
 # a process that reads the host's GPU files costs) in the same run. The fake
 # host lives on tmpfs, where fsync costs nothing, as on pmxcfs (/etc/pve),
-# which ignores fsync (proxmox-config.md §3.3); set BENCH_DIR to measure on
+# which ignores fsync (pve-cluster's src/pmxcfs/pmxcfs.c has no fsync operation,
+# https://github.com/proxmox/pve-cluster); set BENCH_DIR to measure on
 # another filesystem.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

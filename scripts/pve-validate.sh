@@ -1,22 +1,43 @@
 #!/bin/bash
-# pve-validate.sh [PVE_PARSE [LXGPU]]: runs lxgpu attach (raw style and
+# pve-validate.sh ORACLE TREES [LXGPU]: runs lxgpu attach (raw style and
 # --style dev) and detach on every Proxmox config test input and checks each
-# result with Proxmox VE's own parser/writer (../shared/pve-validate, set up
-# as a command that prints JSON). A developer tool: it needs that command, root
-# (fake hosts have device nodes) and jq, so it cannot run in CI.
+# result with Proxmox VE's own parser and writer. A developer tool: it needs
+# the oracle, Proxmox's source trees, root (fake hosts have device nodes) and
+# jq, so it does not run in CI.
 #
-#   PVE_PARSE  the parser command (default /work/pve-oracle/pve-parse)
-#   LXGPU      the binary (default build/lxgpu)
-#   SHARED     the shared directory (default ../shared beside the repository)
-#   JOBS       parallel parser runs (default: the number of CPUs)
+#   ORACLE  (or env PVE_PARSE) a program that runs pve-container's
+#           PVE::LXC::Config::parse_pct_config and write_pct_config, unmodified,
+#           on a config file and prints JSON: `ORACLE --vmid 101 FILE`, with the
+#           fields warnings, parse_error, roundtrip_stable, snapshots,
+#           snapshot_lxc, pending, pending_keys, pending_lxc, pending_dev,
+#           main_lxc ([key, value] pairs) and dev (devN -> value and parsed.path
+#           or error). A .pl file runs with perl. It is not part of lxgpu (the
+#           team keeps one, pve-parse.pl, with stubs for PVE::Cluster and
+#           PVE::Storage that let the real modules load without pmxcfs).
+#   TREES   (or env PVE_TREES) a directory with work trees of Proxmox's
+#           repositories pve-container, pve-guest-common, pve-common,
+#           pve-cluster and pve-storage; exported to the oracle as
+#           PVE_CONTAINER_SRC, PVE_GUEST_COMMON_SRC, PVE_COMMON_SRC,
+#           PVE_CLUSTER_SRC and PVE_STORAGE_SRC. Get them with
+#             for r in pve-container pve-guest-common pve-common pve-cluster pve-storage; do
+#                 git clone https://github.com/proxmox/$r "$TREES/$r"; done
+#           master is Proxmox VE 9 (pve-container 6.1.x); for Proxmox VE 8
+#           check out pve-container and pve-common at branch stable-bookworm
+#           (5.3.5, 8.3.8), pve-cluster at stable-bookworm, pve-storage at
+#           stable-8 and pve-guest-common at its 5.2.2 release ("bump version
+#           to 5.2.2"). The Perl modules they use are Debian packages
+#           (libpve-common-perl's dependencies: libjson-perl, libanyevent-perl,
+#           libnet-ip-perl, libuuid-perl and the like).
+#   LXGPU   (or env LXGPU) the binary (default build/lxgpu)
+#   JOBS    (env) parallel parser runs (default: the number of CPUs)
 #
-# Inputs: tests/golden/pve/*.conf, ../shared/ref/pve-samples/*.conf (line 1
-# stripped) and ../shared/ref/pve-upstream-samples/*.conf. Operations on each,
-# on a fresh H100 Proxmox fake host: raw (attach), dev (attach --style dev),
-# detach (detach of the input), raw+detach (detach after raw). For each result
-# Proxmox's parser must give:
+# Inputs: tests/golden/pve/*.conf and tests/fixtures/pve/*.conf (todo/ too).
+# Operations on each, on a fresh H100 Proxmox fake host: raw (attach), dev
+# (attach --style dev), detach (detach of the input), raw+detach (detach
+# after raw). For each result Proxmox's parser must give:
 #   - no warning that the input did not already give;
-#   - roundtrip_stable true and no parse error;
+#   - no parse error, and roundtrip_stable true where the input's is (Proxmox
+#     itself does not round-trip a `description:` line or empty `#` lines);
 #   - snapshots, their lxc lines, and [pve:pending] (keys, lxc, devN) as in the
 #     input: GPU lines never go there;
 #   - raw: each of the 10 lines of lxgpu's block (LXGPU_DEVICES, LXGPU_RULES,
@@ -26,21 +47,33 @@
 #     none of them, and no LXGPU_* record;
 #   - every devN parses (no error that the input did not already have).
 # An operation that lxgpu refuses (exit 1) is reported as refused, not checked.
-# Prints one line per input file and a summary; exits 1 when a check failed.
+# Prints one line per input file and a summary; exits 1 when a check failed,
+# 2 when it could not run.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PVE_PARSE=${1:-${PVE_PARSE:-/work/pve-oracle/pve-parse}}
-LXGPU=${2:-${LXGPU:-$ROOT/build/lxgpu}}
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+PVE_PARSE=${1:-${PVE_PARSE:-}}
+PVE_TREES=${2:-${PVE_TREES:-}}
+LXGPU=${3:-${LXGPU:-$ROOT/build/lxgpu}}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
-if [ ! -x "$PVE_PARSE" ] && ! command -v "$PVE_PARSE" >/dev/null 2>&1; then
-	echo "pve-validate: SKIP: Proxmox parser $PVE_PARSE not found (set PVE_PARSE; see ../shared/pve-validate/README.md)"
-	exit 0
-fi
+usage() { echo "pve-validate: $* (usage: $0 ORACLE TREES [LXGPU]; see its header)" >&2; exit 2; }
+[ -f "$PVE_PARSE" ] || usage "ORACLE: no parser program given or found (${PVE_PARSE:-none})"
+[ -n "$PVE_TREES" ] || usage "TREES: no directory of Proxmox work trees given"
+for r in pve-container pve-guest-common pve-common pve-cluster pve-storage; do
+	[ -d "$PVE_TREES/$r/src/PVE" ] || usage "$PVE_TREES/$r is no work tree of proxmox/$r (no src/PVE)"
+done
+PVE_TREES=$(cd "$PVE_TREES" && pwd)
+export PVE_CONTAINER_SRC=$PVE_TREES/pve-container PVE_GUEST_COMMON_SRC=$PVE_TREES/pve-guest-common \
+	PVE_COMMON_SRC=$PVE_TREES/pve-common PVE_CLUSTER_SRC=$PVE_TREES/pve-cluster \
+	PVE_STORAGE_SRC=$PVE_TREES/pve-storage
+case $PVE_PARSE in
+*.pl) ORACLE=(perl "$PVE_PARSE") ;;
+*) ORACLE=("$PVE_PARSE") ;;
+esac
 [ -x "$LXGPU" ] || { echo "pve-validate: $LXGPU is not an executable (pass LXGPU)" >&2; exit 2; }
 command -v jq >/dev/null || { echo "pve-validate: needs jq" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "pve-validate: needs root (mknod for the fake host)" >&2; exit 2; }
+echo "pve-validate: pve-container $(sed -n '1s/.*(\([^)]*\)).*/\1/p' "$PVE_CONTAINER_SRC/debian/changelog") from $PVE_TREES, oracle $PVE_PARSE"
 
 WORK=$(mktemp -d /tmp/pve-validate.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -64,20 +97,18 @@ BLOCK=$(jq -nc --arg u "$UUID" '[
 echo "pve-validate: [$(date +%T)] 1. lxgpu on every input, each operation on a fresh copy of the host" >&2
 # --- 1. lxgpu on every input, each operation on a fresh copy of the host
 n=0
-add_input() { # LABEL FILE [strip]
+add_input() { # LABEL FILE
 	n=$((n + 1))
-	local d=$WORK/in/$(printf %04d $n)
+	local d
+	d=$WORK/in/$(printf %04d $n)
 	mkdir -p "$d"
 	echo "$1" >"$d/label"
-	if [ "${3:-}" = strip ]; then sed 1d "$2" >"$d/input.conf"; else cat "$2" >"$d/input.conf"; fi
+	cat "$2" >"$d/input.conf"
 }
 for f in "$ROOT"/tests/golden/pve/*.conf; do add_input "golden/${f##*/}" "$f"; done
-if [ -d "$SHARED/ref" ]; then
-	for f in "$SHARED"/ref/pve-samples/*.conf; do add_input "pve-samples/${f##*/}" "$f" strip; done
-	for f in "$SHARED"/ref/pve-upstream-samples/*.conf; do add_input "upstream/${f##*/}" "$f"; done
-else
-	echo "pve-validate: $SHARED/ref not found: golden inputs only"
-fi
+for f in "$ROOT"/tests/fixtures/pve/*.conf "$ROOT"/tests/fixtures/pve/todo/*.conf; do
+	add_input "fixtures/${f#"$ROOT"/tests/fixtures/pve/}" "$f"
+done
 
 lxgpu_op() { # DIR OP FROM ARGS...
 	local d=$1 op=$2 from=$3 h=$WORK/host
@@ -98,9 +129,10 @@ done
 
 echo "pve-validate: [$(date +%T)] 2. Proxmox's parser on every input and result" >&2
 # --- 2. Proxmox's parser on every input and result
+# shellcheck disable=SC2016 # sh -c's own arguments
 find "$WORK/in" -name '*.conf' -print0 |
-	xargs -0 -P "$JOBS" -I{} sh -c '"$1" --vmid 101 "$2" >"$2.json" 2>"$2.stderr"; echo $? >"$2.prc"' \
-		sh "$PVE_PARSE" {}
+	xargs -0 -P "$JOBS" -I{} sh -c 'f=$1; shift; "$@" --vmid 101 "$f" >"$f.json" 2>"$f.stderr"; echo $? >"$f.prc"' \
+		sh {} "${ORACLE[@]}"
 
 echo "pve-validate: [$(date +%T)] 3. checks" >&2
 # --- 3. checks
@@ -113,7 +145,7 @@ problems() {
 	def count($p): [($O.main_lxc // [])[] | select(. == $p)] | length;
 	(if $O.parse_error then "parse error: \($O.parse_error)" else empty end),
 	(($O.warnings - $I.warnings)[] | "new warning: \(gsub("\n"; " "))"),
-	(if $O.roundtrip_stable == true then empty else "roundtrip not stable" end),
+	(if $O.roundtrip_stable == true or $I.roundtrip_stable != true then empty else "roundtrip not stable" end),
 	(if ($I.snapshots // []) == ($O.snapshots // []) then empty else "snapshots changed" end),
 	(if ($I.snapshot_lxc // {}) == ($O.snapshot_lxc // {}) then empty else "snapshot lxc lines changed" end),
 	(if [$I.pending, $I.pending_keys, $I.pending_lxc, $I.pending_dev] ==
@@ -176,5 +208,5 @@ for d in "$WORK"/in/*; do
 	fi
 	echo "$line"
 done
-echo "pve-validate: $files files, $passed passed, $failed failed; $checked_ops results checked with $PVE_PARSE, $refused_ops operations refused by lxgpu"
+echo "pve-validate: $files files, $passed passed, $failed failed; $checked_ops results checked with Proxmox's parser (pve-container $(sed -n '1s/.*(\([^)]*\)).*/\1/p' "$PVE_CONTAINER_SRC/debian/changelog")), $refused_ops operations refused by lxgpu"
 [ "$failed" -eq 0 ]

@@ -2,7 +2,9 @@
 # attach, detach, undo and show on fake Proxmox and LXC hosts. The expected
 # lines are written here from the H100 capture's numbers (nvidia 195, GPU minor
 # 0, nvidiactl 255, nvidia-uvm 238 with minors 0 and 1: h100 capture l.24-35)
-# and from proxmox-config.md's rules, not from the program's output.
+# and from Proxmox's grammar (pve-container's src/PVE/LXC/Config.pm,
+# parse_pct_config and write_pct_config; tests/golden/README.md), not from the
+# program's output.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -135,7 +137,7 @@ lxc.cgroup2.devices.allow: c 238:* rwm"
 printf '%s\ndev0: /dev/ttyUSB0\n\n[pve:pending]\ndelete: dev1\ndev2: /dev/ttyUSB1\n' "$MAIN" >"$conf"
 run --sysroot "$h" attach 101 --style dev
 eq "dev: exit 0" "$rc" 0
-eq "dev: lowest free indices, pending and delete: counted (proxmox-config.md §7.6)" \
+eq "dev: lowest free indices, pending and delete: counted (a devN in [pve:pending] or its delete: is taken)" \
 	"$(grep -E '^dev[0-9]+:' "$conf" | head -5)" \
 	"dev0: /dev/ttyUSB0
 dev3: /dev/nvidia0,mode=0666
@@ -207,7 +209,7 @@ printf '%s\nunprivileged: 1\n' "$MAIN" >"$intel/etc/pve/lxc/104.conf"
 run --sysroot "$intel" attach 104 --style raw --gid 993
 eq "unprivileged DRI raw: exit 0" "$rc" 0
 # the nodes come from the pre-start hook, made on the host and owned by the
-# container's group (DESIGN.md: unprivileged and DRI nodes)
+# container's group (README.md, "Unprivileged containers and DRI nodes")
 eq "unprivileged DRI raw: nodes from the hook's directory, the hook, the container's gids" \
 	"$(grep -E 'allow|mount|REQUEST|hook' "$intel/etc/pve/lxc/104.conf")" \
 	"lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no,render=993,video=993
@@ -265,7 +267,7 @@ rm -f "$h/dev/log" "$h/proc/net/unix"
 mig=$(host pvemig two-h100-mig.spec pve.spec)
 printf '%s\n' "$MAIN" >"$mig/etc/pve/lxc/101.conf"
 run --sysroot "$mig" attach 101 --gpu 0 --json
-eq "mig: GPU 0 with its instances' caps (public-captures.md §5.2 minors)" "$(jqr '.plan.rules | join(",")')" \
+eq "mig: GPU 0 with its instances' caps (tests/hosts/SOURCES.md §5.2 minors)" "$(jqr '.plan.rules | join(",")')" \
 	"c 195:0 rwm,c 241:21 rwm,c 241:22 rwm,c 241:30 rwm,c 241:31 rwm,c 241:32 rwm,c 241:84 rwm,c 241:85 rwm,c 195:255 rwm,c 238:0 rwm,c 238:1 rwm"
 run --sysroot "$mig" attach 101 --gpu 1 --json
 eq "mig: the other GPU by index: its own minor 5, no caps" "$(jqr '.plan.rules | join(",")')" \

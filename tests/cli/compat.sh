@@ -2,8 +2,12 @@
 # shellcheck disable=SC2016 # jq and awk programs: their $ is theirs
 # compat: driver <-> CUDA toolkit <-> cuDNN, against every row of NVIDIA's
 # Table 3 (data/cuda-drivers.tsv, read here with awk), Table 2's family floors
-# and the branch lifecycle (../shared/ref/anchors.md §3.1, §3.2), and the cuDNN
-# floors of §3.4. The expectations are computed in this script from the table
+# (both in the CUDA Toolkit release notes,
+# https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html), the
+# branch lifecycle (https://docs.nvidia.com/datacenter/tesla/drivers/
+# supported-drivers-and-cuda-toolkit-versions.html), and the cuDNN floors of the
+# cuDNN support matrix (https://docs.nvidia.com/deeplearning/cudnn/latest/
+# support-matrix/index.html). The expectations are computed in this script from the table
 # and the rules as NVIDIA states them, never from lxgpu's output:
 # - a driver runs natively every toolkit X.Y whose lowest minimum it meets;
 # - else, within a family 11.x/12.x/13.x, a driver at or above the family's
@@ -34,7 +38,8 @@ TSV=$(cd "$(dirname "$0")/../.." && pwd)/data/cuda-drivers.tsv
 [ -r "$TSV" ] || bail "no $TSV"
 
 # The rules, in awk (POSIX: mawk runs it too). Table 2's floors and "none
-# before 11" are anchors.md §3.2's.
+# before 11" are those of the CUDA Toolkit release notes (Table 2, minor-version
+# compatibility; URL above).
 RULES='
 function vcmp(a, b,   x, y, i, na, nb, p, q) {
 	na = split(a, x, "."); nb = split(b, y, ".")
@@ -113,7 +118,7 @@ END {
 		k = split(drv, q, " ")
 		for (j = 1; j <= k; j++) {
 			for (i = 1; i <= n; i++) printf "%s %s\t%s\n", q[j], order[i], run(q[j], order[i])
-			# cuDNN built for CUDA M needs the M.x floor (anchors.md §3.4: 8.9 and 9.x alike)
+			# cuDNN built for CUDA M needs the M.x floor (cuDNN support matrix: 8.9 and 9.x alike)
 			for (m = 11; m <= 13; m++) printf "%s cu%d\t%s\n", q[j], m, (vcmp(q[j], floor_of(m)) >= 0 ? "native" : "no")
 		}
 	}
@@ -122,7 +127,8 @@ END {
 # sort_csv TEXT: the comma-separated items of TEXT, sorted
 sort_csv() { tr ',' '\n' <<<"$1" | LC_ALL=C sort | paste -sd, -; }
 
-# The branch lifecycle (anchors.md §3.2); other branches are not listed.
+# The branch lifecycle (NVIDIA's supported-drivers page, URL above); other
+# branches are not listed.
 branch_of() {
 	case $1 in
 	580.*) echo "R580 LTSB Aug 2028" ;;
@@ -590,7 +596,7 @@ for link in "$outside" ../../../../../../../../../..; do
 	eq "sources.list.d links to $what: --apply exit 1" "$rc" 1
 	check "sources.list.d links to $what: one line" one_line_error
 	eq "sources.list.d links to $what: nothing written outside the container" "$(find "$outside" -mindepth 1 | head -3)" ""
-	# DESIGN.md: exit 1 = a single-CT command changed nothing
+	# README.md: exit 1 = a single-CT command changed nothing
 	eq \
 		"sources.list.d links to $what: nothing written in the container either" "$(snapshot "$evil")" "$snap"
 done

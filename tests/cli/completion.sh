@@ -80,5 +80,5 @@ eq "global options before the command" "$(complete_line --s)" "--sysroot "
 eq "unhook's" "$(complete_line unhook --a)" "--all "
 mkdir -p "$TMP/dirs/sample-a" "$TMP/dirs/sample-b"
 eq "--sysroot: directories" "$(complete_line --sysroot "$TMP/dirs/sam")" "$TMP/dirs/sample-a $TMP/dirs/sample-b "
-eq "host: its subcommands (DESIGN.md)" "$(complete_line host "")" "install-driver prepare status "
+eq "host: its subcommands (README.md)" "$(complete_line host "")" "install-driver prepare status "
 done_testing

@@ -1,7 +1,7 @@
 #!/bin/bash
 # lxgpu discover on AMD, Intel, mixed, MIG, nouveau, vfio-pci and odd hosts,
 # built from the public captures the specs cite. Expected values come from the
-# captures (public-captures.md §N), not from the program.
+# captures (tests/hosts/SOURCES.md §N), not from the program.
 . "$(dirname "$0")/lib.sh"
 need_root
 

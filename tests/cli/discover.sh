@@ -1,7 +1,7 @@
 #!/bin/bash
 # lxgpu discover on fake hosts. Expected values are the facts of the captures
-# the specs were written from (../shared/ref/hosts/h100-580.159.04-probe.txt,
-# cited by line), not output of the program.
+# the specs were written from (tests/hosts/*.spec name them; the H100's is the
+# project's GPU test machine, cited by line), not output of the program.
 . "$(dirname "$0")/lib.sh"
 need_root
 

@@ -6,8 +6,8 @@
 # nvidia-persistenced; the uvm nodes; lxgpu-sync.service: the lines of
 # `lxgpu host status`, same ids, info shown as ok), the container part
 # (what check reports, plus Docker inside and its no-cgroups setting), exit
-# codes (0 when nothing is ✗, 3 otherwise; DESIGN.md) and --json; then
-# doctor --explain for the messages of ../shared/ref/anchors.md §2. The good
+# codes (0 when nothing is ✗, 3 otherwise; README.md) and --json; then
+# doctor --explain for the messages users report (sources at section 4). The good
 # and bad states are written here from how the pieces are installed (DKMS's
 # tree, modprobe.d, systemd's wants links, /proc/<pid>/comm), not from
 # lxgpu's output. Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
@@ -369,9 +369,19 @@ eq "lxgpu driver c1 --docker (the fix): then doctor's check is ✓" \
 	"$dk" "docker-no-cgroups ok null"
 rm -f "$r/usr/sbin/dockerd"
 
-######## 4. doctor --explain: the messages of anchors.md §2
-# MESSAGE|KEYWORD: the message (as people paste it, sources in anchors.md §2)
-# and a word the cause or fix must hold, from the fix §2 gives
+######## 4. doctor --explain: the messages users report
+# MESSAGE|KEYWORD: the message as people paste it, and a word the cause or fix
+# must hold, from the fix their threads arrived at. Sources (GitHub
+# owner/repo#issue): version mismatch nvidiavgpuarchive/index#1,
+# psalias2006/gpu-hot#48, canonical/lxd#3642; "Unknown Error" and "No CUDA
+# GPUs" with the nodes bound but no cgroup rule (tests/gpu/attach.sh shows both
+# on a real GPU); "Device ... does not exist" at start pve-container's
+# src/PVE/LXC/Tools.pm get_device_mode_and_rdev, community-scripts/ProxmoxVE#6270;
+# nvidia-modeset remz1337/Proxmox#8; bpf_prog_query NVIDIA/libnvidia-container#154;
+# libnvidia-ml.so.1 AbdBarho/stable-diffusion-webui-docker#48; nvidia-uvm
+# already loaded canonical/lxd#5415; CUDA error 999 NVIDIA/nvidia-container-toolkit#1934;
+# renderD128 permission tteck/Proxmox#2523; driver rpc timeout
+# NVIDIA/nvidia-container-toolkit#202.
 EXPLAIN=(
 	"Failed to initialize NVML: Driver/library version mismatch|--mode bind"
 	"NVRM: API mismatch: the client has the version 570.148.08, but this kernel module has the version 570.148.06.  Please make sure that this kernel module and all NVIDIA driver components have the same version.|--mode bind"
@@ -414,8 +424,8 @@ eq \
 	"explain 'Device /dev/dri/card0 does not exist': names DRM renumbering or by-path" \
 	"$(run --sysroot "$base" doctor --explain "TASK ERROR: Device /dev/dri/card0 does not exist" --json
 		jqr '"\(.cause) \(.fix)" | test("by-path|renumber|numbering|/dev/dri")')" true
-# FFmpeg's line when the render node cannot be opened (anchors.md §2.4: jellyfin
-# and Plex in unprivileged containers); "Device /dev/" matches it case-insensitively
+# FFmpeg's line when the render node cannot be opened (jellyfin/jellyfin#6505,
+# linuxserver/docker-plex#359: unprivileged containers); "Device /dev/" matches it case-insensitively
 run --sysroot "$base" doctor --explain "[AVHWDeviceContext @ 0x55d0c8a1e2c0] No VA display found for device /dev/dri/renderD128." --json
 eq \
 	"explain FFmpeg's 'No VA display found for device /dev/dri/renderD128': not a Proxmox start failure" \

@@ -5,9 +5,9 @@
 #      rules in tests/golden/README.md;
 #   2. tests/golden/pve-refused/NAME.conf: exit 1, one line naming NAME.why,
 #      no control character on stderr, bytes unchanged;
-#   3. every config in ../shared/ref/pve-samples (line 1 stripped) and
-#      ../shared/ref/pve-upstream-samples, against the same rules written
-#      below as an awk model (skipped when ../shared is not there).
+#   3. every config in tests/fixtures/pve (its README.md: public configs from
+#      issue trackers, and configs written for Proxmox's grammar corners),
+#      against the same rules written below as an awk model.
 # Host: the H100 capture (nvidia 195:0 and 195:255, nvidia-uvm 238:0 and 238:1,
 # nvidia-caps 241:1 and 241:2; 508 and 511 are registered by no driver) as a
 # Proxmox VE 8 node. It is made once; each case puts its config on it and
@@ -356,28 +356,20 @@ lx --sysroot "$H" detach 101
 eq "exactly 1 MiB (generated): detach accepts it, exit 0" "$rc" 0
 check "exactly 1 MiB (generated): detach leaves it as it is" cmp -s "$CONF" "$TMP/big.conf"
 
-# --- 3. shared samples, against the model
-if [ ! -d "$SHARED/ref" ]; then
-	ok "# SKIP $SHARED/ref not found: shared samples not checked"
-else
-	sample_case() { # NAME FILE [strip]
-		local name=$1 expected
-		fresh "$2" "${3:-}"
-		model
-		case $m_why in
-		'') slurp "$TMP/m.attach" expected
-			accepts "$name" "$expected" ;;
-		*locked*) refuses "$name" "$m_why" ;;
-		*) refuses "$name" "$m_why" attach-only ;;
-		esac
-	}
-	for f in "$SHARED"/ref/pve-samples/*.conf; do
-		sample_case "pve-samples/${f##*/}" "$f" strip
-	done
-	for f in "$SHARED"/ref/pve-upstream-samples/*.conf; do
-		sample_case "upstream/${f##*/}" "$f"
-	done
-fi
+# --- 3. the fixtures, against the model
+fixtures=("$ROOT"/tests/fixtures/pve/*.conf)
+[ -f "${fixtures[0]}" ] || bail "no configs in $ROOT/tests/fixtures/pve"
+for f in "${fixtures[@]}"; do
+	name=fixtures/${f##*/}
+	fresh "$f"
+	model
+	case $m_why in
+	'') slurp "$TMP/m.attach" expected
+		accepts "$name" "$expected" ;;
+	*locked*) refuses "$name" "$m_why" ;;
+	*) refuses "$name" "$m_why" attach-only ;;
+	esac
+done
 
 # The host is shared by the cases: lxgpu must have written nothing on it but
 # what fresh clears and the config.

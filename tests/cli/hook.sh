@@ -4,7 +4,7 @@
 # private mount namespace so that its tmpfs never reaches this machine:
 #  - the nodes of an unprivileged container: a tmpfs at /run/lxgpu/NAME with
 #    the host node's numbers and mode, owned by the container's mapped root
-#    and group (DESIGN.md, "Unprivileged and DRI nodes");
+#    and group (README.md, "Unprivileged containers and DRI nodes");
 #  - the guard: missing NVIDIA nodes made, a start refused with one line when
 #    the config no longer matches the host, or its GPU is not on this node,
 #    or its copied driver is another version.

@@ -77,9 +77,8 @@ one_line_error() {
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # unchanged DESC FILE SHA: the file's bytes are what they were
 unchanged() { eq "$1" "$(sha "$2")" "$3"; }
-# A config from ../shared/ref/pve-samples without its provenance line.
-SHARED=${SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
-sample() { sed 1d "$SHARED/ref/pve-samples/$1"; }
+# sample NAME: a Proxmox config of tests/fixtures/pve (provenance in its README.md)
+sample() { cat "$(dirname "${BASH_SOURCE[0]}")/../fixtures/pve/$1"; }
 
 # The H100 capture (tests/hosts/h100-580.159.04.spec) as lxgpu attach gives it
 # to a Proxmox CT in raw style, written by hand from tests/golden/README.md

@@ -21,7 +21,7 @@ contains "a broken page is warned about" "$(groff -ww -man -Tutf8 "$TMP/bad.1" 2
 text=$(MANWIDTH=1000 man -l "$MAN" 2>/dev/null || groff -man -Tutf8 -P-cbou "$MAN")
 contains "the header names the version" "$(head -c 300 <<<"$(groff -man -Tutf8 -P-cbou "$MAN")" | tail -c 200)$text" "lxgpu $("$LXGPU" --version | cut -d' ' -f2)"
 
-# every command --help lists, and hook (LXC runs it: DESIGN.md's table has it)
+# every command --help lists, and hook (LXC runs it: the hook lines attach writes name it)
 cmds=$("$LXGPU" --help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z-]*\) .*/\1/p')
 [ "$(wc -w <<<"$cmds")" -ge 12 ] || bail "--help lists its commands (got: $cmds)"
 missing=
@@ -60,7 +60,7 @@ grep -qE "(^|[^a-z_])no_such_key([^a-z_]|$)" <<<"$json" && not_ok "a made-up key
 for s in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS "EXIT STATUS" "JSON OUTPUT" FILES ENVIRONMENT EXAMPLES "SEE ALSO"; do
 	grep -q "^$s\$" <<<"$text" && ok "section $s" || not_ok "section $s"
 done
-# the exit codes of DESIGN.md
+# the exit codes of README.md
 exits=$(sed -n '/^EXIT STATUS/,/^JSON OUTPUT/p' <<<"$text" | grep -oE '^ +[0-9] ' | tr -d ' ' | tr '\n' ' ')
 eq "exit statuses 0 1 2 3" "$exits" "0 1 2 3 "
 for f in /etc/pve/lxc/ /run/lock/lxc/pve-config- /var/lib/lxgpu/backup/ /var/cache/lxgpu/ \

@@ -2,7 +2,8 @@
 # MIG instance selection (attach --gpu GPU/GI/CI) on the fake host
 # two-h100-mig.spec + pve.spec. The expected majors and minors are read here
 # from the fake host's own files, as NVIDIA's driver lays them out
-# (anchors.md §4.1, §4.2): /proc/devices for the nvidia-caps and nvidia-uvm
+# (NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/nv-caps.c and
+# nv-procfs.c; tests/hosts/SOURCES.md §5.1): /proc/devices for the nvidia-caps and nvidia-uvm
 # majors, each GPU's information file for its Device Minor, and for instance
 # GI/CI of GPU minor M the DeviceFileMinor of
 # /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, or when that
@@ -203,7 +204,7 @@ unchanged "two containers: detach 101 gives its config back" "$conf" "$orig"
 eq "two containers: CT 102 untouched by 101's detach" "$(rules "$conf2")" "$(want_rules "$M0/3/1")"
 
 # an instance on GPU 1, whose Device Minor (5) is not its index: its
-# capabilities are gpu5's (anchors.md §4.1), minors from mig-minors
+# capabilities are gpu5's (nv-caps.c names them by minor), minors from mig-minors
 h5=$TMP/gpu5
 cp -a "$h" "$h5" || bail "cp -a failed"
 fake "$h5"
@@ -227,7 +228,7 @@ h=$hh conf=$h/etc/pve/lxc/101.conf
 fresh "$conf"
 run --sysroot "$h" attach 101 --gpu "$U0/3/1"
 before=$(cat "$conf")
-NEW=509 # another dynamic major (anchors.md §2.3)
+NEW=509 # another dynamic major (tests/hosts/SOURCES.md, last part)
 sed -i "s/^$CAPS nvidia-caps\$/$NEW nvidia-caps/" "$h/proc/devices"
 [ "$(major_of nvidia-caps)" = $NEW ] || bail "could not move the nvidia-caps major"
 run --sysroot "$h" sync 101 --dry-run

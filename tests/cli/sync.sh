@@ -5,7 +5,7 @@
 # Expected lines come from the H100 capture's numbers (nvidia 195, GPU minor 0,
 # nvidiactl 255, nvidia-uvm 238 with minors 0 and 1, DeviceFileMode 438 =
 # 0666: h100-580.159.04.spec), from two-fake-gpus.spec (GPU 0 at 0000:00:06.0
-# minor 0, GPU 1 at 0000:00:07.0 minor 1) and from DESIGN.md, never from
+# minor 0, GPU 1 at 0000:00:07.0 minor 1) and from lxgpu(1)'s sync, never from
 # lxgpu's output. Behaviours lxgpu gets wrong today are TAP "# TODO" tests.
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"

@@ -2,9 +2,9 @@
 # seed-corpus.sh TARGET OUTDIR: a fuzz corpus from the project's fixtures.
 # procfs: every file body of the fake host specs (tests/hosts/*.spec), prefixed
 # with a byte whose value modulo 10 selects the parser for its path (see
-# fuzz_procfs.c). owner: the golden configs with host and request bytes
-# (fuzz_owner.c). config: the container configs of tests/golden and of
-# ../shared/ref, prefixed with the byte that selects format and style.
+# fuzz_procfs.c). owner: the golden and fixture configs with host and request
+# bytes (fuzz_owner.c). config: the container configs of tests/golden and
+# tests/fixtures/pve, prefixed with the byte that selects format and style.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../hosts" && pwd)
 target=$1
@@ -29,12 +29,13 @@ if [ "$target" = owner ]; then
 	# the configs of tests/golden on every test host (byte 0: host * 2, +1 for
 	# plain LXC), each with two request seeds (bytes 1 to 3; fuzz_owner.c)
 	n=0
-	for f in "$here"/../golden/pve/*.conf "$here"/../golden/pve/*.attached; do
+	for f in "$here"/../golden/pve/*.conf "$here"/../golden/pve/*.attached \
+		"$here"/../fixtures/pve/*.conf; do
 		[ -f "$f" ] || continue
 		for host in 0 2 4 6 8; do
 			for seed in 1 2; do
 				{ printf "\\$(printf %o "$host")\\000\\000\\$(printf %o "$seed")"; cat "$f"; } \
-					>"$out/$(basename "$f")-$host-$seed"
+					>"$out/$n-$(basename "$f")-$host-$seed"
 			done
 		done
 		n=$((n + 1))
@@ -45,11 +46,11 @@ if [ "$target" = owner ]; then
 fi
 if [ "$target" = config ]; then
 	n=0
-	for f in "$here"/../golden/*/*.conf "$here"/../../../shared/ref/pve-samples/*.conf \
-		"$here"/../../../shared/ref/pve-upstream-samples/*.conf; do
+	for f in "$here"/../golden/*/*.conf "$here"/../fixtures/pve/*.conf "$here"/../fixtures/pve/todo/*.conf; do
 		[ -f "$f" ] || continue
 		for sel in 0 2; do
-			{ printf "\\$(printf %o $((48 + sel)))"; cat "$f"; } >"$out/$(basename "$f")-$sel"
+			# numbered: golden and the fixtures share some names
+			{ printf "\\$(printf %o $((48 + sel)))"; cat "$f"; } >"$out/$n-$(basename "$f")-$sel"
 		done
 		n=$((n + 1))
 	done

@@ -2,7 +2,7 @@
 # tests/gpu/attach.sh: on the GPU machine, a real LXC container whose config
 # came from `lxgpu attach` runs nvidia-smi -L and a CUDA matmul; detached, it
 # cannot. The container sees the host's driver through its read-only /usr
-# (gpu-lxc.sh "hostro"), so only the device nodes and cgroup rules are tested.
+# (tests/gpu/lxc.sh "hostro"), so only the device nodes and cgroup rules are tested.
 . "$(dirname "$0")/lib.sh"
 
 ct=lxgpu-attach

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/gpu/driver.sh: a container with no driver inside (gpu-lxc.sh
+# tests/gpu/driver.sh: a container with no driver inside (tests/gpu/lxc.sh
 # "overlay": the host's root filesystem only; NVIDIA's files live elsewhere)
 # gets the host's driver from lxgpu: bound at start (--mode bind), then copied
 # (--mode copy); nvidia-smi and a CUDA matmul run inside with each; check

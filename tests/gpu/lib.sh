@@ -1,10 +1,11 @@
+# shellcheck shell=bash
 # Helpers for the GPU-machine scenarios (tests/gpu/*.sh): TAP lines, and real
-# LXC containers through ../shared/gpu-e2e/gpu-lxc.sh (carried in .carry/).
+# LXC containers through tests/gpu/lxc.sh.
 # Every scenario runs as root inside one private mount namespace:
 #   unshare -m --propagation private bash tests/gpu/run.sh
 set -u
 LXGPU=${LXGPU:-.carry/build/lxgpu}
-GPULXC=${GPULXC:-.carry/gpu-lxc.sh}
+GPULXC=${GPULXC:-tests/gpu/lxc.sh}
 PY=${PY:-/opt/torch/.venv/bin/python3}
 # shellcheck source=../tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/gpu/sync.sh: on the GPU machine, what a kernel or driver update does to
 # a working config, and what `lxgpu sync` and the start guard make of it.
-#  1. The guide's lines of ../shared/ref/pve-samples/01-raw-nvidia-privileged.conf
+#  1. The guide's lines of tests/fixtures/pve/01-raw-nvidia-privileged.conf
 #     (rules for the uvm majors 508 and 511 of another boot): nvidia-smi works
 #     (c 195:* passes nvidiactl and nvidia0) but CUDA cannot open nvidia-uvm;
 #     after `lxgpu sync` the matmul runs.
@@ -35,7 +35,7 @@ expect "stale config: container starts" "$GPULXC" start "$ct"
 expect "stale config: nvidia-smi -L works (195:* passes nvidiactl, nvidia0)" smi "$ct"
 refuse "stale config: CUDA matmul fails (no rule for nvidia-uvm's major)" matmul "$ct"
 "$GPULXC" stop "$ct" >/dev/null
-# show reports (exit 0, DESIGN.md: exit 3 is check's, doctor's and sync --dry-run's)
+# show reports (exit 0, README.md: exit 3 is check's, doctor's and sync --dry-run's)
 expect "lxgpu show: names the stale rules and the missing nvidia-uvm rule" bash -c \
 	"'$LXGPU' show '$ct' | tee /dev/stderr | grep -q 'major 508 is registered by no driver' &&
 	 '$LXGPU' show '$ct' | grep -q 'no lxc.cgroup2.devices.allow line allows /dev/nvidia-uvm'"
@@ -65,7 +65,7 @@ expect "guarded: CUDA matmul runs" matmul "$ct"
 # the config as a reboot with nvidia-uvm on 508 would have left it
 sed -i -E "s/c $uvm:([01]) rwm/c 508:\\1 rwm/; s/(LXGPU_RULES=.*)$uvm:0,$uvm:1/\\1508:0,508:1/" "$conf"
 say "made stale: $(grep -E "LXGPU_RULES|c 508:" "$conf" | tr '\n' ' ')"
-# LXC logs a hook's output at DEBUG only (gpu-lxc.sh starts at INFO): started
+# LXC logs a hook's output at DEBUG only (tests/gpu/lxc.sh starts at INFO): started
 # here as an admin looking for the reason would, lxc-start -l DEBUG
 log=/tmp/lxc-$ct-debug.log
 rm -f "$log"

@@ -12,9 +12,9 @@
 #   are gone and a self-made 195:0 gives EPERM. An unprivileged container
 #   attached to GPU 0 gets usable nodes (ENXIO, owned by nobody:nogroup).
 #
-# Containers come from ../shared/lxc-testbed/lxc-testbed.sh (env LXC_TESTBED),
-# which keeps them in WORKDIR/lxc/NAME/config and runs LXC where it sees a pure
-# cgroup2 /sys/fs/cgroup. lxgpu runs with --sysroot FAKEHOST in a private mount
+# Containers come from testbed.sh (beside this file), which keeps them in
+# WORKDIR/lxc/NAME/config and runs LXC where it sees a pure cgroup2
+# /sys/fs/cgroup. lxgpu runs with --sysroot FAKEHOST in a private mount
 # namespace in which WORKDIR/lxc is bind-mounted on FAKEHOST/var/lib/lxc, so
 # it edits the very configs LXC starts, at the default --lxcpath.
 #

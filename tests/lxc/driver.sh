@@ -26,8 +26,8 @@
 #            installer, the spelling --no-kernel-modules, neither spelling, the
 #            wrong version installed, a stopped container.
 #
-# How lxgpu sees the testbed. Containers come from ../shared/lxc-testbed (env
-# LXC_TESTBED) in WORKDIR/lxc. For attach, bind, copy and check lxgpu runs as
+# How lxgpu sees the testbed. Containers come from testbed.sh (beside this
+# file) in WORKDIR/lxc. For attach, bind, copy and check lxgpu runs as
 # `lxgpu --sysroot FAKE --lxcpath WORKDIR/lxc` in a private mount namespace in
 # which WORKDIR/lxc is bind-mounted at FAKE/WORKDIR/lxc: the configs LXC starts
 # and their lxc.rootfs.path are where a real host has them, and a copy of
@@ -40,7 +40,7 @@
 # /proc/driver and temp dirs on /var/log and /var/lib (its log and config
 # backup land there, not on this machine). Commands run in the containers by
 # lxc-attach -P WORKDIR/lxc directly (it works outside the testbed's namespace,
-# as its README says, and is 4x faster than the testbed's attach), several
+# as testbed.sh says, and spares a bash for each call), several
 # facts a call.
 #
 # Needs root, lxc, busybox-static, uidmap and python3 (mkhost's ldcache);

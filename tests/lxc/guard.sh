@@ -36,7 +36,7 @@
 # and writes host paths below FAKE. LXC resolves lxc.mount.entry sources
 # (/dev/nvidia-uvm, /run/lxgpu/NAME/dev/dri/renderD128) on the real host, and
 # runs pre-start hooks in its own mount namespace: here the testbed's
-# (../shared/lxc-testbed, env LXC_TESTBED), where /sys/fs/cgroup is cgroup2.
+# (testbed.sh beside this file), where /sys/fs/cgroup is cgroup2.
 # So after the first lxc-create this test adds, in that namespace only:
 #   - WORKDIR/lxc bound at FAKE/WORKDIR/lxc (and FAKE2/...): the hook reads
 #     LXC_CONFIG_FILE and LXC_ROOTFS_PATH below its --sysroot (as driver.sh);
@@ -50,7 +50,7 @@
 #     mounts at FAKE2/run/lxgpu/NAME propagates to /run/lxgpu/NAME, where
 #     LXC's mount entry looks (a plain second bind would not show it). The
 #     real /run/lxgpu is only an (empty) mount point; made if missing.
-# lxgpu's own commands (attach, sync) run there too (`lxc-testbed.sh run`).
+# lxgpu's own commands (attach, sync) run there too (`testbed.sh run`).
 # That namespace goes with the testbed's cleanup, and everything mounted in
 # it; where the testbed needs none (pure cgroup2 hosts) the test re-executes
 # itself in a private mount namespace, so nothing reaches the host's mounts.

@@ -12,8 +12,11 @@
 set -u
 : "${LXGPU:?set LXGPU to the lxgpu binary}" "${MKHOST:?}" "${HOSTS:?}"
 
-LOCK=/run/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
-STATE=/run/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
+# The lock and the node list are the host's, wherever the tests run: in a
+# chroot that shares this /dev (scripts/test-trixie.sh) LXGPU_LXC_TEST_RUN
+# names where the host's /run is mounted.
+LOCK=${LXGPU_LXC_TEST_RUN:-/run}/lxgpu-lxc-test.lock   # one real-LXC test at a time: they share /dev
+STATE=${LXGPU_LXC_TEST_RUN:-/run}/lxgpu-lxc-test.nodes # the real /dev nodes these tests made
 
 # ------------------------------------------------------------------ TAP ----
 # shellcheck source=../tap.sh
@@ -44,16 +47,13 @@ stop() { tb stop "$W" "$1" -k; }
 lxc_need_root() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (real containers, mknod in /dev${1:+, $1})"
 }
-# lxc_skips [CMD...]: skip without lxc, the testbed (sets $TB), busybox,
-# uidmap, nsenter, flock and the CMDs, or without cgroup2
+# lxc_skips [CMD...]: skip without lxc, busybox, uidmap, nsenter, flock and
+# the CMDs, or without cgroup2; sets $TB, the testbed (testbed.sh here)
 # shellcheck disable=SC2120 # no CMD for guard.sh
 lxc_skips() {
 	local c
+	TB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testbed.sh
 	command -v lxc-start >/dev/null || skip_all "lxc-start not installed (apt-get install lxc busybox-static uidmap)"
-	SHARED=${SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}
-	TB=${LXC_TESTBED:-$SHARED/lxc-testbed/lxc-testbed.sh}
-	export TESTBED_NO_INSTALL=1 # never apt-get from a test
-	[ -x "$TB" ] || skip_all "no LXC testbed at $TB (set LXC_TESTBED)"
 	for c in busybox newuidmap nsenter flock "$@"; do
 		command -v "$c" >/dev/null || skip_all "$c not installed (apt-get install lxc busybox-static uidmap)"
 	done
