@@ -31,7 +31,7 @@
 #   LXGPU   (or env LXGPU) the binary (default build/lxgpu)
 #   JOBS    (env) parallel parser runs (default: the number of CPUs)
 #
-# Inputs: tests/golden/pve/*.conf and tests/fixtures/pve/*.conf (todo/ too).
+# Inputs: tests/golden/pve/*.conf and tests/fixtures/pve/*.conf.
 # Operations on each, on a fresh H100 Proxmox fake host: raw (attach), dev
 # (attach --style dev), detach (detach of the input), raw+detach (detach
 # after raw). For each result Proxmox's parser must give:
@@ -106,7 +106,7 @@ add_input() { # LABEL FILE
 	cat "$2" >"$d/input.conf"
 }
 for f in "$ROOT"/tests/golden/pve/*.conf; do add_input "golden/${f##*/}" "$f"; done
-for f in "$ROOT"/tests/fixtures/pve/*.conf "$ROOT"/tests/fixtures/pve/todo/*.conf; do
+for f in "$ROOT"/tests/fixtures/pve/*.conf; do
 	add_input "fixtures/${f#"$ROOT"/tests/fixtures/pve/}" "$f"
 done
 

@@ -165,7 +165,8 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 
 	if (newlen > CONF_MAX)
 		return lxgpu_failx(err, EFBIG, "%s would grow past %u bytes", ct->path, CONF_MAX);
-	if (newlen == 0 || new_text[newlen - 1] != '\n')
+	/* an empty config is the one detach gives back where attach found one */
+	if (newlen > 0 && new_text[newlen - 1] != '\n')
 		return lxgpu_failx(err, EINVAL,
 				   "%s: refusing to write a config without a final newline",
 				   ct->path);

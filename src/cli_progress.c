@@ -63,8 +63,10 @@ static void on_progress(void *ctx, long long done, long long total)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long ms = (now.tv_sec - bar->last.tv_sec) * 1000 +
 		  (now.tv_nsec - bar->last.tv_nsec) / 1000000;
-	/* ~10 redraws a second; the end is always drawn */
-	if (bar->drawn && ms < 100 && !(total > 0 && done >= total))
+	/* ~10 redraws a second; the end is always drawn, once (libcurl reports
+	 * the finished transfer several times) */
+	bool end = total > 0 && done >= total;
+	if (bar->drawn && ((ms < 100 && !end) || (end && bar->shown == done)))
 		return;
 	bar->last = now;
 	draw(bar);

@@ -224,7 +224,7 @@ static void scan_env(struct dl_scan *out, size_t line, const char *v)
 static bool rule_key(const char *k, bool *legacy, bool *deny)
 {
 	static const char *const keys[] = { "lxc.cgroup2.devices.allow", "lxc.cgroup2.devices.deny",
-					     "lxc.cgroup.devices.allow", "lxc.cgroup.devices.deny" };
+					    "lxc.cgroup.devices.allow", "lxc.cgroup.devices.deny" };
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (strcmp(k, keys[i]) == 0) {
 			*legacy = i >= 2;
@@ -244,8 +244,8 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 		const char *k = l->key, *v = l->value;
 		bool legacy = false, deny = false;
 		/* LXC: an empty value clears the rules of its key before it */
-		if (!v[0] && (strcmp(k, "lxc.cgroup2") == 0 ||
-			      (rule_key(k, &legacy, &deny) && !legacy)))
+		if (!v[0] &&
+		    (strcmp(k, "lxc.cgroup2") == 0 || (rule_key(k, &legacy, &deny) && !legacy)))
 			out->reset_end = i + 1;
 		if (rule_key(k, &legacy, &deny)) {
 			char type;

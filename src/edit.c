@@ -144,11 +144,12 @@ static int duplicate_dev(const struct dl_scan *s, struct lxgpu_err *err)
 		for (size_t k = i + 1; s->entries[i].kind == DL_DEV && k < s->n; k++)
 			if (s->entries[k].kind == DL_DEV &&
 			    s->entries[k].dev_index == s->entries[i].dev_index)
-				return lxgpu_failx(err, EEXIST,
-						   "dev%d is set twice (lines %zu and %zu): Proxmox "
-						   "keeps only the last; remove one first",
-						   s->entries[i].dev_index, s->entries[i].line + 1,
-						   s->entries[k].line + 1);
+				return lxgpu_failx(
+					err, EEXIST,
+					"dev%d is set twice (lines %zu and %zu): Proxmox "
+					"keeps only the last; remove one first",
+					s->entries[i].dev_index, s->entries[i].line + 1,
+					s->entries[k].line + 1);
 	return 0;
 }
 

@@ -46,7 +46,7 @@ if [ "$target" = owner ]; then
 fi
 if [ "$target" = config ]; then
 	n=0
-	for f in "$here"/../golden/*/*.conf "$here"/../fixtures/pve/*.conf "$here"/../fixtures/pve/todo/*.conf; do
+	for f in "$here"/../golden/*/*.conf "$here"/../fixtures/pve/*.conf; do
 		[ -f "$f" ] || continue
 		for sel in 0 2; do
 			# numbered: golden and the fixtures share some names
