@@ -18,7 +18,7 @@
 #include "container.h"
 #include "err.h"
 
-/* Proxmox's lock_config waits 10 s (proxmox-config.md §3.1). */
+/* Proxmox's lock_config waits 10 s (PVE::AbstractConfig). */
 #define APPLY_LOCK_TIMEOUT_MS 10000
 
 /* Takes the container's config lock; returns the lock fd (close to release). */

@@ -120,7 +120,7 @@ static int driver_copy(struct cli *cli, struct change *ch)
 
 /* `driver CT --docker`: Docker inside the container, through
  * nvidia-container-toolkit, must leave the device cgroup to LXC
- * (anchors.md §2.7): no-cgroups = true in [nvidia-container-cli]. */
+ * (NVIDIA Container Toolkit, config.toml): no-cgroups = true in [nvidia-container-cli]. */
 static int driver_docker(struct cli *cli, struct change *ch)
 {
 	static const char *const dir = "etc/nvidia-container-runtime", *file = "config.toml";

@@ -377,7 +377,7 @@ static int install(struct cli *cli, const struct host_state *st, char *version, 
 	free(ilog);
 	ilog = t;
 
-	/* the options it has, as driver --mode install asks (anchors.md §2) */
+	/* the options it has, as driver --mode install asks (NVIDIA's installer, --advanced-options) */
 	char *ask[] = { "sh", path, "--advanced-options", NULL };
 	int r = host_run(ask, log, help, sizeof(help), err);
 	if (r < 0)

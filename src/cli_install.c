@@ -167,7 +167,8 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	_cleanup_free_ char *path = xasprintf("/tmp/%s", pushed);
 
 	/* ask the installer how it spells its options: the guide writes
-	 * --no-kernel-modules, NVIDIA documents --no-kernel-module (anchors.md §2) */
+	 * --no-kernel-modules, NVIDIA documents --no-kernel-module (its
+	 * --advanced-options) */
 	char *ask[] = { "sh", path, "--advanced-options", NULL };
 	ct_exec_inside(&ch->ct, ask, logfd, help, sizeof(help));
 	const char *nokmod = installer_lists(help, "--no-kernel-module")    ? "--no-kernel-module"

@@ -150,7 +150,7 @@ static void print_other_nodes(struct cli *cli, json_t *doc)
 
 	if (pve < 0)
 		return;
-	/* /etc/pve/lxc -> nodes/<this node>/lxc (pmxcfs, proxmox-config.md §1.1) */
+	/* /etc/pve/lxc -> nodes/<this node>/lxc (pmxcfs) */
 	if (fs_readlink_child(pve, "lxc", target, sizeof(target), &err) == 0)
 		sscanf(target, "nodes/%255[^/]/lxc", local);
 	lxgpu_err_clear(&err);

@@ -272,7 +272,7 @@ done:
 }
 
 /* pmxcfs without quorum shows its files 0440 and directories 0555 and
- * refuses every write (proxmox-config.md §3.3). */
+ * refuses every write (pve-docs, pmxcfs). */
 static bool pve_readonly(int rootfd)
 {
 	struct stat st;

@@ -6,22 +6,22 @@
 
 #include "cleanup.h"
 
-/* Table 2, with the floors anchors.md §3.2 gives for each family: the 11.x
- * footnote's 450.80.02, 12.0 GA's 525.60.13, 13.0 GA's 580.65.06. */
+/* NVIDIA's CUDA compatibility guide, table 2, with the floors it gives for
+ * each family: the 11.x footnote's 450.80.02, 12.0 GA's 525.60.13, 13.0 GA's 580.65.06. */
 static const struct compat_family families[] = {
 	{ 13, "580.65.06" },
 	{ 12, "525.60.13" },
 	{ 11, "450.80.02" },
 };
 
-/* The branch lifecycle, anchors.md §3.2. */
+/* The branch lifecycle, NVIDIA's CUDA compatibility guide, table 2. */
 static const struct compat_branch branches[] = {
 	{ 580, "LTSB", "Aug 2028", "13.x" },
 	{ 570, "PB", "Feb 2026", "12.x" },
 	{ 535, "LTSB", "June 2026", "12.x" },
 };
 
-/* cuDNN's minimum driver by the CUDA major it is built for (anchors.md §3.4:
+/* cuDNN's minimum driver by the CUDA major it is built for (cuDNN support matrix:
  * the same for cuDNN 8.9 and 9.x). */
 static const struct {
 	unsigned cuda_major;

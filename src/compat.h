@@ -1,5 +1,5 @@
 /* compat: which CUDA toolkits and cuDNN releases a driver runs, and which
- * driver a toolkit needs. From NVIDIA's tables as ../shared/ref/anchors.md §3
+ * driver a toolkit needs. From NVIDIA's tables (CUDA compatibility guide, tables 2 and 3)
  * copies them: Table 3 (cuda_rows, each toolkit release's minimum driver),
  * Table 2 (minor-version compatibility of each major family), the branch
  * lifecycle, and the cuDNN support matrix. Pure.

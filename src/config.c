@@ -53,7 +53,7 @@ static bool section_header(const char *s, size_t len, const char **name, size_t 
 	return true;
 }
 
-/* proxmox-config.md §1.2 rows 2 and 3, case-insensitive. */
+/* pve-container's parse_pct_config, its section rules, case-insensitive. */
 static bool pve_section(const char *s, size_t len, bool *pending)
 {
 	const char *name;
@@ -81,7 +81,7 @@ static void set_kv(struct conf_line *l, const char *key, size_t keylen, const ch
 	l->value = xstrndup(value, valuelen);
 }
 
-/* Rows 5 to 10 of proxmox-config.md §1.2, in that order. */
+/* pve-container's parse_pct_config, its key rules in their order. */
 static void pve_key_line(struct conf_line *l, const char *s, size_t len)
 {
 	size_t i = 0;

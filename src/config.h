@@ -1,7 +1,7 @@
 /* config: a Proxmox (/etc/pve/lxc/<vmid>.conf) or plain LXC container config
  * as lines that keep every byte. Pure text: parses, edits the main section
  * only, renders; never prints, never touches a file. Grammar:
- * ../shared/ref/proxmox-config.md §1.2 (PVE) and LXC's "key = value". */
+ * pve-container's parse_pct_config (PVE) and LXC's "key = value". */
 #ifndef LXGPU_CONFIG_H
 #define LXGPU_CONFIG_H
 
@@ -10,7 +10,7 @@
 
 #include "err.h"
 
-/* pmxcfs refuses files over 1 MiB (proxmox-config.md §1.10); LXC has no
+/* pmxcfs refuses files over 1 MiB (pve-cluster's memdb.h); LXC has no
  * limit, but no sane config is larger. */
 #define CONF_MAX (1024u * 1024u)
 

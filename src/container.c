@@ -173,7 +173,7 @@ bool ct_running(int rootfd, const struct lxgpu_ct *ct)
 	const char *text = unix_sockets(rootfd, &len);
 
 	/* LXC's abstract command socket: "@<lxcpath>/<name>/command" (Proxmox:
-	 * PVE::LXC::check_running, proxmox-config.md §4). */
+	 * PVE::LXC::check_running). */
 	int n = snprintf(want, sizeof(want), " @%s/%s/command\n",
 			 strcmp(ct->lxcpath, "/") ? ct->lxcpath : "", ct->id);
 	return text && n > 0 && memmem(text, len, want, (size_t)n) != NULL;

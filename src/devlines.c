@@ -16,7 +16,7 @@ static bool starts(const char *s, const char *prefix)
 
 static bool is_dev_key(const char *k)
 {
-	/* dev0 to dev255 (proxmox-config.md §2.2); more digits are no devN */
+	/* dev0 to dev255 (pct.conf(5)); more digits are no devN */
 	if (strncmp(k, "dev", 3) != 0)
 		return false;
 	size_t n = strspn(&k[3], "0123456789");

@@ -85,7 +85,7 @@ bool dl_gpu_path(const char *path);
 
 /* devN: the indices used in the main section (by a line not `removed`: an
  * nlines array, or NULL), in [pve:pending] and in its "delete:" list, which
- * a new devN must not take (proxmox-config.md §7.6). */
+ * a new devN must not take (pve-container's update_pct_config). */
 void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[256]);
 
 #endif

@@ -127,7 +127,7 @@ void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out)
 		     config);
 }
 
-/* --- --explain: the messages of anchors.md §2, and what they mean here ----- */
+/* --- --explain: the messages users report, and what they mean here ----- */
 
 #define MATCHES(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define PVE_DEV_CAUSE                                                                              \

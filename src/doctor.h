@@ -28,7 +28,7 @@ struct doctor_list {
  * (info counts as ok), then discover's warnings and errors. */
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out);
 /* Docker inside the container whose root is ctroot: nvidia-container-toolkit
- * with no-cgroups = true (LXC owns the device cgroup, anchors.md §2.7). */
+ * with no-cgroups = true (LXC owns the device cgroup, NVIDIA Container Toolkit, config.toml). */
 void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out);
 void doctor_list_free(struct doctor_list *l);
 

@@ -16,7 +16,7 @@
 #include "version.h"
 #include "xalloc.h"
 
-/* libnvidia-container's utility, compute and video lists (anchors.md §1a):
+/* libnvidia-container's utility, compute and video lists (its nvc_info.c):
  * what NVIDIA's own tool injects for those capabilities. */
 static const char *const libs[] = {
 	"libnvidia-ml",

@@ -1,7 +1,7 @@
 /* driver_files: the host's NVIDIA user-space driver of the running kernel
  * module's exact version: libraries found through the host's ld.so.cache
  * (kept only when a file "<lib>.so.<version>" exists, as libnvidia-container
- * does, anchors.md §1a), their SONAME links, and the user binaries. Not the
+ * does in its nvc_info.c), their SONAME links, and the user binaries. Not the
  * kernel module, not firmware. Read-only, beneath the host root. */
 #ifndef LXGPU_DRIVER_FILES_H
 #define LXGPU_DRIVER_FILES_H

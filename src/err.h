@@ -1,4 +1,4 @@
-/* The error contract (docs/DESIGN.md): a function that can fail takes
+/* The error contract (README): a function that can fail takes
  * `struct lxgpu_err *err` last and returns a negative errno (or NULL). The
  * failure site names the object and the cause, once; each stage on the way up
  * may prefix context with lxgpu_wrap; only the CLI prints it, once. */

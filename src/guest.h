@@ -25,7 +25,7 @@ long guest_parse_group(const char *text, size_t len, const char *group);
 
 /* Where the container's dynamic linker finds libraries without a cache:
  * Debian's multiarch usr/lib/<triplet>, else usr/lib64 (libnvidia-container's
- * choice, anchors.md §1a). */
+ * choice, nvc_info.c of NVIDIA/libnvidia-container). */
 const char *guest_lib_dir(int ctroot);
 /* A directory beneath the container's root, its missing parts made (and
  * owned by uid:gid when not -1); no symlink may stand on the path. */

@@ -38,7 +38,7 @@ struct lxgpu_node {
 };
 
 /* A MIG GPU instance (ci == -1) or compute instance, from the access files of
- * /proc/driver/nvidia/capabilities/gpu<minor>/mig (../shared/ref/hosts/public-captures.md §5). */
+ * /proc/driver/nvidia/capabilities/gpu<minor>/mig (tests/hosts/SOURCES.md §5). */
 struct lxgpu_mig {
 	int gi, ci;
 	unsigned minor; /* its /dev/nvidia-caps/nvidia-cap<minor> */
@@ -138,7 +138,7 @@ struct lxgpu_node *inv_add_node_stat(struct lxgpu_inventory *inv, const char *pa
 				     enum lxgpu_node_role role, const struct stat *st);
 struct lxgpu_driver *inv_add_driver(struct lxgpu_inventory *inv);
 void inv_check_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv);
-/* "nvidia-modprobe ..." that recreates an NVIDIA node (anchors.md §4.3). */
+/* "nvidia-modprobe ..." that recreates an NVIDIA node (NVIDIA/nvidia-modprobe). */
 char *inv_nvidia_node_fix(const struct lxgpu_node *n, bool remove_first);
 
 #endif

@@ -1,6 +1,6 @@
 /* DRM nodes (/dev/dri/cardN, renderDN) of every GPU, mapped to their PCI
  * device through sysfs and never through their numbers, which change between
- * boots on multi-GPU hosts (public-captures.md §3); AMD's /dev/kfd; and the
+ * boots on multi-GPU hosts (tests/hosts/SOURCES.md §3); AMD's /dev/kfd; and the
  * in-kernel drivers amdgpu, i915 and xe. */
 #include <dirent.h>
 #include <errno.h>
@@ -240,7 +240,7 @@ void inv_scan_kernel_drivers(int rootfd, struct lxgpu_inventory *inv)
 		struct lxgpu_driver *d = inv_add_driver(inv);
 		d->vendor = drivers[i].vendor;
 		d->name = xstrdup(drivers[i].name);
-		/* Only out-of-tree (DKMS) builds have a version (public-captures.md §1.8). */
+		/* Only out-of-tree (DKMS) builds have a version (tests/hosts/SOURCES.md §1.8). */
 		snprintf(path, sizeof(path), "sys/module/%s/version", drivers[i].name);
 		lxgpu_err_clear(&err);
 		if (fs_read_in(rootfd, path, 256, &modver, &len, &err) == 0 && len > 0) {

@@ -1,7 +1,7 @@
 /* NVIDIA capabilities: which /dev/nvidia-caps node grants what. The global
  * ones (mig/config, mig/monitor, fabric-imex-mgmt) and, per GPU, each MIG GPU
  * instance and compute instance with its access file
- * (../shared/ref/hosts/public-captures.md §5; anchors.md §4.1). */
+ * (tests/hosts/SOURCES.md §5; nv-caps.c of open-gpu-kernel-modules). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -139,7 +139,7 @@ void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv)
 
 		if (g->vendor != LXGPU_VENDOR_NVIDIA || g->minor < 0)
 			continue;
-		/* gpu<N> is the device minor, not the index (public-captures.md §5.1). */
+		/* gpu<N> is the device minor, not the index (tests/hosts/SOURCES.md §5.1). */
 		snprintf(dir, sizeof(dir), CAPS "/gpu%d/mig", g->minor);
 		size_t ngi = numbered_entries(rootfd, dir, "gi", gis, ARRAY_SIZE(gis));
 		for (size_t k = 0; k < ngi; k++) {

@@ -1,6 +1,6 @@
 /* NVIDIA: the kernel module's version and kind, its GPUs, and its device
  * nodes checked against /proc/devices. Only kernel interfaces are read (no
- * NVML, no nvidia-smi): ../shared/ref/anchors.md §4. */
+ * NVML, no nvidia-smi): nv-procfs.c of open-gpu-kernel-modules. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "xalloc.h"
 
 #define NV_PROC            "proc/driver/nvidia"
-#define NV_MAJOR           195 /* fixed: NV_MAJOR_DEVICE_NUMBER (anchors.md §4.2) */
+#define NV_MAJOR           195 /* fixed: NV_MAJOR_DEVICE_NUMBER (nv.h of open-gpu-kernel-modules) */
 #define NV_CTL_MINOR       255
 #define NV_MODESET_MINOR   254
 #define NV_UVM_MINOR       0
@@ -282,7 +282,7 @@ static const char *expected_major_name(const struct lxgpu_inventory *inv, enum l
 	case LXGPU_NODE_GPU:
 	case LXGPU_NODE_CTL:
 	case LXGPU_NODE_MODESET:
-		/* Called nvidia-frontend before driver 550.40 (anchors.md §4.2). */
+		/* Called nvidia-frontend before driver 550.40 (nv.h of open-gpu-kernel-modules). */
 		*major = proc_devices_major(&inv->majors, "nvidia");
 		if (*major >= 0)
 			return "nvidia";

@@ -1,5 +1,5 @@
 /* PCI display devices of the GPU vendors, from sysfs: vendor, device, class
- * and the kernel driver bound to each (../shared/ref/hosts: the H100 capture
+ * and the kernel driver bound to each (tests/hosts/SOURCES.md: the H100 capture
  * shows vendor=0x10de class=0x030200 driver=../../../bus/pci/drivers/nvidia). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* ldcache: glibc's /etc/ld.so.cache ("glibc-ld.so.cache1.1", optionally
  * after the old "ld.so-1.7.0" table), read the way libnvidia-container does
- * (anchors.md §1a) to find the host's driver libraries. Pure; fuzzed. */
+ * (nvc_info.c of NVIDIA/libnvidia-container) to find the host's driver libraries. Pure; fuzzed. */
 #ifndef LXGPU_LDCACHE_H
 #define LXGPU_LDCACHE_H
 

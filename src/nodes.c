@@ -23,7 +23,7 @@ struct params {
 	unsigned uid, gid, mode;
 };
 
-/* The driver's own say (anchors.md §4.1): "ModifyDeviceFiles: 1",
+/* The driver's own say (nv-caps.c, nv-procfs.c of open-gpu-kernel-modules): "ModifyDeviceFiles: 1",
  * "DeviceFileUID: 0", "DeviceFileGID: 0", "DeviceFileMode: 438" (0666). */
 static void read_params(int rootfd, struct params *p)
 {
@@ -174,7 +174,7 @@ void nodes_plan(int rootfd, const struct lxgpu_inventory *inv, struct node_plan 
 	if (nv < 0)
 		nv = proc_devices_major(&inv->majors, "nvidia-frontend");
 	if (nv < 0)
-		nv = 195; /* NV_MAJOR_DEVICE_NUMBER, fixed (anchors.md §4.2) */
+		nv = 195; /* NV_MAJOR_DEVICE_NUMBER, fixed (nv.h of open-gpu-kernel-modules) */
 	want(out, inv, node("/dev/nvidiactl", LXGPU_NODE_CTL, -1, (unsigned)nv, 255, p.mode, &p));
 	for (size_t g = 0; g < inv->ngpus; g++) {
 		const struct lxgpu_gpu *gpu = &inv->gpus[g];
@@ -217,7 +217,7 @@ int nodes_apply(int rootfd, const struct node_plan *plan, struct lxgpu_err *err)
 		const char *name = slash + 1;
 		_cleanup_close_ int dirfd = fs_open_in(rootfd, dir, O_PATH | O_DIRECTORY, 0, err);
 		if (dirfd < 0 && strcmp(dir, "/dev/nvidia-caps") == 0 && err->code == ENOENT) {
-			/* the caps directory is 0755 (anchors.md §4.1) */
+			/* the caps directory is 0755 (nv-caps.c, nv-procfs.c of open-gpu-kernel-modules) */
 			lxgpu_err_clear(err);
 			_cleanup_close_ int dev =
 				fs_open_in(rootfd, "/dev", O_PATH | O_DIRECTORY, 0, err);

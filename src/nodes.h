@@ -1,5 +1,5 @@
 /* nodes: the NVIDIA device nodes the host should have, made the way
- * nvidia-modprobe makes them (anchors.md §4.3): majors from /proc/devices,
+ * nvidia-modprobe makes them (its nvidia-modprobe-utils.c): majors from /proc/devices,
  * the fixed minors (nvidiactl 255, nvidia-modeset 254, nvidia-uvm 0 and
  * nvidia-uvm-tools 1), GPU minors from the driver, capability minors and
  * modes from /proc/driver/nvidia/capabilities, the other modes and owners

@@ -1,6 +1,6 @@
 /* plan: what a container gets (see plan.h). Least privilege: exact
  * major:minor rules for the selected GPUs and the control nodes they need;
- * "c 195:*" only with --wildcard (DESIGN.md). */
+ * "c 195:*" only with --wildcard (docs/ownership.md). */
 #include "plan.h"
 
 #include <ctype.h>
@@ -172,7 +172,7 @@ static long node_gid(const struct plan_request *req, const struct lxgpu_node *n)
 		return -1;
 	if (req->privileged)
 		return n->gid; /* no id mapping: the host's group is the container's */
-	/* cardN is root:video, renderDN and kfd root:render (public-captures.md §1, §3.1) */
+	/* cardN is root:video, renderDN and kfd root:render (tests/hosts/SOURCES.md §1, §3.1) */
 	return n->role == LXGPU_NODE_DRI_CARD ? req->video_gid : req->render_gid;
 }
 
@@ -200,7 +200,7 @@ static const struct lxgpu_node *find_role(const struct lxgpu_inventory *inv,
 }
 
 /* A MIG compute instance's capability nodes: "gpu<minor>/mig/gi<G>/access"
- * and ".../gi<G>/ci<C>/access" (public-captures.md §5.1), not the GPU's others
+ * and ".../gi<G>/ci<C>/access" (tests/hosts/SOURCES.md §5.1), not the GPU's others
  * nor mig/config and mig/monitor, which only an administrator needs. */
 static bool mig_node_of(const struct lxgpu_node *n, const struct lxgpu_gpu *g, int gi, int ci)
 {
@@ -325,7 +325,7 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 		p->style = LXGPU_STYLE_RAW;
 	} else {
 		/* devN stops the start when a node is missing: NVIDIA's appear on first
-		 * use unless lxgpu's boot unit creates them (proxmox-config.md §2.4). */
+		 * use unless lxgpu's boot unit creates them (pve-container's update_lxc_config). */
 		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed) &&
 			      !req->resets_devices;
 		p->style = dev_ok ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
@@ -556,7 +556,7 @@ void plan_lines(const struct lxgpu_plan *p, enum conf_format format, char ***out
 			snprintf(key, sizeof(key), "dev%zu", i);
 			if (p->nodes[i].gid >= 0)
 				snprintf(gid, sizeof(gid), ",gid=%ld", p->nodes[i].gid);
-			/* devN nodes are made 0660 unless told (proxmox-config.md §2.1) */
+			/* devN nodes are made 0660 unless told (pct.conf(5), devN) */
 			snprintf(value, sizeof(value), "%s%s,mode=0%o", node->path, gid,
 				 node->mode & 0777);
 			push(&lines, &n, conf_format_line(format, key, value));

@@ -181,7 +181,7 @@ bool nv_version_parse(const char *buf, size_t len, struct nv_version_info *out)
 			continue;
 
 		const char *p = line + sizeof(tag) - 1, *end = line + linelen;
-		/* Both formats put the version after "Kernel Module" (anchors.md §4.1):
+		/* Both formats put the version after "Kernel Module" (nv-procfs.c):
 		 * "... x86_64 Kernel Module  550.54.14  Thu ..." and
 		 * "... Open Kernel Module for x86_64  590.48.01  Release Build ...". */
 		const char *module = NULL;
@@ -247,7 +247,7 @@ bool nv_information_parse(const char *buf, size_t len, struct nv_information *ou
 			have_pci = pci_addr_parse(kv.value, kv.valuelen, out->pci);
 		} else if (kv_is(&kv, "Device Minor")) {
 			unsigned minor;
-			/* 255 is nvidiactl and 254 nvidia-modeset (anchors.md §4.3). */
+			/* 255 is nvidiactl and 254 nvidia-modeset (nvidia-modprobe-utils.c) */
 			if (parse_uint(kv.value, kv.valuelen, 253, &minor))
 				out->minor = (int)minor;
 		} else if (kv_is(&kv, "GPU Excluded") || kv_is(&kv, "Blacklisted")) {

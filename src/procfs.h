@@ -1,6 +1,7 @@
 /* Parsers for the text the kernel exposes in /proc and /sys. Pure: each takes
  * a buffer and fills a struct; none reads a file. Every one is fuzzed
- * (tests/fuzz/fuzz_procfs.c). Formats: ../shared/ref/anchors.md §4. */
+ * (tests/fuzz/fuzz_procfs.c). Formats: proc(5); nv-procfs.c and nv-caps.c
+ * of NVIDIA's open-gpu-kernel-modules. */
 #ifndef LXGPU_PROCFS_H
 #define LXGPU_PROCFS_H
 
@@ -53,7 +54,7 @@ bool nv_information_parse(const char *buf, size_t len, struct nv_information *ou
 /* A sysfs "dev" file: "226:128\n". */
 bool sysfs_parse_dev(const char *buf, size_t len, unsigned *major, unsigned *minor);
 
-/* A capability file of /proc/driver/nvidia/capabilities (anchors.md §4.1):
+/* A capability file of /proc/driver/nvidia/capabilities (nv-caps.c):
  * "DeviceFileMinor: 1\nDeviceFileMode: 256\nDeviceFileModify: 1\n". */
 bool nv_cap_parse(const char *buf, size_t len, unsigned *minor, unsigned *mode);
 

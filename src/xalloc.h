@@ -1,4 +1,4 @@
-/* Allocation that cannot fail: running out of memory aborts (docs/DESIGN.md),
+/* Allocation that cannot fail: running out of memory aborts (README),
  * as in crun and bubblewrap, so callers never carry an OOM path. */
 #ifndef LXGPU_XALLOC_H
 #define LXGPU_XALLOC_H

@@ -40,7 +40,7 @@ static void node(const char *path, enum lxgpu_node_role role, unsigned major, un
 	n->gpu = gpu;
 }
 
-/* The H100 capture's GPU and nodes (../shared/ref/hosts/h100-580.159.04-probe.txt). */
+/* The H100 capture's GPU and nodes (tests/hosts/SOURCES.md). */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;

@@ -22,7 +22,7 @@ struct gen {
 	bool pending, snapshots;
 };
 
-/* An lxc.* line: Proxmox reads ':', '=', ' = ' alike (proxmox-config.md §1.2). */
+/* An lxc.* line: Proxmox reads ':', '=', ' = ' alike (pve-container's parse_pct_config). */
 
 struct block {
 	const char *name;

@@ -2,7 +2,7 @@
  * way Proxmox and LXC read it, and says what the container may open, which
  * nodes it gets where, and which lines docs/ownership.md makes lxgpu's. It
  * shares no code with lxgpu (src/): a bug there is not a bug here.
- * Sources: ../shared/ref/proxmox-config.md §1-§2 (grammar, devN, unprivileged
+ * Sources: pve-container's LXC/Config.pm and LXC.pm (grammar, devN, unprivileged
  * defaults), LXC's cgroups/cgfsng.c + cgroup2_devices.c (rule parsing, the
  * device list, "a" and the empty list), config/templates/common.conf.in and
  * userns.conf.in, pve-container's update_lxc_config and lxc-pve-userns.conf. */
@@ -142,7 +142,7 @@ bool model_in_domain(const struct model_config *c, size_t i, const struct model_
 /* Whether line i is an allow rule for a character major no driver registers. */
 bool model_dead_rule(const struct model_config *c, size_t i, const struct test_host *h);
 
-/* The nodes the GPUs need (DESIGN.md: NVIDIA's own node, nvidiactl,
+/* The nodes the GPUs need (README: NVIDIA's own node, nvidiactl,
  * nvidia-uvm(-tools), nvidia-modeset; AMD and Intel their card and render
  * nodes, AMD /dev/kfd): how many, at most max. */
 size_t model_gpu_nodes(const struct model_gpus *g, const struct host_node **out, size_t max);

@@ -1,7 +1,7 @@
 /* model_mounts: what the config puts where in the container, and which host
  * nodes that binds in (model.h). lxc.mount.entry is fstab syntax (source,
  * target relative to the rootfs, ...); a Proxmox devN binds its path at the
- * same place (proxmox-config.md §2.4). */
+ * same place (pve-container's update_lxc_config). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* model_parse: config lines as Proxmox's parse_pct_config and LXC's
- * parse_line read them (model.h). Proxmox: proxmox-config.md §1.2, first
+ * parse_line read them (model.h). Proxmox: pve-container's parse_pct_config, first
  * matching row wins; LXC: confile.c parse_line. */
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* The config parser and editor. Expectations come from Proxmox's grammar as
- * ../shared/ref/proxmox-config.md §1.2 tabulates it ("Consequences") and from
+ * pve-container's parse_pct_config reads it and from
  * LXC's "key = value" rules, not from the program. */
 #include <errno.h>
 #include <setjmp.h>
@@ -34,7 +34,7 @@ static void expect_line(const char *text, enum conf_kind kind, const char *key, 
 	conf_free(&c);
 }
 
-/* proxmox-config.md §1.2, "Consequences, checked by running these regexes" */
+/* pve-container's parse_pct_config, its regexes run on each line */
 static void test_pve_grammar(void **state)
 {
 	(void)state;

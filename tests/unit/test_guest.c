@@ -136,7 +136,7 @@ static void test_toml(void **state)
 static void test_explain(void **state)
 {
 	(void)state;
-	/* the messages of anchors.md §2, as users paste them */
+	/* the messages users report, as users paste them */
 	static const struct {
 		const char *text, *id;
 	} known[] = {
@@ -158,7 +158,7 @@ static void test_explain(void **state)
 	assert_null(doctor_explain("everything is fine"));
 }
 
-/* Minor-version compatibility as Table 2 states it (anchors.md §3.2). */
+/* Minor-version compatibility as Table 2 states it (NVIDIA's CUDA compatibility guide, table 2). */
 static void test_compat_rules(void **state)
 {
 	(void)state;

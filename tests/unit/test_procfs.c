@@ -12,7 +12,7 @@
 
 #define LEN(s) (sizeof(s) - 1)
 
-/* ../shared/ref/hosts/h100-580.159.04-probe.txt lines 106-117 (tabs as captured). */
+/* The H100 capture (tests/hosts/SOURCES.md): a GPU's information file, tabs as captured. */
 static const char h100_information[] = "Model: \t\t NVIDIA H100 80GB HBM3\n"
 				       "IRQ:   \t\t 41\n"
 				       "GPU UUID: \t GPU-14d254be-3087-0aa8-a7aa-03759525cf2f\n"
@@ -41,7 +41,7 @@ static void test_information_old_drivers(void **state)
 {
 	(void)state;
 	struct nv_information info;
-	/* public-captures.md §4.6, canonical/lxd#3950: no Device Minor (UUID made valid) */
+	/* tests/hosts/SOURCES.md §4.6, canonical/lxd#3950: no Device Minor (UUID made valid) */
 	static const char gtx650[] = "Model:           GeForce GTX 650\n"
 				     "IRQ:             44\n"
 				     "GPU UUID:        GPU-00000000-1111-2222-3333-444444444444\n"
@@ -98,7 +98,7 @@ static void test_version_formats(void **state)
 	assert_true(nv_version_parse(open_h100, LEN(open_h100), &v));
 	assert_string_equal(v.version, "580.159.04");
 	assert_int_equal(v.kind, NV_KIND_OPEN);
-	/* public-captures.md §4.4 */
+	/* tests/hosts/SOURCES.md §4.4 */
 	static const char prop[] = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.103.01  "
 				   "Thu Jan  6 12:10:04 UTC 2022\n";
 	assert_true(nv_version_parse(prop, LEN(prop), &v));
@@ -149,7 +149,7 @@ static void test_proc_devices(void **state)
 	assert_int_equal(proc_devices_major(&d, "nvidia-uvm-block-not-char"), -1);
 	proc_devices_free(&d);
 
-	/* anchors.md §4.2: "nvidia-frontend" before 550.40 */
+	/* open-gpu-kernel-modules: "nvidia-frontend" before 550.40 */
 	static const char old[] = "Character devices:\n195 nvidia-frontend\n511 nvidia-uvm";
 	assert_true(proc_devices_parse(old, LEN(old), &d));
 	assert_int_equal(proc_devices_major(&d, "nvidia-frontend"), 195);
@@ -201,7 +201,7 @@ static void test_caps_and_blacklists(void **state)
 	assert_int_equal(mode, 0444);
 	assert_false(nv_cap_parse("DeviceFileMode: 292\n", 20, &minor, &mode));
 
-	/* public-captures.md §5.1 */
+	/* tests/hosts/SOURCES.md §5.1 */
 	static const char minors[] = "config 1\nmonitor 2\ngpu0/gi0/access 3\nbad\n"
 				     "gpu31/gi14/ci7/access 4322";
 	char name[64];

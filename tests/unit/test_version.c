@@ -94,9 +94,9 @@ static void test_known_hosts(void **state)
 		const char *driver;
 		unsigned major, minor;
 	} facts[] = {
-		/* ../shared/ref/hosts/h100-580.159.04-probe.txt: nvidia-smi header "CUDA Version: 13.0" */
+		/* the H100 capture (tests/hosts/SOURCES.md): nvidia-smi's header "CUDA Version: 13.0" */
 		{ "580.159.04", 13, 0 },
-		/* ../shared/ref/anchors.md §3.3: "Driver Version: 580.119.02 CUDA Version: 13.0" */
+		/* NVIDIA's CUDA compatibility guide: "Driver Version: 580.119.02 CUDA Version: 13.0" */
 		{ "580.119.02", 13, 0 },
 		/* Table 3 rows read by hand: 590.44.01 is 13.1 GA, 535.104.05 is 12.2 U2 */
 		{ "590.48.01", 13, 1 },
