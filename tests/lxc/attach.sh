@@ -30,11 +30,12 @@ NODES="nvidia0 nvidia1 nvidiactl nvidia-uvm nvidia-uvm-tools" # as in $SPEC
 UUID0=GPU-fa4e0000-0000-4000-8000-000000000000
 PRIV=lxgpu-e2e-priv
 UNPRIV=lxgpu-e2e-unpriv
+OWN=lxgpu-e2e-own
 
 # ---------------------------------------------------------------- skips ----
 lxc_need_root
 lxc_skips unshare
-lxc_skip_if_majors 195 238
+lxc_skip_if_majors 195 226 238
 lxc_lock
 lxc_skip_if_nvidia_nodes
 
@@ -137,6 +138,33 @@ eq "priv after detach: self-made /dev/nvidia0 (195:0) -> EPERM" "$(probe "$PRIV"
 eq "priv after detach: self-made /dev/nvidia1 (195:1) -> EPERM" "$(probe "$PRIV" /dev/nvidia1)" EPERM
 eq "priv after detach: self-made /dev/nvidia-uvm (238:0) -> EPERM" "$(probe "$PRIV" /dev/nvidia-uvm)" EPERM
 stop "$PRIV"
+
+# ------------------------- hand-written lines beside lxgpu's (ownership) ----
+# docs/ownership.md: a hand-written `c 226:*` (an iGPU's, here a node the
+# container makes itself, 226:128) stays; sync --all, as the boot unit runs
+# it, neither widens lxgpu's rules nor takes the 226 rule away
+echo "# privileged container $OWN: a hand-written c 226:* rwm, GPU 0 attached, sync --all, restart"
+create "$OWN" priv
+cfg=$W/lxc/$OWN/config
+echo "lxc.cgroup2.devices.allow = c 226:* rwm" >>"$cfg"
+cp "$cfg" "$TMP/own.before"
+lx_ok "attach $OWN --gpu 0: exit 0" attach "$OWN" --gpu 0
+eq "attach: GPU 0's lines added, the hand-written c 226:* kept" "$(change "$TMP/own.before" "$cfg")" "$EXPECTED"
+cp "$cfg" "$TMP/own.attached"
+lx_ok "sync --all (the boot unit's run): exit 0" sync --all
+if cmp -s "$TMP/own.attached" "$cfg"; then ok "sync --all: $OWN's config unchanged (no wildcard, 226 kept)"; else
+	not_ok "sync --all: $OWN's config unchanged (no wildcard, 226 kept)"
+	diff "$TMP/own.attached" "$cfg" | diag
+fi
+start "$OWN"
+stop "$OWN"
+start "$OWN"
+inside "$OWN" 'mknod -m 666 /dev/renderD128 c 226 128; mknod -m 666 /dev/nvidia1 c 195 1' || true
+eq "$OWN, restarted: open /dev/nvidia0 -> ENXIO (GPU 0 allowed)" "$(probe "$OWN" /dev/nvidia0)" ENXIO
+eq "$OWN: open self-made 226:128 (the iGPU-like node) -> ENXIO (c 226:* kept)" \
+	"$(probe "$OWN" /dev/renderD128)" ENXIO
+eq "$OWN: open self-made /dev/nvidia1 (GPU 1) -> EPERM (no wildcard)" "$(probe "$OWN" /dev/nvidia1)" EPERM
+stop "$OWN"
 
 # ---------------------------------------------- unprivileged container ----
 echo "# unprivileged container $UNPRIV (idmap 0 100000 65536, Proxmox deny-list)"
