@@ -220,6 +220,16 @@ static void scan_env(struct dl_scan *out, size_t line, const char *v)
 		add(out, line, DL_OTHER)->value = xstrdup(v);
 }
 
+/* A hook's command is lxgpu: "/usr/bin/lxgpu [--sysroot DIR] hook ...". */
+static bool runs_lxgpu(const char *v)
+{
+	size_t n = strcspn(v, " \t");
+	const char *base = v + n;
+	while (base > v && base[-1] != '/')
+		base--;
+	return (size_t)(v + n - base) == 5 && strncmp(base, "lxgpu", 5) == 0;
+}
+
 /* lxc.cgroup2.devices.allow|deny, and the cgroup v1 keys (legacy). */
 static bool rule_key(const char *k, bool *legacy, bool *deny)
 {
@@ -268,7 +278,7 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 			   strcmp(k, "lxc.environment.runtime") == 0) {
 			scan_env(out, i, v);
 		} else if (starts(k, "lxc.hook.")) {
-			if (strstr(v, "lxgpu"))
+			if (runs_lxgpu(v))
 				add(out, i, DL_HOOK)->value = xstrdup(v);
 			else if (strstr(v, "hooks/nvidia") || strstr(v, "nvidia-modprobe"))
 				add(out, i, DL_OTHER)->value = xstrdup(v);
