@@ -220,6 +220,31 @@ lxc.mount.entry: /run/lxgpu/104/dev/dri/renderD128 dev/dri/renderD128 none bind,
 lxc.hook.pre-start: $LXGPU --sysroot $intel hook
 lxc.hook.post-stop: $LXGPU --sysroot $intel hook"
 
+# --- Proxmox VE 9: an application container (entrypoint) with its runtime
+# environment (pve-container 6.1 reads lxc.environment.runtime lines as its
+# `env` option): the same lines as a system container; env kept byte for byte
+APP="arch: amd64
+entrypoint: /usr/bin/python3 -m http.server 8080
+hostname: app
+memory: 2048
+ostype: unmanaged
+rootfs: local-lvm:vm-101-disk-0,size=8G
+lxc.environment.runtime: PATH=/usr/local/bin:/usr/bin
+lxc.environment.runtime: MODEL_DIR=/srv/models"
+printf '%s\n' "$APP" >"$conf"
+run --sysroot "$h" attach 101
+eq "app container: exit 0" "$rc" 0
+eq "app container: its lines as they were, then the same block as a system container's" \
+	"$(cat "$conf")" "$APP
+$BLOCK"
+lacks "app container: no cgroup v1 key written" "$(cat "$conf")" "lxc.cgroup.devices"
+run --sysroot "$h" driver 101 --mode bind
+eq "app container: driver --mode bind: exit 0" "$rc" 0
+contains "app container: the bind hook like a system container's" "$(cat "$conf")" \
+	"lxc.hook.mount: $(readlink -f "$LXGPU") --sysroot $(readlink -f "$h") hook"
+run --sysroot "$h" detach 101
+eq "app container: detach gives its config back" "$(cat "$conf")" "$APP"
+
 # --- plain LXC: "key = value", no sections
 lxc=$(host lxc h100-580.159.04.spec)
 mkdir -p "$lxc/var/lib/lxc/web" "$lxc/srv/lxc/db"
