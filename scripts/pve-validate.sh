@@ -40,11 +40,13 @@
 #     itself does not round-trip a `description:` line or empty `#` lines);
 #   - snapshots, their lxc lines, and [pve:pending] (keys, lxc, devN) as in the
 #     input: GPU lines never go there;
-#   - raw: each of the 10 lines of lxgpu's block (LXGPU_DEVICES, LXGPU_RULES,
-#     4 rules, 4 mounts) once in main_lxc; dev: the LXGPU_DEVICES record in
+#   - raw: each of the 11 lines of lxgpu's block (LXGPU_DEVICES, _REQUEST,
+#     _WROTE, 4 rules, 4 mounts) once in main_lxc; dev: the LXGPU_DEVICES record in
 #     main_lxc, none of the block's other lines, and a devN (main section) for
-#     each of /dev/nvidia0, nvidiactl, nvidia-uvm, nvidia-uvm-tools; detach:
-#     none of them, and no LXGPU_* record;
+#     each of /dev/nvidia0, nvidiactl, nvidia-uvm, nvidia-uvm-tools; detach
+#     (of the input): the main lxc lines as they were but the LXGPU_* records
+#     (lxgpu removes only its own lines); raw+detach: none of the block's
+#     lines and no LXGPU_* record;
 #   - every devN parses (no error that the input did not already have).
 # An operation that lxgpu refuses (exit 1) is reported as refused, not checked.
 # Prints one line per input file and a summary; exits 1 when a check failed,
@@ -84,7 +86,8 @@ UUID=GPU-14d254be-3087-0aa8-a7aa-03759525cf2f
 NODES='["/dev/nvidia0","/dev/nvidiactl","/dev/nvidia-uvm","/dev/nvidia-uvm-tools"]'
 BLOCK=$(jq -nc --arg u "$UUID" '[
 	["lxc.environment", "LXGPU_DEVICES=\($u)"],
-	["lxc.environment", "LXGPU_RULES=195:0,195:255,238:0,238:1"],
+	["lxc.environment", "LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no"],
+	["lxc.environment", "LXGPU_WROTE=c195:0,c195:255,c238:0,c238:1,/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools"],
 	["lxc.cgroup2.devices.allow", "c 195:0 rwm"],
 	["lxc.cgroup2.devices.allow", "c 195:255 rwm"],
 	["lxc.cgroup2.devices.allow", "c 238:0 rwm"],
@@ -160,6 +163,15 @@ problems() {
 		($block[1:][] | select(count(.) > 0) | "raw line \(tostring) with --style dev"),
 		($nodes[] as $p | select([devpaths[] | select(. == $p)] | length != 1)
 		 | "\($p): \([devpaths[] | select(. == $p)] | length) devN in the main section, want 1")
+	 elif $op == "detach" then
+		# detach of the input removes only the lines of lxgpu (docs/ownership.md):
+		# without a record, the main lxc lines but LXGPU_* ones stay as they were
+		# (with one, which are its own is tests/cli/golden.sh to check)
+		(if ([($I.main_lxc // [])[] | select(.[1] | startswith("LXGPU_DEVICES="))] | length) > 0 or
+		    [($O.main_lxc // [])[] | select(.[1] | startswith("LXGPU_") | not)] ==
+		    [($I.main_lxc // [])[] | select(.[1] | startswith("LXGPU_") | not)]
+		 then empty else "detach changed lines lxgpu did not write" end),
+		(($O.main_lxc // [])[] | select(.[1] | startswith("LXGPU_")) | "main_lxc still has \(tostring)")
 	 else
 		($block[] | select(count(.) > 0) | "main_lxc still has \(tostring)"),
 		(($O.main_lxc // [])[] | select(.[1] | startswith("LXGPU_")) | "main_lxc still has \(tostring)"),
