@@ -79,9 +79,8 @@ bool domain_covers(const struct ct_domain *d, const struct dl_entry *e)
 				return true;
 		return false;
 	case DL_MOUNT:
-		return covers_path(d, e->path, false) || covers_path(d, e->target, true);
 	case DL_DEV:
-		return covers_path(d, e->path, false);
+		return covers_path(d, e->path, false) || covers_path(d, e->target, true);
 	default:
 		return false;
 	}
