@@ -321,6 +321,22 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e)
 	return c->lines[e->line].key + strlen("lxc.hook.");
 }
 
+bool dl_duplicate_dev(const struct conf *c, size_t *first, size_t *second)
+{
+	for (size_t i = 0; i < c->main_end; i++) {
+		if (c->lines[i].kind != CONF_KEY || !is_dev_key(c->lines[i].key))
+			continue;
+		for (size_t k = i + 1; k < c->main_end; k++)
+			if (c->lines[k].kind == CONF_KEY &&
+			    strcmp(c->lines[k].key, c->lines[i].key) == 0) {
+				*first = i;
+				*second = k;
+				return true;
+			}
+	}
+	return false;
+}
+
 void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[256])
 {
 	size_t pending_end = c->pending;

@@ -83,6 +83,10 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e);
  * /dev/dri, /dev/kfd (for messages and 0.1 records). */
 bool dl_gpu_path(const char *path);
 
+/* Two main-section lines of one devN key, whatever their values (Proxmox
+ * keeps the last): their indices in *first and *second; false when none. */
+bool dl_duplicate_dev(const struct conf *c, size_t *first, size_t *second);
+
 /* devN: the indices used in the main section (by a line not `removed`: an
  * nlines array, or NULL), in [pve:pending] and in its "delete:" list, which
  * a new devN must not take (pve-container's update_pct_config). */

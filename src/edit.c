@@ -138,19 +138,15 @@ static int pending_conflicts(const struct conf *c, const struct edit_want *w, st
 /* Proxmox keeps the last value of a key: of two devN lines of one index only
  * the last passes its node, and removing it would pass the other. lxgpu
  * edits no such config. */
-static int duplicate_dev(const struct dl_scan *s, struct lxgpu_err *err)
+static int duplicate_dev(const struct conf *c, struct lxgpu_err *err)
 {
-	for (size_t i = 0; i < s->n; i++)
-		for (size_t k = i + 1; s->entries[i].kind == DL_DEV && k < s->n; k++)
-			if (s->entries[k].kind == DL_DEV &&
-			    s->entries[k].dev_index == s->entries[i].dev_index)
-				return lxgpu_failx(
-					err, EEXIST,
-					"dev%d is set twice (lines %zu and %zu): Proxmox "
-					"keeps only the last; remove one first",
-					s->entries[i].dev_index, s->entries[i].line + 1,
-					s->entries[k].line + 1);
-	return 0;
+	size_t first, second;
+	if (!dl_duplicate_dev(c, &first, &second))
+		return 0;
+	return lxgpu_failx(err, EEXIST,
+			   "%s is set twice (lines %zu and %zu): Proxmox keeps only the last; "
+			   "remove one first",
+			   c->lines[first].key, first + 1, second + 1);
 }
 
 /* conf_edit_init, dl_scan and record_read, undone on failure. */
@@ -161,7 +157,7 @@ static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
 	dl_scan(c, s);
-	if ((ret = duplicate_dev(s, err)) < 0) {
+	if ((ret = duplicate_dev(c, err)) < 0) {
 		dl_free(s);
 		conf_edit_free(e);
 		return ret;
