@@ -53,16 +53,26 @@ void model_target_of(const char *path, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/* The host path a mount's source names: the kernel reads "/dev//dri/card0"
+ * and "/dev/dri/card0/" as /dev/dri/card0 (path_resolution(7)). */
 static void host_source(const char *source, char *buf, size_t size)
 {
-	if (strncmp(source, HOOK_NODES, strlen(HOOK_NODES)) == 0) {
-		const char *rest = strchr(source + strlen(HOOK_NODES), '/');
+	char plain[256];
+	size_t n = 0;
+	for (const char *p = source; *p && n + 1 < sizeof(plain); p++)
+		if (*p != '/' || n == 0 || plain[n - 1] != '/')
+			plain[n++] = *p;
+	while (n > 1 && plain[n - 1] == '/')
+		n--;
+	plain[n] = '\0';
+	if (strncmp(plain, HOOK_NODES, strlen(HOOK_NODES)) == 0) {
+		const char *rest = strchr(plain + strlen(HOOK_NODES), '/');
 		if (rest) {
 			snprintf(buf, size, "%s", rest);
 			return;
 		}
 	}
-	snprintf(buf, size, "%s", source);
+	snprintf(buf, size, "%s", plain);
 }
 
 static void push(struct model_mount **out, size_t *n, const struct model_mount *m)
