@@ -31,6 +31,13 @@ static bool is_gpu_major(const struct lxgpu_inventory *inv, int major)
 	return false;
 }
 
+/* The majors LXC's common.conf allows every container (mem, tty, console and
+ * ptmx, misc, pts): a wildcard of those is no GPU guide's leftover. */
+static bool lxc_default_major(int major)
+{
+	return major == 1 || major == 4 || major == 5 || major == 10 || major == 136;
+}
+
 static const char *major_name(const struct lxgpu_inventory *inv, int major)
 {
 	for (size_t i = 0; i < inv->majors.nmajors; i++)
@@ -219,7 +226,7 @@ static enum pt_status judge_rule(const struct pt_entry *e, const struct lxgpu_in
 	if (name && !is_gpu_major(inv, d->major)) {
 		snprintf(msg, size, "allows %s of major %d (%s): not a GPU",
 			 d->minor < 0 ? "every minor" : "a node", d->major, name);
-		return d->minor < 0 ? PT_WARN : PT_OK;
+		return d->minor < 0 && !lxc_default_major(d->major) ? PT_WARN : PT_OK;
 	}
 	char minor[16] = "*";
 	if (d->minor >= 0)
