@@ -73,12 +73,14 @@ void record_free(struct lxgpu_record *r)
 	r->render_gid = r->video_gid = -1;
 }
 
-/* "195:0" (0.1's LXGPU_RULES) or "c195:0", "c195:*" (v2's LXGPU_WROTE). */
-static bool parse_rule_item(const char *s, char *type, int *major, int *minor)
+/* "195:0" (0.1's LXGPU_RULES) or "c195:0", "c195:*" (v2's LXGPU_WROTE: typed). */
+static bool parse_rule_item(const char *s, bool typed, char *type, int *major, int *minor)
 {
 	char t = 'c', star;
 	int n = 0;
-	if (*s == 'c' || *s == 'b')
+	if (typed && *s != 'c' && *s != 'b')
+		return false;
+	if (typed)
 		t = *s++;
 	if (sscanf(s, "%4d:%7d%n", major, minor, &n) == 2 && s[n] == '\0' && *major >= 0 &&
 	    *minor >= 0) {
@@ -108,7 +110,7 @@ static int read_list(struct lxgpu_record *r, const char *value, enum dl_record r
 			record_add_device(r, t);
 		} else if (t[0] == '/' && rec == DL_REC_WROTE) {
 			record_add_node(r, t);
-		} else if (parse_rule_item(t, &type, &major, &minor)) {
+		} else if (parse_rule_item(t, rec == DL_REC_WROTE, &type, &major, &minor)) {
 			record_add_rule(r, type, major, minor);
 		} else if (rec == DL_REC_WROTE) {
 			return lxgpu_failx(err, EINVAL, "LXGPU_WROTE: cannot read '%.40s'", t);
