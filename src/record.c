@@ -73,28 +73,39 @@ void record_free(struct lxgpu_record *r)
 	r->render_gid = r->video_gid = -1;
 }
 
-/* "195:0" (0.1's LXGPU_RULES) or "c195:0", "c195:*" (v2's LXGPU_WROTE: typed). */
+/* Digits, at most max_digits of them: the number; -1 when none or more. */
+static long item_number(const char **s, int max_digits)
+{
+	size_t n = strspn(*s, "0123456789");
+	if (n == 0 || n > (size_t)max_digits)
+		return -1;
+	long v = strtol(*s, NULL, 10);
+	*s += n;
+	return v;
+}
+
+/* "195:0" (0.1's LXGPU_RULES) or "c195:0", "c195:*" (v2's LXGPU_WROTE: typed);
+ * digits only, as lxgpu writes them. */
 static bool parse_rule_item(const char *s, bool typed, char *type, int *major, int *minor)
 {
-	char t = 'c', star;
-	int n = 0;
+	char t = 'c';
 	if (typed && *s != 'c' && *s != 'b')
 		return false;
 	if (typed)
 		t = *s++;
-	if (sscanf(s, "%4d:%7d%n", major, minor, &n) == 2 && s[n] == '\0' && *major >= 0 &&
-	    *minor >= 0) {
-		*type = t;
-		return true;
-	}
-	n = 0;
-	if (sscanf(s, "%4d:%c%n", major, &star, &n) == 2 && star == '*' && s[n] == '\0' &&
-	    *major >= 0) {
-		*type = t;
-		*minor = -1;
-		return true;
-	}
-	return false;
+	long maj = item_number(&s, 4), min = -1;
+	if (maj < 0 || maj > 4095 || *s++ != ':')
+		return false;
+	if (*s == '*')
+		s++;
+	else if ((min = item_number(&s, 7)) < 0 || min >= (1L << 20))
+		return false;
+	if (*s)
+		return false;
+	*type = t;
+	*major = (int)maj;
+	*minor = (int)min;
+	return true;
 }
 
 /* LXGPU_DEVICES, LXGPU_RULES and LXGPU_WROTE: comma-separated items. */
