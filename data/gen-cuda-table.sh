@@ -1,10 +1,10 @@
 #!/bin/sh
-# gen-cuda-table.sh TSV OUT.c: the C table of data/cuda-drivers.tsv (see version.h).
+# gen-cuda-table.sh TSV OUT.c: the C table of data/cuda-drivers.tsv (see src/util/version.h).
 set -eu
 awk -F '\t' '
 BEGIN {
 	print "/* Generated from data/cuda-drivers.tsv by data/gen-cuda-table.sh: do not edit. */"
-	print "#include \"version.h\""
+	print "#include \"util/version.h\""
 	print ""
 	print "const struct cuda_row cuda_rows[] = {"
 }

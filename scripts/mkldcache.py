@@ -2,7 +2,7 @@
 """mkldcache.py OUT < LINES: write a glibc ld.so.cache ("glibc-ld.so.cache1.1")
 from "soname path" lines, for fake hosts (scripts/mkhost's `ldcache`). Entries
 are x86-64 libc6 ones (flags 0x0303). Layout: glibc's dl-cache.h, as
-src/ldcache.c reads it."""
+src/inventory/ldcache.c reads it."""
 import struct
 import sys
 

@@ -35,7 +35,7 @@ echo "fuzz smoke run (scripts/fuzz.sh SECONDS for long runs):"
 "$here/scripts/fuzz.sh" 3
 
 echo "format check (clang-format, .clang-format):"
-clang-format --dry-run --Werror "$here"/src/*.[ch] "$here"/tests/unit/*.c "$here"/tests/fuzz/*.c \
+clang-format --dry-run --Werror "$here"/src/*/*.[ch] "$here"/src/*/*/*.[ch] "$here"/tests/unit/*.c "$here"/tests/fuzz/*.c \
 	"$here"/tests/prop/*.[ch] \
 	"$here"/bench/*.c
 echo "format: ok"

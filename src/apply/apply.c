@@ -1,5 +1,5 @@
 /* apply: config writes (MUST rules in apply.h). */
-#include "apply.h"
+#include "apply/apply.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "config.h"
-#include "fs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "config/config.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 #define STATE_DIR "var/lib/lxgpu/backup"
 #define TMP_TAG   ".lxgpu-tmp"

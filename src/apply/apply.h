@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 
-#include "container.h"
-#include "err.h"
+#include "container/container.h"
+#include "util/err.h"
 
 /* Proxmox's lock_config waits 10 s (PVE::AbstractConfig). */
 #define APPLY_LOCK_TIMEOUT_MS 10000

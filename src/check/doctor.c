@@ -1,5 +1,5 @@
 /* doctor: host, Docker and message checks (see doctor.h). */
-#include "doctor.h"
+#include "check/doctor.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "host.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "host/host.h"
+#include "util/xalloc.h"
 
 static void item(struct doctor_list *l, enum doctor_status st, const char *id, const char *fix,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "inventory.h"
+#include "inventory/inventory.h"
 
 enum doctor_status { DOCTOR_OK, DOCTOR_WARN, DOCTOR_BAD }; /* as enum pt_status */
 

@@ -1,15 +1,15 @@
 /* passthrough: a container's GPU lines on this host (see passthrough.h). */
-#include "passthrough.h"
+#include "check/passthrough.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "plan.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
 
 /* 195 and 226 are fixed (devices.txt) even where no driver is loaded; the
  * others are the majors GPU drivers registered, or that GPU nodes carry. */

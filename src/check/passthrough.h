@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "devlines.h"
-#include "domain.h"
-#include "inventory.h"
-#include "record.h"
+#include "config/config.h"
+#include "config/devlines.h"
+#include "config/domain.h"
+#include "inventory/inventory.h"
+#include "config/record.h"
 
 enum pt_owner {
 	PT_LXGPU, /* lxgpu's: its record, its hooks, what the record says it wrote */

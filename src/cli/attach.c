@@ -9,20 +9,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "container.h"
-#include "devlines.h"
-#include "edit.h"
-#include "guest.h"
-#include "inventory.h"
-#include "nodes.h"
-#include "plan.h"
-#include "sync.h"
-#include "xalloc.h"
+#include "apply/apply.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "container/container.h"
+#include "config/devlines.h"
+#include "config/edit.h"
+#include "guest/guest.h"
+#include "inventory/inventory.h"
+#include "nodes/nodes.h"
+#include "plan/plan.h"
+#include "plan/sync.h"
+#include "util/xalloc.h"
 
 int cmd_attach(struct cli *cli)
 {

@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdi.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "driver_files.h"
-#include "fs.h"
-#include "guest.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "plan/cdi.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "inventory/driver_files.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 #define CDI_DIR "etc/cdi"
 

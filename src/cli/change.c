@@ -1,6 +1,6 @@
 /* The machinery every config-changing command shares: load a container's
  * config under its lock, print what an edit does (or would do), write it. */
-#include "cli_change.h"
+#include "cli/change.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cleanup.h"
-#include "cli_output.h"
-#include "guest.h"
-#include "xalloc.h"
+#include "apply/apply.h"
+#include "util/cleanup.h"
+#include "cli/output.h"
+#include "guest/guest.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 

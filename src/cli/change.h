@@ -4,14 +4,14 @@
 
 #include <stdbool.h>
 
-#include "cli.h"
-#include "config.h"
-#include "container.h"
-#include "edit.h"
-#include "inventory.h"
-#include "passthrough.h"
-#include "plan.h"
-#include "record.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "config/edit.h"
+#include "inventory/inventory.h"
+#include "check/passthrough.h"
+#include "plan/plan.h"
+#include "config/record.h"
 
 /* Everything one change needs, released together by change_free. */
 struct change {

@@ -12,14 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "fs.h"
-#include "guest.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "util/err.h"
 
 struct lxgpu_inventory;
 

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "compat.h"
-#include "container.h"
-#include "dpkg.h"
-#include "fs.h"
-#include "guest.h"
-#include "guest_cuda.h"
-#include "host.h"
-#include "version.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "plan/compat.h"
+#include "container/container.h"
+#include "util/dpkg.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "guest/cuda.h"
+#include "host/host.h"
+#include "util/version.h"
+#include "util/xalloc.h"
 
 static const char *const run_symbol[] = { "✓", "✓", "✗", "!" };
 static const char *const run_color[] = { C_GREEN, C_YELLOW, C_RED, C_YELLOW };

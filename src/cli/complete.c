@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "container.h"
-#include "fs.h"
-#include "inventory.h"
+#include "cli/cli.h"
+#include "container/container.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
 
 struct line {
 	char **words;

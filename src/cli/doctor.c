@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "container.h"
-#include "doctor.h"
-#include "guest.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "container/container.h"
+#include "check/doctor.h"
+#include "guest/guest.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 /* `text` with each word "CT" replaced by the container's id. */
 static char *with_ct(const char *text, const char *id)

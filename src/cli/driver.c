@@ -13,20 +13,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "cli_progress.h"
-#include "driver_files.h"
-#include "edit.h"
-#include "fs.h"
-#include "guest.h"
-#include "hook.h"
-#include "inject.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "apply/apply.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "cli/progress_bar.h"
+#include "inventory/driver_files.h"
+#include "config/edit.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "hook/hook.h"
+#include "guest/inject.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 

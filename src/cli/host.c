@@ -10,18 +10,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_output.h"
-#include "config.h"
-#include "container.h"
-#include "download.h"
-#include "fs.h"
-#include "guest.h"
-#include "host.h"
-#include "inventory.h"
-#include "version.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "host/download.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "host/host.h"
+#include "inventory/inventory.h"
+#include "util/version.h"
+#include "util/xalloc.h"
 
 #define CACHE_DIR "/var/cache/lxgpu"
 

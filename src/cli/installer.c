@@ -12,16 +12,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "cli_progress.h"
-#include "download.h"
-#include "fs.h"
-#include "guest.h"
-#include "xalloc.h"
+#include "apply/apply.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "cli/progress_bar.h"
+#include "host/download.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 

@@ -1,7 +1,7 @@
 /* main: global options, the command table, dispatch and help. Options are
  * parsed in two passes: the global ones before COMMAND (stopping at it), then
  * the global and the command's own options anywhere after it. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "plan.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "plan/plan.h"
+#include "util/xalloc.h"
 
 #ifndef LXGPU_VERSION
 #define LXGPU_VERSION "0.0.0"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 /* Text as roff shows it: '-' is a hyphen-minus, '\' is itself, and a line
  * never starts a request. */

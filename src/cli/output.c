@@ -1,12 +1,12 @@
-#include "cli_output.h"
+#include "cli/output.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "xalloc.h"
+#include "cli/cli.h"
+#include "util/xalloc.h"
 
 void table_init(struct table *t, size_t ncols, const char *const *header)
 {

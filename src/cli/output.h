@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "inventory.h"
+#include "inventory/inventory.h"
 
 #define C_BOLD   "\033[1m"
 #define C_DIM    "\033[2m"

@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_output.h"
-#include "inventory.h"
-#include "xalloc.h"
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "inventory/inventory.h"
+#include "util/xalloc.h"
 
 static const char *kind_text(const char *kind)
 {

@@ -1,5 +1,5 @@
 /* cli_progress: the progress bar (see cli_progress.h). */
-#include "cli_progress.h"
+#include "cli/progress_bar.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "cli.h"
-#include "progress.h"
+#include "cli/cli.h"
+#include "util/progress.h"
 
 struct cli_bar {
 	struct progress p;

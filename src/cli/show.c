@@ -3,16 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_output.h"
-#include "config.h"
-#include "container.h"
-#include "fs.h"
-#include "inventory.h"
-#include "passthrough.h"
-#include "record.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
+#include "check/passthrough.h"
+#include "config/record.h"
+#include "util/xalloc.h"
 
 static const char *status_name(enum pt_status s)
 {

@@ -8,17 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "cli_progress.h"
-#include "config.h"
-#include "container.h"
-#include "fs.h"
-#include "inventory.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "cli/progress_bar.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 struct ct_status {
 	char *id, *path, *gpus, *style, *problem;

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "cli_change.h"
-#include "cli_output.h"
-#include "container.h"
-#include "edit.h"
+#include "apply/apply.h"
+#include "util/cleanup.h"
+#include "cli/cli.h"
+#include "cli/change.h"
+#include "cli/output.h"
+#include "container/container.h"
+#include "config/edit.h"
 
 enum outcome { U_NONE, U_DONE, U_WOULD, U_FAILED };
 

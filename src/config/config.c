@@ -1,5 +1,5 @@
 /* config: container configs as byte-exact lines (see config.h). */
-#include "config.h"
+#include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 /* Perl's \s, which Proxmox's regexes use: includes \r, \f and \v. */
 static bool is_space(char ch)

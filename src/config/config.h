@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "util/err.h"
 
 /* pmxcfs refuses files over 1 MiB (pve-cluster's memdb.h); LXC has no
  * limit, but no sane config is larger. */

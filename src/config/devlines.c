@@ -1,13 +1,13 @@
 /* devlines: the device lines of a config (see devlines.h). */
-#include "devlines.h"
+#include "config/devlines.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 static bool starts(const char *s, const char *prefix)
 {

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config/config.h"
 
 enum dl_kind {
 	DL_RULE,   /* lxc.cgroup2.devices.allow|deny (or the cgroup v1 keys) */

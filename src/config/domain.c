@@ -1,11 +1,11 @@
 /* domain: lxgpu's responsibility in a container (see domain.h). */
-#include "domain.h"
+#include "config/domain.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 bool domain_has_major(const struct ct_domain *d, unsigned major)
 {

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "devlines.h"
+#include "config/devlines.h"
 
 struct dom_node {
 	unsigned major, minor;

@@ -1,5 +1,5 @@
 /* edit: attach, sync and detach as edits of the main section (see edit.h). */
-#include "edit.h"
+#include "config/edit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 const char *edit_why_name(enum edit_why w)
 {

@@ -6,11 +6,11 @@
 #ifndef LXGPU_EDIT_H
 #define LXGPU_EDIT_H
 
-#include "config.h"
-#include "devlines.h"
-#include "domain.h"
-#include "err.h"
-#include "record.h"
+#include "config/config.h"
+#include "config/devlines.h"
+#include "config/domain.h"
+#include "util/err.h"
+#include "config/record.h"
 
 enum edit_why {
 	EDIT_OURS,    /* lxgpu's: its record, hooks, or what the record says it wrote */

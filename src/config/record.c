@@ -1,13 +1,13 @@
 /* record: lxgpu's record in a config (see record.h, docs/ownership.md). */
-#include "record.h"
+#include "config/record.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 const char *record_style_name(enum lxgpu_style s)
 {

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "devlines.h"
-#include "err.h"
+#include "config/config.h"
+#include "config/devlines.h"
+#include "util/err.h"
 
 /* The version this lxgpu writes; 1 is lxgpu 0.1's LXGPU_DEVICES/RULES/GIDS. */
 #define RECORD_VERSION 2

@@ -1,5 +1,5 @@
 /* container: where a container's config is and what it says (container.h). */
-#include "container.h"
+#include "container/container.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "dpkg.h"
-#include "fs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/dpkg.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 /* Proxmox VMIDs (pve-vmid in PVE::JSONSchema). */
 #define VMID_MIN 100

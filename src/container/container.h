@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "err.h"
+#include "config/config.h"
+#include "util/err.h"
 
 struct lxgpu_ct {
 	enum conf_format

@@ -1,5 +1,5 @@
 /* guest_cuda: CUDA toolkits and cuDNN in a container (see guest_cuda.h). */
-#include "guest_cuda.h"
+#include "guest/cuda.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "dpkg.h"
-#include "fs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/dpkg.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 #define SMALL_FILE (64u * 1024u)
 

@@ -1,5 +1,5 @@
 /* guest: a container's files, read through an fd of its root (guest.h). */
-#include "guest.h"
+#include "guest/guest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,10 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "driver_files.h"
-#include "fs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "inventory/driver_files.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 extern char **environ;
 

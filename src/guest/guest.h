@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "container.h"
-#include "err.h"
-#include "progress.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "util/err.h"
+#include "util/progress.h"
 
 /* An fd of the container's root: a plain LXC directory rootfs
  * (lxc.rootfs.path), or, on the real host, /proc/<init>/root of a running

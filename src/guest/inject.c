@@ -1,5 +1,5 @@
 /* inject: the host's driver into a container (see inject.h). */
-#include "inject.h"
+#include "guest/inject.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "guest.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "util/xalloc.h"
 
 /* Whether `name` is one of the driver's libraries at another version than
  * d->version: "libcuda.so.570.86.10" while injecting 580.159.04. */

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "driver_files.h"
-#include "err.h"
-#include "progress.h"
+#include "inventory/driver_files.h"
+#include "util/err.h"
+#include "util/progress.h"
 
 enum inject_mode { INJECT_BIND, INJECT_COPY };
 

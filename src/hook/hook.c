@@ -1,17 +1,17 @@
 /* hook: container-start work (MUST rules in hook.h). */
-#include "hook.h"
+#include "hook/hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "container.h"
-#include "driver_files.h"
-#include "fs.h"
-#include "inject.h"
-#include "procfs.h"
+#include "util/cleanup.h"
+#include "container/container.h"
+#include "inventory/driver_files.h"
+#include "util/fs.h"
+#include "guest/inject.h"
+#include "inventory/procfs.h"
 
 int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err *err)
 {

@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "util/err.h"
 
 #include <stdbool.h>
 

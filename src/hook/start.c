@@ -3,7 +3,7 @@
  * a mount namespace of its own on Proxmox, lxc.monitor.unshare), with
  * LXC_CONFIG_FILE the config LXC reads: on Proxmox the one it generates from
  * /etc/pve/lxc/<vmid>.conf, "key = value" lines either way. */
-#include "hook.h"
+#include "hook/hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,15 +15,15 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "config.h"
-#include "container.h"
-#include "fs.h"
-#include "guest.h"
-#include "inventory.h"
-#include "nodes.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "util/fs.h"
+#include "guest/guest.h"
+#include "inventory/inventory.h"
+#include "nodes/nodes.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 struct start {
 	int hostroot;

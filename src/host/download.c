@@ -1,5 +1,5 @@
 /* download: cached, resumed, checked downloads (see download.h). */
-#include "download.h"
+#include "host/download.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "progress.h"
-#include "sha256.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/progress.h"
+#include "util/sha256.h"
+#include "util/xalloc.h"
 
 /* The few libcurl functions lxgpu uses, looked up at run time. */
 struct curl_api {

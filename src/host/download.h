@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "progress.h"
+#include "util/err.h"
+#include "util/progress.h"
 
 struct download_request {
 	const char *url;           /* the file */

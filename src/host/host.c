@@ -1,7 +1,7 @@
 /* host: the host's driver state, read beneath the root fd on top of the
  * inventory (which already has the GPUs, their bound drivers, the loaded
  * NVIDIA module and the nodes), and the status lines made of it. */
-#include "host.h"
+#include "host/host.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,13 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cleanup.h"
-#include "dpkg.h"
-#include "fs.h"
-#include "nodes.h"
-#include "version.h"
-#include "procfs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/dpkg.h"
+#include "util/fs.h"
+#include "nodes/nodes.h"
+#include "util/version.h"
+#include "inventory/procfs.h"
+#include "util/xalloc.h"
 
 /* Where systemd looks for units of the system instance (systemd.unit(5)). */
 static const char *const unit_dirs[] = { "etc/systemd/system", "usr/local/lib/systemd/system",

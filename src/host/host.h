@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "inventory.h"
+#include "util/err.h"
+#include "inventory/inventory.h"
 
 #define HOST_BLACKLIST_FILE "/etc/modprobe.d/lxgpu-blacklist-nouveau.conf"
 #define HOST_RECORD         "/var/lib/lxgpu/host/prepared"

@@ -1,5 +1,5 @@
 /* driver_files: the host's user-space driver (see driver_files.h). */
-#include "driver_files.h"
+#include "inventory/driver_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "ldcache.h"
-#include "version.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "inventory/ldcache.h"
+#include "util/version.h"
+#include "util/xalloc.h"
 
 /* libnvidia-container's utility, compute and video lists (its nvc_info.c):
  * what NVIDIA's own tool injects for those capabilities. */

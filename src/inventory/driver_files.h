@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "util/err.h"
 
 struct driver_file {
 	char *path;       /* host view: /usr/local/nvidia/lib64/libcuda.so.580.159.04 */

@@ -1,6 +1,6 @@
 /* inventory: the scan's order and the shared bookkeeping; vendors and node
  * kinds live in inventory_<noun>.c. */
-#include "inventory.h"
+#include "inventory/inventory.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "fs.h"
-#include "xalloc.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
 
 const char *lxgpu_vendor_name(enum lxgpu_vendor v)
 {

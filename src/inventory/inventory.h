@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "err.h"
-#include "procfs.h"
+#include "util/err.h"
+#include "inventory/procfs.h"
 
 enum lxgpu_vendor { LXGPU_VENDOR_OTHER, LXGPU_VENDOR_NVIDIA, LXGPU_VENDOR_AMD, LXGPU_VENDOR_INTEL };
 

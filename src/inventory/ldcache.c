@@ -3,13 +3,13 @@
  * nlibs, len_strings, flags, padding, extension offset, unused), then nlibs
  * 24-byte entries {int32 flags; uint32 key, value, osversion; uint64 hwcap},
  * then strings; key and value are offsets from the header's start. */
-#include "ldcache.h"
+#include "inventory/ldcache.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define OLD_MAGIC      "ld.so-1.7.0"
 #define NEW_MAGIC      "glibc-ld.so.cache1.1"

@@ -1,14 +1,14 @@
 /* Kernel text parsers (see procfs.h). Every input is untrusted: bounded
  * copies, no assumption of a final newline or of NUL termination. */
-#include "procfs.h"
+#include "inventory/procfs.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "version.h"
-#include "xalloc.h"
+#include "util/version.h"
+#include "util/xalloc.h"
 
 static void trim(const char **s, size_t *len)
 {

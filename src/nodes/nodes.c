@@ -1,5 +1,5 @@
 /* nodes: NVIDIA's device nodes, made like nvidia-modprobe does (nodes.h). */
-#include "nodes.h"
+#include "nodes/nodes.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "procfs.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "inventory/procfs.h"
+#include "util/xalloc.h"
 
 struct params {
 	bool modify;

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "inventory.h"
+#include "util/err.h"
+#include "inventory/inventory.h"
 
 enum node_action { NODE_CREATE, NODE_REPLACE, NODE_REMOVE };
 

@@ -1,14 +1,14 @@
 /* cdi: the CDI spec of a plan (see cdi.h). Field names are those of
  * container-device-interface's specs-go/config.go. */
-#include "cdi.h"
+#include "plan/cdi.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 /* Mounted read-only, without setuid or device files (nvidia-ctk's choice for
  * the driver's files). */

@@ -9,10 +9,10 @@
 
 #include <jansson.h>
 
-#include "driver_files.h"
-#include "err.h"
-#include "inventory.h"
-#include "plan.h"
+#include "inventory/driver_files.h"
+#include "util/err.h"
+#include "inventory/inventory.h"
+#include "plan/plan.h"
 
 /* 0.6.0: device names may start with a digit (0.5.0) and the spec carries
  * annotations (0.6.0); nothing of 0.7.0 or later is used (SPEC.md, versions). */

@@ -1,10 +1,10 @@
 /* compat: NVIDIA's compatibility rules (see compat.h). */
-#include "compat.h"
+#include "plan/compat.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "util/cleanup.h"
 
 /* NVIDIA's CUDA compatibility guide, table 2, with the floors it gives for
  * each family: the 11.x footnote's 450.80.02, 12.0 GA's 525.60.13, 13.0 GA's 580.65.06. */

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "version.h"
+#include "util/version.h"
 
 enum compat_run {
 	COMPAT_NATIVE,  /* the driver meets the toolkit's own minimum */

@@ -1,7 +1,7 @@
 /* plan: what a container gets (see plan.h). Least privilege: exact
  * major:minor rules for the selected GPUs and the control nodes they need;
  * "c 195:*" only with --wildcard (docs/ownership.md). */
-#include "plan.h"
+#include "plan/plan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 const char *plan_style_name(enum lxgpu_style s)
 {

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "domain.h"
-#include "err.h"
-#include "inventory.h"
-#include "record.h"
+#include "config/config.h"
+#include "config/domain.h"
+#include "util/err.h"
+#include "inventory/inventory.h"
+#include "config/record.h"
 
 struct plan_request {
 	const char *const *selectors; /* --gpu values; none means "all" */

@@ -1,16 +1,16 @@
 /* sync: one container's edit from its record (see sync.h). */
-#include "sync.h"
+#include "plan/sync.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "container.h"
-#include "devlines.h"
-#include "passthrough.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "container/container.h"
+#include "config/devlines.h"
+#include "check/passthrough.h"
+#include "util/xalloc.h"
 
 void sync_request(const struct lxgpu_record *rec, const struct conf *c, const char *ct_id,
 		  const struct sync_facts *f, struct plan_request *req)

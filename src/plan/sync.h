@@ -6,10 +6,10 @@
 #ifndef LXGPU_SYNC_H
 #define LXGPU_SYNC_H
 
-#include "config.h"
-#include "edit.h"
-#include "inventory.h"
-#include "plan.h"
+#include "config/config.h"
+#include "config/edit.h"
+#include "inventory/inventory.h"
+#include "plan/plan.h"
 
 struct sync_facts {
 	bool dev_supported, nodes_guaranteed;

@@ -1,5 +1,5 @@
 /* dpkg: status file stanzas (see dpkg.h). */
-#include "dpkg.h"
+#include "util/dpkg.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Path-safe file access beneath a root fd; the MUST rules are in fs.h. */
-#include "fs.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
 
 /* Paths in messages are shown as the host sees them: "/proc/devices". */
 static const char *shown(const char *path, char *buf, size_t size)

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "util/err.h"
 
 #define FS_PROC_MAX (256u * 1024u)
 

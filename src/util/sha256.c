@@ -1,5 +1,5 @@
 /* SHA-256 as FIPS 180-4 §6.2 describes it. */
-#include "sha256.h"
+#include "util/sha256.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The write protocol's MUST rules (src/apply.h) under kill -9 and concurrency:
+# The write protocol's MUST rules (src/apply/apply.h) under kill -9 and concurrency:
 #  1. attach/detach killed at random moments (before, during and after the
 #     write): the config is always the old or the new bytes, the lock is free,
 #     and the next run leaves no temp file;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# driver --mode install's download of NVIDIA's installer (src/download.c),
+# driver --mode install's download of NVIDIA's installer (src/host/download.c),
 # against tests/cli/httpd.py on 127.0.0.1 through LXGPU_NVIDIA_URL: a plain
 # download, cuts resumed within a run and across runs, wrong checksums, 404s, a
 # server that ignores Range, and the cache's reuse and repair. The container is

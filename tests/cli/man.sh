@@ -1,7 +1,7 @@
 #!/bin/bash
 # lxgpu(1): renders without a warning, and names every command of --help,
 # every long option of the command table and every JSON field the program
-# can print (the keys of json_object_set* in src/cli_*.c).
+# can print (the keys of json_object_set* in src/cli/*.c).
 . "$(dirname "$0")/lib.sh"
 MAN=${MAN:?set MAN to the built lxgpu.1}
 SRC=${SRC:?set SRC to the source tree}
@@ -45,9 +45,9 @@ for o in -q -v -h -V; do
 done
 
 # every JSON key the program can print
-keys=$(grep -ohE 'json_object_set(_new)?\([^,]+, *"[a-z_0-9]+"' "$SRC"/src/cli*.c |
+keys=$(grep -ohE 'json_object_set(_new)?\([^,]+, *"[a-z_0-9]+"' "$SRC"/src/cli/*.c |
 	sed -E 's/.*"([a-z_0-9]+)"$/\1/' | sort -u)
-[ "$(wc -w <<<"$keys")" -ge 50 ] || bail "keys found in src/cli*.c (got: $keys)"
+[ "$(wc -w <<<"$keys")" -ge 50 ] || bail "keys found in src/cli/*.c (got: $keys)"
 json=$(sed -n '/^JSON OUTPUT/,/^FILES/p' <<<"$text")
 missing=
 for k in $keys; do

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "devlines.h"
-#include "edit.h"
-#include "inventory.h"
-#include "plan.h"
-#include "sync.h"
+#include "config/config.h"
+#include "config/devlines.h"
+#include "config/edit.h"
+#include "inventory/inventory.h"
+#include "plan/plan.h"
+#include "plan/sync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -1,14 +1,14 @@
 /* libFuzzer target for the parsers of what a container or host has installed
- * (src/dpkg.c, src/guest_cuda.c, src/doctor.c): the first byte picks the
+ * (src/util/dpkg.c, src/guest/cuda.c, src/check/doctor.c): the first byte picks the
  * parser; the rest is the text. Besides not crashing, outputs keep their shape. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "doctor.h"
-#include "dpkg.h"
-#include "guest_cuda.h"
+#include "check/doctor.h"
+#include "util/dpkg.h"
+#include "guest/cuda.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

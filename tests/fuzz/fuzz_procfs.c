@@ -1,12 +1,12 @@
-/* libFuzzer target for every parser of /proc and /sys text (src/procfs.c).
+/* libFuzzer target for every parser of /proc and /sys text (src/inventory/procfs.c).
  * The first byte picks the parser; the rest is the text. Besides not
  * crashing, each parser's output must keep its documented shape. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "procfs.h"
-#include "version.h"
+#include "inventory/procfs.h"
+#include "util/version.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

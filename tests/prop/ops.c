@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "container.h"
-#include "devlines.h"
-#include "edit.h"
-#include "inventory.h"
-#include "plan.h"
-#include "procfs.h"
-#include "record.h"
-#include "sync.h"
+#include "config/config.h"
+#include "container/container.h"
+#include "config/devlines.h"
+#include "config/edit.h"
+#include "inventory/inventory.h"
+#include "plan/plan.h"
+#include "inventory/procfs.h"
+#include "config/record.h"
+#include "plan/sync.h"
 
 #define CT_ID    "104"
 #define HOOK_CMD "/usr/bin/lxgpu hook"

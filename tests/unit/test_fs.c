@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "fs.h"
+#include "util/fs.h"
 
 static char root[256];
 static int rootfd = -1;

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "compat.h"
-#include "doctor.h"
-#include "dpkg.h"
-#include "guest_cuda.h"
+#include "plan/compat.h"
+#include "check/doctor.h"
+#include "util/dpkg.h"
+#include "guest/cuda.h"
 
 static void test_dpkg(void **state)
 {

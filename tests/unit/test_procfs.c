@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "procfs.h"
+#include "inventory/procfs.h"
 
 #define LEN(s) (sizeof(s) - 1)
 

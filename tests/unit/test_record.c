@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "devlines.h"
-#include "domain.h"
-#include "edit.h"
-#include "record.h"
+#include "config/config.h"
+#include "config/devlines.h"
+#include "config/domain.h"
+#include "config/edit.h"
+#include "config/record.h"
 
 static struct conf parse(const char *text, enum conf_format f)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "version.h"
+#include "util/version.h"
 
 static struct lxgpu_version v(const char *s)
 {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "inventory.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
+#include "util/xalloc.h"
 
 #define CAPS "proc/driver/nvidia/capabilities"
 

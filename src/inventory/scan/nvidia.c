@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "inventory.h"
-#include "version.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
+#include "util/version.h"
+#include "util/xalloc.h"
 
 #define NV_PROC            "proc/driver/nvidia"
 #define NV_MAJOR           195 /* fixed: NV_MAJOR_DEVICE_NUMBER (nv.h of open-gpu-kernel-modules) */

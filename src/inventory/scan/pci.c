@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "fs.h"
-#include "inventory.h"
-#include "xalloc.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "inventory/inventory.h"
+#include "util/xalloc.h"
 
 #define PCI_DEVICES       "sys/bus/pci/devices"
 #define PCI_CLASS_DISPLAY 0x03 /* base class: VGA 0x0300, 3D 0x0302, display 0x0380 */
