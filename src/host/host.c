@@ -127,7 +127,7 @@ static void scan_state(int rootfd, const struct lxgpu_inventory *inv, struct hos
 	st->headers = st->kernel[0] && exists(rootfd, "lib/modules/%s/build", st->kernel);
 	for (size_t i = 0; i < inv->ngpus; i++)
 		st->nvidia_gpu |= inv->gpus[i].vendor == LXGPU_VENDOR_NVIDIA;
-	st->nouveau_blacklist = inv_blacklisted_by(rootfd, "nouveau");
+	st->nouveau_blacklist = lxgpu_module_blacklisted_by(rootfd, "nouveau");
 	st->nvidia_version = lxgpu_nvidia_version(inv);
 	if (st->nvidia_version) {
 		st->dkms_tree = exists(rootfd, "var/lib/dkms/nvidia/%s", st->nvidia_version);

@@ -113,32 +113,15 @@ const struct lxgpu_gpu *lxgpu_gpu_find(const struct lxgpu_inventory *inv, const 
 /* The loaded NVIDIA kernel module's version ("580.159.04"), NULL when none. */
 const char *lxgpu_nvidia_version(const struct lxgpu_inventory *inv);
 
-/* Internal to the inventory_*.c files. */
+/* An inventory built by hand: a GPU (minor -1) or a node (a 'c' node of no
+ * GPU) added as if the scan had found it, for nodes_simulate (--dry-run) and
+ * the tests' fake hosts; the scanners' bookkeeping (scan/scan.c) adds theirs
+ * with them too. */
 struct lxgpu_gpu *inv_add_gpu(struct lxgpu_inventory *inv);
 struct lxgpu_node *inv_add_node(struct lxgpu_inventory *inv, const char *path,
 				enum lxgpu_node_role role);
-void inv_add_finding(struct lxgpu_inventory *inv, const char *id, enum lxgpu_severity sev,
-		     const char *fix, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-struct lxgpu_gpu *inv_gpu_by_pci(struct lxgpu_inventory *inv, const char *pci);
-void inv_scan_pci(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_nvidia(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_drm(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_kfd(int rootfd, struct lxgpu_inventory *inv);
-void inv_scan_kernel_drivers(int rootfd, struct lxgpu_inventory *inv);
-void inv_check_usable(int rootfd, struct lxgpu_inventory *inv);
 /* What keeps `module` from loading: a modprobe.d file (host path) or "the kernel
- * command line"; NULL when nothing does. */
-char *inv_blacklisted_by(int rootfd, const char *module);
-/* Records the node at `path` (host view, beneath rootfd) if it exists. */
-struct lxgpu_node *inv_stat_node(struct lxgpu_inventory *inv, int rootfd, const char *path,
-				 enum lxgpu_node_role role);
-struct lxgpu_node *inv_add_node_stat(struct lxgpu_inventory *inv, const char *path,
-				     enum lxgpu_node_role role, const struct stat *st);
-struct lxgpu_driver *inv_add_driver(struct lxgpu_inventory *inv);
-void inv_check_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv);
-/* "nvidia-modprobe ..." that recreates an NVIDIA node (NVIDIA/nvidia-modprobe). */
-char *inv_nvidia_node_fix(const struct lxgpu_node *n, bool remove_first);
+ * command line"; NULL when nothing does (scan/pci.c; host status asks too). */
+char *lxgpu_module_blacklisted_by(int rootfd, const char *module);
 
 #endif

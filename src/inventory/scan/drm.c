@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"
+#include "inventory/scan/scan.h"
 #include "util/xalloc.h"
 
 #define DRM_CLASS "sys/class/drm"

@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"
+#include "inventory/scan/scan.h"
 #include "util/xalloc.h"
 
 #define CAPS "proc/driver/nvidia/capabilities"

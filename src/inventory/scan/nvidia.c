@@ -13,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"
+#include "inventory/scan/scan.h"
 #include "util/version.h"
 #include "util/xalloc.h"
 
@@ -242,7 +243,8 @@ static int node_order(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-char *inv_nvidia_node_fix(const struct lxgpu_node *n, bool remove_first)
+/* "nvidia-modprobe ..." that recreates an NVIDIA node (NVIDIA/nvidia-modprobe). */
+static char *nvidia_node_fix(const struct lxgpu_node *n, bool remove_first)
 {
 	char cmd[512];
 	switch (n->role) {
@@ -305,7 +307,7 @@ static void check_node(struct lxgpu_inventory *inv, struct lxgpu_node *n, int wa
 	_cleanup_free_ char *fix = NULL;
 
 	if (n->type != 'c') {
-		fix = inv_nvidia_node_fix(n, true);
+		fix = nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-not-a-device", LXGPU_ERROR, fix,
 				"%s is not a character device (a leftover of a bind mount with "
 				"create=file?)",
@@ -323,13 +325,13 @@ static void check_node(struct lxgpu_inventory *inv, struct lxgpu_node *n, int wa
 		return;
 	}
 	if (n->major != (unsigned)want_major) {
-		fix = inv_nvidia_node_fix(n, true);
+		fix = nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-major-stale", LXGPU_ERROR, fix,
 				"%s is %u:%u but /proc/devices registers %s as major %d "
 				"(a node left from another kernel or driver)",
 				n->path, n->major, n->minor, name, want_major);
 	} else if (want_minor >= 0 && n->minor != (unsigned)want_minor) {
-		fix = inv_nvidia_node_fix(n, true);
+		fix = nvidia_node_fix(n, true);
 		inv_add_finding(inv, "node-minor-wrong", LXGPU_ERROR, fix,
 				"%s is %u:%u but must be %d:%d", n->path, n->major, n->minor,
 				want_major, want_minor);

@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"
+#include "inventory/scan/scan.h"
 #include "util/xalloc.h"
 
 #define PCI_DEVICES       "sys/bus/pci/devices"
@@ -101,7 +102,7 @@ static const char *const modprobe_dirs[] = { "etc/modprobe.d", "run/modprobe.d",
 					     "lib/modprobe.d" };
 
 /* The file that blacklists `module`, as a host path; NULL when none does. */
-char *inv_blacklisted_by(int rootfd, const char *module)
+char *lxgpu_module_blacklisted_by(int rootfd, const char *module)
 {
 	struct lxgpu_err err = { 0 };
 	_cleanup_free_ char *cmdline = NULL;
@@ -145,7 +146,7 @@ static void check_nvidia(int rootfd, struct lxgpu_inventory *inv, struct lxgpu_g
 	char fix[512];
 
 	if (drv && strcmp(drv, "nouveau") == 0) {
-		_cleanup_free_ char *by = inv_blacklisted_by(rootfd, "nouveau");
+		_cleanup_free_ char *by = lxgpu_module_blacklisted_by(rootfd, "nouveau");
 		unusable(g, "bound to nouveau");
 		if (by)
 			inv_add_finding(inv, "gpu-nouveau", LXGPU_ERROR,
