@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/change.h"
 #include "cli/output.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "config/devlines.h"
 #include "config/edit.h"

@@ -10,6 +10,7 @@
 #include "plan/cdi.h"
 #include "util/cleanup.h"
 #include "cli/cli.h"
+#include "config/idmap.h"
 #include "cli/change.h"
 #include "cli/output.h"
 #include "inventory/driver_files.h"

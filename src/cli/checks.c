@@ -14,6 +14,7 @@
 
 #include "util/cleanup.h"
 #include "cli/cli.h"
+#include "config/idmap.h"
 #include "cli/change.h"
 #include "cli/output.h"
 #include "util/fs.h"

@@ -14,6 +14,7 @@
 #include "cli/change.h"
 #include "cli/output.h"
 #include "plan/compat.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "util/dpkg.h"
 #include "util/fs.h"

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/change.h"
 #include "cli/output.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "check/doctor.h"
 #include "guest/guest.h"

@@ -15,6 +15,7 @@
 #include "apply/apply.h"
 #include "util/cleanup.h"
 #include "cli/cli.h"
+#include "config/idmap.h"
 #include "cli/change.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "config/config.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"

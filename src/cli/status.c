@@ -14,6 +14,7 @@
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "config/config.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"

@@ -16,6 +16,7 @@
 #include "cli/change.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "inventory/driver_files.h"
 #include "util/fs.h"

@@ -36,13 +36,6 @@ void ct_list_free(char **ids, size_t n);
 
 /* Whether LXC runs it now: its command socket in /proc/net/unix. */
 bool ct_running(int rootfd, const struct lxgpu_ct *ct);
-/* A user namespace: "unprivileged: 1" (Proxmox) or any lxc.idmap line. */
-bool ct_privileged(const struct conf *c);
-/* The host id that id `inside` of kind 'u' or 'g' is in the container: itself
- * when privileged, else through lxc.idmap (Proxmox's default map when there is
- * none); -1 when it is not mapped. */
-long ct_host_id(const struct conf *c, char kind, unsigned long inside);
-
 /* The installed pve-container version from the dpkg status file, as
  * major*10000 + minor*100 + patch; 0 when it is not installed. */
 int ct_pve_container_version(int rootfd);

@@ -17,6 +17,7 @@
 
 #include "util/cleanup.h"
 #include "config/config.h"
+#include "config/idmap.h"
 #include "container/container.h"
 #include "util/fs.h"
 #include "guest/guest.h"

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "util/cleanup.h"
-#include "check/passthrough.h"
 #include "util/xalloc.h"
 
 const char *plan_style_name(enum lxgpu_style s)

@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "util/cleanup.h"
-#include "container/container.h"
+#include "config/idmap.h"
 #include "config/devlines.h"
-#include "check/passthrough.h"
 #include "util/xalloc.h"
 
 void sync_request(const struct lxgpu_record *rec, const struct conf *c, const char *ct_id,

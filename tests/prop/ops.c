@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "container/container.h"
+#include "config/idmap.h"
 #include "config/devlines.h"
 #include "config/edit.h"
 #include "inventory/inventory.h"
