@@ -74,6 +74,8 @@ struct cli {
 	bool json, color, quiet;
 	int verbose;
 	const struct cli_command *cmd;
+	/* the command table (main.c's), for __man and __complete */
+	const struct cli_command *commands;
 	char **args; /* positional arguments after the command */
 	int nargs;
 	/* command options */
@@ -97,15 +99,11 @@ struct cli {
 	const struct lxgpu_inventory *shared_inv;
 };
 
+/* options.c */
 extern const struct cli_option cli_options[];
-extern const struct cli_command cli_commands[];
 const struct cli_option *cli_option_by_key(int key);
 /* Accepted by every command, before or after it. */
 bool cli_option_is_global(int key);
-
-/* Prints "lxgpu: <msg>" on stderr and returns `code`. */
-int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cli_fail(const struct lxgpu_err *err);
 
 /* Commands. */
 int cmd_status(struct cli *cli);

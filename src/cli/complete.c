@@ -19,6 +19,7 @@ struct line {
 	int nwords, cword;
 	const char *cur;
 	const char *sysroot, *lxcpath;
+	const struct cli_command *commands; /* the table */
 	const struct cli_command *cmd;
 	int npos; /* positional arguments after the command, before cword */
 };
@@ -58,9 +59,9 @@ static const char *value_of(const struct line *l, int i, int *used)
 	return NULL;
 }
 
-static const struct cli_command *command_named(const char *name)
+static const struct cli_command *command_named(const struct line *l, const char *name)
 {
-	for (const struct cli_command *c = cli_commands; c->name; c++)
+	for (const struct cli_command *c = l->commands; c->name; c++)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
@@ -84,7 +85,7 @@ static void scan(struct line *l)
 				l->lxcpath = v;
 			i += used;
 		} else if (!l->cmd) {
-			l->cmd = command_named(w);
+			l->cmd = command_named(l, w);
 		} else {
 			l->npos++;
 		}
@@ -234,7 +235,7 @@ static void offer_argument(const struct line *l)
 
 int cmd_complete(struct cli *cli)
 {
-	struct line l = { 0 };
+	struct line l = { .commands = cli->commands };
 	char *end;
 	if (cli->nargs < 2)
 		return EXIT_USAGE;
@@ -261,7 +262,7 @@ int cmd_complete(struct cli *cli)
 	if (l.cur[0] == '-') {
 		offer_options(&l);
 	} else if (!l.cmd) {
-		for (const struct cli_command *c = cli_commands; c->name; c++)
+		for (const struct cli_command *c = l.commands; c->name; c++)
 			if (!c->hidden)
 				offer(l.cur, c->name);
 	} else {

@@ -1,15 +1,18 @@
-/* main: global options, the command table, dispatch and help. Options are
+/* main: the command table, global options, dispatch and help. Options are
  * parsed in two passes: the global ones before COMMAND (stopping at it), then
- * the global and the command's own options anywhere after it. */
+ * the global and the command's own options anywhere after it. Only this file
+ * calls the commands (cmd_* of the command files); neither they nor the
+ * helpers they share call back into it: __man and __complete get the table
+ * through struct cli. */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/output.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "plan/plan.h"
@@ -18,55 +21,6 @@
 #ifndef LXGPU_VERSION
 #define LXGPU_VERSION "0.0.0"
 #endif
-
-const struct cli_option cli_options[] = {
-	{ "sysroot", required_argument, KEY_SYSROOT, "DIR",
-	  "read and write every host path below DIR (env LXGPU_SYSROOT)" },
-	{ "lxcpath", required_argument, KEY_LXCPATH, "DIR",
-	  "plain LXC containers live in DIR (default /var/lib/lxc)" },
-	{ "json", no_argument, KEY_JSON, NULL, "print JSON (\"schema\": 1) instead of text" },
-	{ "no-color", no_argument, KEY_NO_COLOR, NULL, "no colour, also on a terminal" },
-	{ "quiet", no_argument, KEY_QUIET, NULL, "print errors only" },
-	{ "verbose", no_argument, KEY_VERBOSE, NULL, "say more" },
-	{ "gpu", required_argument, KEY_GPU, "SEL",
-	  "a GPU: its index, UUID (GPU-...), PCI address, or all (default); SEL/GI/CI for one MIG "
-	  "instance; repeatable" },
-	{ "style", required_argument, KEY_STYLE, "STYLE",
-	  "Proxmox lines: raw (lxc.* lines), dev (devN) or auto (default)" },
-	{ "wildcard", no_argument, KEY_WILDCARD, NULL,
-	  "allow every minor of the majors (the guide's c 195:* rwm)" },
-	{ "dry-run", no_argument, KEY_DRY_RUN, NULL, "print the diff, change nothing" },
-	{ "gid", required_argument, KEY_GID, "GID",
-	  "the container's render/video gid: N, or render=N,video=M" },
-	{ "mode", required_argument, KEY_MODE, "MODE",
-	  "bind (the host's driver at every start; default), copy, or install (NVIDIA's .run)" },
-	{ "installer", required_argument, KEY_INSTALLER, "FILE",
-	  "the NVIDIA .run installer to use instead of downloading it" },
-	{ "docker", no_argument, KEY_DOCKER, NULL,
-	  "also set up nvidia-container-toolkit for Docker inside the container" },
-	{ "all", no_argument, KEY_ALL, NULL, "every container of this node" },
-	{ "guard", no_argument, KEY_GUARD, NULL,
-	  "check the container against the host at every start, refuse a start that would fail" },
-	{ "cuda", required_argument, KEY_CUDA, "X.Y", "the driver a CUDA toolkit release needs" },
-	{ "ct", required_argument, KEY_CT, "CT",
-	  "the CUDA toolkits and cuDNN installed in container CT, and whether the host runs them" },
-	{ "apply", no_argument, KEY_APPLY, NULL,
-	  "write the kernel-header apt source and pinning into the container" },
-	{ "explain", required_argument, KEY_EXPLAIN, "MESSAGE",
-	  "what an error message means for a GPU container, and the fix" },
-	{ "undo", no_argument, KEY_UNDO, NULL, "take back what an earlier host prepare did" },
-	{ "prune", no_argument, KEY_PRUNE, NULL,
-	  "also remove rules of majors that no driver registers now (a kernel or driver long "
-	  "gone)" },
-	/* host's own --version V: a command's options come before the global ones,
-	 * and getopt_long takes the first match; lxgpu --version still works */
-	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
-	  "host install-driver: the NVIDIA driver to install (default: the newest of the loaded "
-	  "module's branch, else NVIDIA's newest)" },
-	{ "help", no_argument, KEY_HELP, NULL, "show help and exit" },
-	{ "version", no_argument, KEY_VERSION, NULL, "show the version and exit" },
-	{ NULL, 0, 0, NULL, NULL },
-};
 
 static const int no_options[] = { 0 };
 static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_RUN,
@@ -81,7 +35,7 @@ static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
 static const int unhook_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
 static const int host_options[] = { KEY_DRY_RUN, KEY_UNDO, KEY_DRIVER_VERSION, KEY_INSTALLER, 0 };
 
-const struct cli_command cli_commands[] = {
+static const struct cli_command cli_commands[] = {
 	{ "discover", cmd_discover, "",
 	  "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
 	  false },
@@ -128,40 +82,6 @@ const struct cli_command cli_commands[] = {
 	  no_options, 2, 1000, true },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, false },
 };
-
-int cli_error(int code, const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "lxgpu: ");
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	strcat(line, "\n");
-	/* one write: LXC logs a hook's output per read, and a line must stay one entry */
-	fflush(stderr);
-	(void)!write(STDERR_FILENO, line, strlen(line));
-	return code;
-}
-
-int cli_fail(const struct lxgpu_err *err)
-{
-	return cli_error(EXIT_FAILED, "%s", err->msg[0] ? err->msg : "failed");
-}
-
-const struct cli_option *cli_option_by_key(int key)
-{
-	for (const struct cli_option *o = cli_options; o->name; o++)
-		if (o->key == key)
-			return o;
-	return NULL;
-}
-
-bool cli_option_is_global(int key)
-{
-	return key == KEY_SYSROOT || key == KEY_LXCPATH || key == KEY_JSON || key == KEY_NO_COLOR ||
-	       key == KEY_QUIET || key == KEY_VERBOSE || key == KEY_HELP || key == KEY_VERSION;
-}
 
 static void print_option(FILE *f, const struct cli_option *o)
 {
@@ -380,8 +300,10 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 
 static struct option *long_options(const struct cli_command *cmd)
 {
-	size_t n = 0;
-	struct option *opts = xcalloc(ARRAY_SIZE(cli_options) * 2 + 1, sizeof(*opts));
+	size_t n = 0, all = 1; /* the table's entries, its terminator too */
+	for (const struct cli_option *o = cli_options; o->name; o++)
+		all++;
+	struct option *opts = xcalloc(all * 2 + 1, sizeof(*opts));
 	for (const struct cli_option *o = cli_options; o->name; o++) {
 		bool own = false;
 		for (const int *k = cmd ? cmd->options : no_options; *k; k++)
@@ -488,6 +410,7 @@ int main(int argc, char **argv)
 	}
 	cli.color = want_color(p.no_color) && !cli.json;
 	cli.cmd = cmd;
+	cli.commands = cli_commands;
 
 	cli.rootfd = fs_open_root(cli.sysroot, &err);
 	if (cli.rootfd < 0) {

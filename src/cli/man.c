@@ -49,9 +49,8 @@ static bool documented(const struct cli_command *c)
 
 int cmd_man(struct cli *cli)
 {
-	(void)cli;
 	puts(".SH COMMANDS");
-	for (const struct cli_command *c = cli_commands; c->name; c++) {
+	for (const struct cli_command *c = cli->commands; c->name; c++) {
 		if (!documented(c))
 			continue;
 		fputs(".SS \"", stdout);

@@ -1,12 +1,36 @@
+/* output: text and JSON shared by the commands (tables, colours, verdicts,
+ * diffs), and the one way a message reaches stderr (cli_error). Calls
+ * nothing of the commands or the table. */
 #include "cli/output.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/xalloc.h"
+
+int cli_error(int code, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "lxgpu: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	/* one write: LXC logs a hook's output per read, and a line must stay one entry */
+	fflush(stderr);
+	(void)!write(STDERR_FILENO, line, strlen(line));
+	return code;
+}
+
+int cli_fail(const struct lxgpu_err *err)
+{
+	return cli_error(EXIT_FAILED, "%s", err->msg[0] ? err->msg : "failed");
+}
 
 void table_init(struct table *t, size_t ncols, const char *const *header)
 {

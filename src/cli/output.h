@@ -7,6 +7,12 @@
 #include <stdio.h>
 
 #include "inventory/inventory.h"
+#include "util/err.h"
+
+/* Prints "lxgpu: <msg>" on stderr, in one write, and returns `code`. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error of err's message with EXIT_FAILED. */
+int cli_fail(const struct lxgpu_err *err);
 
 #define C_BOLD   "\033[1m"
 #define C_DIM    "\033[2m"
