@@ -1,78 +1,25 @@
-/* `lxgpu check CT`: the host against the container, from its config lines to
- * the driver inside and a call into it; doctor runs the same checks. */
-#include <errno.h>
-#include <fcntl.h>
+/* checks: check's checks of one container (checks.h), from its config lines
+ * to the driver inside and a call into it; check, doctor and the status view
+ * use them. */
+#include "cli/checks.h"
+
 #include <limits.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "config/idmap.h"
 #include "cli/change.h"
+#include "cli/inside.h"
 #include "cli/output.h"
 #include "util/fs.h"
 #include "guest/guest.h"
 #include "check/passthrough.h"
 #include "util/xalloc.h"
-
-extern char **environ;
-
-int ct_exec_inside(const struct lxgpu_ct *ct, char *const cmd[], int logfd, char *out, size_t size)
-{
-	out[0] = '\0';
-	char *argv[24] = { "lxc-attach", "-n", ct->id, "-P", ct->lxcpath, "--" };
-	size_t n = 6;
-	for (size_t i = 0; cmd[i] && n < 23; i++)
-		argv[n++] = cmd[i];
-	argv[n] = NULL;
-	int pipefd[2];
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-	int r = posix_spawnp(&pid, "lxc-attach", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (r != 0) {
-		close(pipefd[0]);
-		return -1;
-	}
-	size_t got = 0;
-	char buf[8192];
-	ssize_t k;
-	while ((k = read(pipefd[0], buf, sizeof(buf))) > 0) {
-		if (logfd >= 0 && write(logfd, buf, (size_t)k) != k)
-			logfd = -1;
-		size_t take = got + (size_t)k < size - 1 ? (size_t)k : size - 1 - got;
-		memcpy(out + got, buf, take);
-		got += take;
-	}
-	out[got] = '\0';
-	close(pipefd[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int ct_run_inside(const struct lxgpu_ct *ct, char *const cmd[], char *first, size_t size)
-{
-	char out[4096];
-	int r = ct_exec_inside(ct, cmd, -1, out, sizeof(out));
-	if (r < 0 && !out[0])
-		snprintf(out, sizeof(out), "lxc-attach did not run");
-	snprintf(first, size, "%.*s", (int)strcspn(out, "\n"), out);
-	return r;
-}
 
 static bool has_nvidia_lines(const struct pt_config *pt)
 {
@@ -303,34 +250,4 @@ void check_container(struct cli *cli, struct change *ch, struct verdicts *v, boo
 	pt_free(&pt);
 	if (worst > v->worst)
 		v->worst = worst;
-}
-
-int cmd_check(struct cli *cli)
-{
-	struct change ch;
-	int r = change_open(cli, &ch, false);
-	if (r >= 0)
-		return r;
-	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
-	if (!cli->json)
-		printf("%s %s (%s): %s, %s\n", ct_label(&ch.ct), ch.ct.id, ch.ct.path,
-		       ct_privileged(&ch.conf) ? "privileged" : "unprivileged",
-		       ch.running ? "running" : "stopped");
-	check_container(cli, &ch, &v, false);
-	int code = v.worst == PT_BAD ? EXIT_DRIFT : EXIT_OK;
-	if (cli->json) {
-		json_t *doc = json_object();
-		json_object_set_new(doc, "schema", json_integer(1));
-		json_object_set_new(doc, "ct", json_text(ch.ct.id));
-		json_object_set_new(doc, "running", json_boolean(ch.running));
-		json_object_set_new(doc, "host_driver",
-				    json_str_or_null(lxgpu_nvidia_version(&ch.inv)));
-		json_object_set_new(doc, "drift", json_boolean(code == EXIT_DRIFT));
-		json_object_set_new(doc, "checks", v.list);
-		print_json(doc);
-	} else {
-		json_decref(v.list);
-	}
-	change_free(&ch);
-	return code;
 }

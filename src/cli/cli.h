@@ -105,7 +105,8 @@ const struct cli_option *cli_option_by_key(int key);
 /* Accepted by every command, before or after it. */
 bool cli_option_is_global(int key);
 
-/* Commands. */
+/* Commands: the table's entries (main.c), one file each (attach.c holds
+ * detach and undo too); only main.c calls them. */
 int cmd_status(struct cli *cli);
 int cmd_discover(struct cli *cli);
 int cmd_attach(struct cli *cli);
@@ -113,7 +114,6 @@ int cmd_detach(struct cli *cli);
 int cmd_undo(struct cli *cli);
 int cmd_show(struct cli *cli);
 int cmd_driver(struct cli *cli);
-int cmd_driver_install(struct cli *cli);
 int cmd_check(struct cli *cli);
 int cmd_hook(struct cli *cli);
 int cmd_sync(struct cli *cli);
@@ -124,12 +124,5 @@ int cmd_man(struct cli *cli);
 int cmd_complete(struct cli *cli);
 int cmd_host(struct cli *cli);
 int cmd_cdi(struct cli *cli);
-
-/* NVIDIA's .run of `version` (cli_install.c): --installer, or downloaded into
- * the cache; an O_PATH fd, its file name in `name`. */
-int driver_installer_fd(struct cli *cli, const char *version, char *name, size_t size,
-			struct lxgpu_err *err);
-/* Whether the installer's --advanced-options text lists exactly this option. */
-bool installer_lists(const char *help, const char *opt);
 
 #endif

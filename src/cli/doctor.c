@@ -8,6 +8,7 @@
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "config/idmap.h"
 #include "container/container.h"

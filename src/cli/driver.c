@@ -1,5 +1,6 @@
-/* `lxgpu driver` and `lxgpu hook`: the container's user-space
- * driver is the host kernel module's exact version, and stays so. */
+/* `lxgpu driver`: the container's user-space driver is the host kernel
+ * module's exact version, and stays so (at every start: `lxgpu hook`,
+ * cli/hook.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,13 +19,14 @@
 #include "cli/cli.h"
 #include "config/idmap.h"
 #include "cli/change.h"
+#include "cli/inside.h"
+#include "cli/installer.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "inventory/driver_files.h"
 #include "config/edit.h"
 #include "util/fs.h"
 #include "guest/guest.h"
-#include "hook/hook.h"
 #include "guest/inject.h"
 #include "check/passthrough.h"
 #include "util/xalloc.h"
@@ -203,7 +205,7 @@ int cmd_driver(struct cli *cli)
 	if (r >= 0)
 		return r;
 	if (cli->mode == DRIVER_MODE_INSTALL)
-		return cmd_driver_install(cli);
+		return driver_install(cli);
 	if ((r = change_open(cli, &ch, !cli->dry_run)) >= 0)
 		return r;
 	r = cli->docker                     ? driver_docker(cli, &ch)
@@ -211,28 +213,4 @@ int cmd_driver(struct cli *cli)
 					    : driver_bind(cli, &ch);
 	change_free(&ch);
 	return r;
-}
-
-/* --- hook --------------------------------------------------------------- */
-
-int cmd_hook(struct cli *cli)
-{
-	struct lxgpu_err err = { 0 };
-	struct hook_call call = { .guard = cli->guard,
-				  .real_host = strcmp(cli->sysroot, "/") == 0 };
-	struct hook_result res;
-
-	if (hook_parse(cli->nargs, cli->args, &call, &err) < 0 ||
-	    hook_run(cli->rootfd, &call, &res, &err) < 0) {
-		/* LXC logs a hook's output only at DEBUG: the journal has it too */
-		apply_log(cli->rootfd, "%s", err.msg);
-		return cli_fail(&err);
-	}
-	if (cli->verbose && call.kind == HOOK_MOUNT)
-		fprintf(stderr, "lxgpu: hook %s: bound %zu driver files\n", call.name, res.files);
-	if (cli->verbose && call.kind == HOOK_PRE_START)
-		fprintf(stderr,
-			"lxgpu: hook %s: made %zu nodes for it, %zu NVIDIA nodes on the host\n",
-			call.name, res.nodes, res.host_nodes);
-	return EXIT_OK;
 }

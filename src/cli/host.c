@@ -12,6 +12,7 @@
 
 #include "util/cleanup.h"
 #include "cli/cli.h"
+#include "cli/installer.h"
 #include "cli/output.h"
 #include "config/config.h"
 #include "container/container.h"

@@ -1,7 +1,10 @@
-/* `lxgpu driver CT --mode install`: the guide's way. NVIDIA's .run installer
- * of exactly the host module's version, downloaded into a cache (or given
- * with --installer), pushed into the running container and run there without
- * its kernel module, silently; its log is kept on the host. */
+/* installer: NVIDIA's .run (installer.h). `lxgpu driver CT --mode install` is
+ * the guide's way: the installer of exactly the host module's version,
+ * downloaded into a cache (or given with --installer), pushed into the
+ * running container and run there without its kernel module, silently; its
+ * log is kept on the host. host install-driver gets its installer here too. */
+#include "cli/installer.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -17,6 +20,7 @@
 #include "cli/cli.h"
 #include "config/idmap.h"
 #include "cli/change.h"
+#include "cli/inside.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "host/download.h"
@@ -219,7 +223,7 @@ static int install(struct cli *cli, struct change *ch, struct lxgpu_err *err)
 	return 0;
 }
 
-int cmd_driver_install(struct cli *cli)
+int driver_install(struct cli *cli)
 {
 	struct lxgpu_err err = { 0 };
 	struct change ch;

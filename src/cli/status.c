@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "config/config.h"
