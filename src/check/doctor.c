@@ -49,7 +49,7 @@ static bool exists(int rootfd, const char *path)
 
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out)
 {
-	/* host status's lines, each fact worded once (host.c); an INFO line
+	/* host status's lines, each fact worded once (host/host.c); an INFO line
 	 * (a GPU left to a VM) is nothing to fix */
 	static const enum doctor_status map[] = { [HOST_OK] = DOCTOR_OK,
 						  [HOST_INFO] = DOCTOR_OK,

@@ -1,5 +1,5 @@
 /* doctor: the checks `lxgpu doctor` adds to check's verdicts: the host's
- * (host status's lines from host.c, plus discover's warnings and errors),
+ * (host status's lines from host/host.c, plus discover's warnings and errors),
  * Docker inside a container, and the error messages people paste
  * (--explain). Reads beneath the host root and the container root only;
  * prints nothing. */

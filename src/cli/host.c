@@ -1,7 +1,7 @@
 /* `lxgpu host status | prepare [--undo] | install-driver`: the host's own
- * driver. status prints host.c's lines; prepare runs host_prepare.c's steps;
- * install-driver gets NVIDIA's .run through driver --mode install's download
- * and cache (cli_install.c) and runs it on the host with DKMS. */
+ * driver. status prints host/host.c's lines; prepare runs host/prepare.c's
+ * steps; install-driver gets NVIDIA's .run through driver --mode install's
+ * download and cache (cli/installer.c) and runs it on the host with DKMS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

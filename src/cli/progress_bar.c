@@ -1,4 +1,4 @@
-/* cli_progress: the progress bar (see cli_progress.h). */
+/* progress_bar: the progress bar (see progress_bar.h). */
 #include "cli/progress_bar.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* cli_progress: a one-line bar on stderr for long work ("label [###   ]  42%
+/* progress_bar: a one-line bar on stderr for long work ("label [###   ]  42%
  * 12.3/29.1 MiB"), redrawn in place at most ~10 times a second, and only on a
- * terminal: the work reports bytes through struct progress (progress.h). */
+ * terminal: the work reports bytes through struct progress (util/progress.h). */
 #ifndef LXGPU_CLI_PROGRESS_H
 #define LXGPU_CLI_PROGRESS_H
 

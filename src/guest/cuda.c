@@ -1,4 +1,4 @@
-/* guest_cuda: CUDA toolkits and cuDNN in a container (see guest_cuda.h). */
+/* guest/cuda: CUDA toolkits and cuDNN in a container (see cuda.h). */
 #include "guest/cuda.h"
 
 #include <dirent.h>

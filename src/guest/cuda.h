@@ -1,4 +1,4 @@
-/* guest_cuda: the CUDA toolkits and cuDNN releases installed in a container,
+/* guest/cuda: the CUDA toolkits and cuDNN releases installed in a container,
  * found the ways they get installed: NVIDIA's toolkit directories
  * (/usr/local/cuda-X.Y/version.json, version.txt before 11.1), Debian packages
  * (cuda-toolkit-X-Y, cuda-cudart-X-Y, libcudnnN*), cuDNN's header, and the

@@ -2,7 +2,7 @@
  * - from lxc.hook.mount: binds the host's current user-space driver into the
  *   container, so that it is the kernel module's exact version at every start;
  * - from lxc.hook.pre-start: makes the nodes an unprivileged container gets
- *   with its own group (hook_start.c), and with --guard checks the container
+ *   with its own group (hook/start.c), and with --guard checks the container
  *   against the host of the node it starts on: refuses a start that would
  *   fail, repairs missing NVIDIA nodes.
  *
@@ -50,7 +50,7 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 /* Runs the hook. */
 int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res,
 	     struct lxgpu_err *err);
-/* The pre-start work (hook_start.c). */
+/* The pre-start work (hook/start.c). */
 int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_result *res,
 		   struct lxgpu_err *err);
 /* post-stop: the tmpfs pre-start mounted for the container's nodes goes. */

@@ -1,4 +1,4 @@
-/* hook_start: lxc.hook.pre-start (MUST rules in hook.h). LXC runs it before
+/* hook/start: lxc.hook.pre-start (MUST rules in hook.h). LXC runs it before
  * it sets up the container's mounts, as root in the host's user namespace (in
  * a mount namespace of its own on Proxmox, lxc.monitor.unshare), with
  * LXC_CONFIG_FILE the config LXC reads: on Proxmox the one it generates from

@@ -1,6 +1,6 @@
-/* host: the host's own driver, for `lxgpu host`. host.c reads its state
+/* host: the host's own driver, for `lxgpu host`. host/host.c reads its state
  * beneath the host root fd (read-only, on top of the inventory) and turns it
- * into status lines, each with what to do next; host_prepare.c plans and
+ * into status lines, each with what to do next; host/prepare.c plans and
  * makes the reversible changes of `host prepare` (a modprobe.d file, apt-get,
  * update-initramfs, systemctl), recording each in HOST_RECORD for --undo.
  * External commands are found through PATH, so tests put fakes first. */
@@ -50,7 +50,7 @@ bool host_kernel(int rootfd, char *release, size_t size);
 /* The package of a kernel's headers: proxmox-headers-<K> or linux-headers-<K>. */
 void host_headers_package(const char *release, bool pve_kernel, char *out, size_t size);
 /* Never fails: what cannot be read is a line saying so. The lines are also
- * `lxgpu doctor`'s host checks (doctor.c), so every fact is worded once. */
+ * `lxgpu doctor`'s host checks (check/doctor.c), so every fact is worded once. */
 void host_scan(int rootfd, const struct lxgpu_inventory *inv, struct host_state *out);
 void host_free(struct host_state *st);
 const char *host_status_name(enum host_status s);
