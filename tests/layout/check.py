@@ -252,7 +252,7 @@ def check(files, rules_text):
 POINTS = [
     ("folder", "every file of src/ lies in a folder the table names"),
     ("table", "the table names known folders, uses them all, and has no cycle"),
-    ("include", "each #include names a file of src/ in a folder its folder may include"),
+    ("include", "each include names a file of src/ in a folder its folder may include"),
     ("private", "no folder includes a header private to another (one in a subfolder)"),
     ("reach", "each file calls or names only functions of folders its folder may include"),
     ("cli", "cli/: only the table reaches a command; no command reaches another"),
@@ -302,6 +302,7 @@ def main():
         n += 1
         for msg in fails[rule]:
             print(f"# {msg}")
+            print(msg, file=sys.stderr)  # meson test --print-errorlogs shows stderr
         ok = not fails[rule]
         bad += not ok
         print(f"{'ok' if ok else 'not ok'} {n} - {what}")
@@ -311,6 +312,7 @@ def main():
         if path:
             if path not in tree or find not in tree[path]:
                 print(f"not ok {n} - self-test: {what}: src/{path} no longer has {find!r}")
+                print(f"self-test: src/{path} no longer has {find!r}", file=sys.stderr)
                 bad += 1
                 continue
             tree[path] = tree[path].replace(find, repl, 1)
@@ -321,6 +323,8 @@ def main():
         for msg in new:
             print(f"# {msg}")
         bad += not new
+        if not new:
+            print(f"self-test: {what}: the {rule} check did not fail", file=sys.stderr)
         print(f"{'ok' if new else 'not ok'} {n} - self-test: {what}: the {rule} check fails")
     return 1 if bad else 0
 
