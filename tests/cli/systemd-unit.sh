@@ -36,6 +36,6 @@ contains "before Proxmox starts its guests" "$(prop Before)" "pve-guests.service
 contains "before LXC starts its containers" "$(prop Before)" "lxc.service"
 eq "runs sync --all once" "$(prop ExecStart)" "$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$UNIT") sync --all "
 eq "a oneshot that stays active (later units see it done)" "$(prop Type)$(prop RemainAfterExit)" "oneshot yes "
-# lxgpu itself checks this link to know the nodes are made at boot (nodes.c)
+# lxgpu itself checks this link to know the nodes are made at boot (src/nodes/nodes.c)
 eq "installed into multi-user.target" "$(prop WantedBy)" "multi-user.target "
 done_testing

@@ -11,7 +11,7 @@ target=$1
 out=$2
 mkdir -p "$out"
 if [ "$target" = guest ]; then
-	# the formats of guest_cuda.c and doctor.c, as their owners write them
+	# the formats of src/guest/cuda.c and src/check/doctor.c, as their owners write them
 	printf '\000Package: cuda-toolkit-12-4\nStatus: install ok installed\nVersion: 12.4.1-1\n\nPackage: libcudnn8\nStatus: install ok installed\nVersion: 8.9.7.29-1+cuda12.2\n' >"$out/dpkg"
 	printf '\001{ "cuda" : { "name" : "CUDA SDK", "version" : "12.4.1" }, "cuda_cccl" : { "version" : "12.4.127" } }' >"$out/version-json"
 	printf '\001CUDA Version 10.2.89\n' >"$out/version-txt"

@@ -10,7 +10,7 @@
 #include "model.h"
 
 /* Where lxgpu's start hook makes a node for an unprivileged container
- * (src/passthrough.h PT_HOOK_NODES): /run/lxgpu/<CT>/dev/x is the host's
+ * (src/config/devlines.h DL_HOOK_NODES): /run/lxgpu/<CT>/dev/x is the host's
  * /dev/x with the container's group. */
 #define HOOK_NODES "/run/lxgpu/"
 
