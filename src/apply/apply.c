@@ -38,6 +38,38 @@ static void remove_stale_temp(int dirfd, const char *file)
 	unlinkat(dirfd, tmp, 0);
 }
 
+/* The directories a run writes into, made and opened once: sync --all
+ * writes thousands of configs beneath one root (O_PATH fds, kept open until
+ * the process ends; a new root starts over). */
+static struct {
+	int rootfd;
+	int state, lock;
+} dirs = { -1, -1, -1 };
+
+static int run_dir(int rootfd, const char *path, mode_t mode, int *slot, struct lxgpu_err *err)
+{
+	int r;
+	if (dirs.rootfd != rootfd) {
+		if (dirs.state >= 0)
+			close(dirs.state);
+		if (dirs.lock >= 0)
+			close(dirs.lock);
+		dirs.rootfd = rootfd;
+		dirs.state = dirs.lock = -1;
+	}
+	if (*slot >= 0)
+		return *slot;
+	struct lxgpu_err ignored = { 0 };
+	int fd = fs_open_in(rootfd, path, O_PATH | O_DIRECTORY, 0, &ignored);
+	if (fd < 0) {
+		if ((r = fs_mkdirs_in(rootfd, path, mode, err)) < 0)
+			return r;
+		if ((fd = fs_open_in(rootfd, path, O_PATH | O_DIRECTORY, 0, err)) < 0)
+			return fd;
+	}
+	return *slot = fd;
+}
+
 static char *backup_name(const struct lxgpu_ct *ct, const char *what)
 {
 	return xasprintf("%s-%s.%s", ct->format == CONF_PVE ? "pve" : "lxc", ct->id, what);
@@ -47,15 +79,17 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 {
 	_cleanup_close_ int fd = -EBADF;
 	char path[128];
-	int r;
 
 	if (ct->format == CONF_PVE) {
 		/* pct's own lock file (PVE::LXC::Config::config_file_lock) */
-		if ((r = fs_mkdirs_in(rootfd, "run/lock/lxc", 0755, err)) < 0)
-			return r;
+		int lockdir = run_dir(rootfd, "run/lock/lxc", 0755, &dirs.lock, err);
+		if (lockdir < 0)
+			return lockdir;
 		snprintf(path, sizeof(path), "run/lock/lxc/pve-config-%s.lock", ct->id);
-		fd = fs_open_in(rootfd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0644,
-				err);
+		fd = openat(lockdir, path + strlen("run/lock/lxc/"),
+			    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return lxgpu_fail(err, errno, "/%s", path);
 	} else {
 		snprintf(path, sizeof(path), "%s", ct->dir);
 		fd = fs_open_in(rootfd, ct->dir, O_RDONLY | O_DIRECTORY, 0, err);
@@ -83,8 +117,7 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 	 * whether or not that run writes */
 	remove_stale_temp(ct->dirfd, ct->file);
 	struct lxgpu_err ignored = { 0 };
-	_cleanup_close_ int state =
-		fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, &ignored);
+	int state = run_dir(rootfd, STATE_DIR, 0700, &dirs.state, &ignored);
 	if (state >= 0) {
 		_cleanup_free_ char *before = backup_name(ct, "before");
 		_cleanup_free_ char *after = backup_name(ct, "after");
@@ -109,9 +142,11 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Writes `file` in dirfd through a temp file and rename; `mode` for new files. */
+/* Writes `file` in dirfd through a temp file and rename; `mode` for new files.
+ * durable: on disk (the file, then the directory) before it returns; without,
+ * the name is still the old file or the new one, whole. */
 static int replace_file(int dirfd, const char *file, const char *shown, const char *text,
-			size_t len, mode_t mode, struct lxgpu_err *err)
+			size_t len, mode_t mode, bool durable, struct lxgpu_err *err)
 {
 	char tmp[512];
 	struct stat st;
@@ -139,7 +174,8 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	if (exists)
 		(void)!fchown(fd, st.st_uid, st.st_gid);
 	if ((r = write_all(fd, text, len)) < 0 || fchmod(fd, mode) < 0 ||
-	    (fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) || close(TAKE_FD(fd)) < 0) {
+	    (durable && fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) ||
+	    close(TAKE_FD(fd)) < 0) {
 		int e = r < 0 ? -r : errno;
 		unlinkat(dirfd, tmp, 0);
 		/* pmxcfs answers EACCES to every write without quorum (§3.3) */
@@ -152,9 +188,11 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 		return lxgpu_fail(err, e, "rename over %s", shown);
 	}
 	/* the rename lasts only once the directory is on disk (dirfd may be O_PATH) */
-	_cleanup_close_ int dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir >= 0)
-		(void)fsync(dir);
+	if (durable) {
+		_cleanup_close_ int dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir >= 0)
+			(void)fsync(dir);
+	}
 	return 0;
 }
 
@@ -170,18 +208,19 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 		return lxgpu_failx(err, EINVAL,
 				   "%s: refusing to write a config without a final newline",
 				   ct->path);
-	if ((r = fs_mkdirs_in(rootfd, STATE_DIR, 0700, err)) < 0)
-		return r;
-	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, err);
+	int state = run_dir(rootfd, STATE_DIR, 0700, &dirs.state, err);
 	if (state < 0)
 		return state;
 	_cleanup_free_ char *before = backup_name(ct, "before");
 	_cleanup_free_ char *after = backup_name(ct, "after");
-	/* "after" first: undo trusts a pair only when the config equals "after" */
-	if ((r = replace_file(state, after, "/" STATE_DIR, new_text, newlen, 0600, err)) < 0 ||
-	    (r = replace_file(state, before, "/" STATE_DIR, old, oldlen, 0600, err)) < 0)
+	/* "after" first: undo trusts a pair only when the config equals "after".
+	 * The pair need not outlive a crash (undo then refuses, the config being
+	 * no "after"); the config must: only its write waits for the disk. */
+	if ((r = replace_file(state, after, "/" STATE_DIR, new_text, newlen, 0600, false, err)) <
+		    0 ||
+	    (r = replace_file(state, before, "/" STATE_DIR, old, oldlen, 0600, false, err)) < 0)
 		return r;
-	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, err);
+	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, true, err);
 }
 
 int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
@@ -206,7 +245,7 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 				   "%s changed after lxgpu's last change: refusing to undo (the "
 				   "config before it is /%s/%s)",
 				   ct->path, STATE_DIR, before_name);
-	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, err)) < 0)
+	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, true, err)) < 0)
 		return r;
 	unlinkat(state, after_name, 0);
 	unlinkat(state, before_name, 0);
@@ -215,25 +254,34 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 
 void apply_log(int rootfd, const char *fmt, ...)
 {
-	char msg[900], line[1024], path[64];
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct lxgpu_err err = { 0 };
+	/* one socket a run, bound to the root's /dev/log once (sync --all logs
+	 * a line per config it changes) */
+	static int sock = -1, sock_root = -1;
+	char msg[900], line[1024];
 	va_list ap;
-
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* RFC 3164 as glibc's syslog(3) sends it: <facility*8+severity>, LOG_USER|LOG_NOTICE. */
 	int n = snprintf(line, sizeof(line), "<13>lxgpu[%ld]: %s", (long)getpid(), msg);
-	_cleanup_close_ int dev = fs_open_in(rootfd, "dev", O_PATH | O_DIRECTORY, 0, &err);
-	if (dev < 0)
-		return;
-	/* a short address whatever the sysroot's length: through our fd of /dev */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/log", dev);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	_cleanup_close_ int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return;
-	(void)sendto(sock, line, n > 0 ? (size_t)n : 0, MSG_DONTWAIT | MSG_NOSIGNAL,
-		     (struct sockaddr *)&addr, sizeof(addr));
+	if (sock_root != rootfd) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		struct lxgpu_err err = { 0 };
+		if (sock >= 0)
+			close(sock);
+		sock = -1;
+		sock_root = rootfd;
+		_cleanup_close_ int dev = fs_open_in(rootfd, "dev", O_PATH | O_DIRECTORY, 0, &err);
+		if (dev < 0)
+			return;
+		/* a short address whatever the sysroot's length: through our fd of /dev */
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/log", dev);
+		sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+			close(sock);
+			sock = -1; /* no syslog listening: nothing to log to this run */
+		}
+	}
+	if (sock >= 0)
+		(void)send(sock, line, n > 0 ? (size_t)n : 0, MSG_DONTWAIT | MSG_NOSIGNAL);
 }

@@ -16,10 +16,30 @@
 
 #define CAPS "proc/driver/nvidia/capabilities"
 
+/* /proc/driver/nvidia-caps/mig-minors, read only when a capability file
+ * names no minor: the driver makes it for every GPU, GPU instance and
+ * compute instance there could be (~80 KB, 4 ms on a driver for 32 GPUs),
+ * where the capability files of the instances that exist say it all. */
+struct mig_minors {
+	int rootfd;
+	bool read;
+	char *text;
+	size_t len;
+};
+
+static const char *mig_minors(struct mig_minors *m)
+{
+	struct lxgpu_err err = { 0 };
+	if (!m->read && fs_read_in(m->rootfd, "proc/driver/nvidia-caps/mig-minors", 1u << 20,
+				   &m->text, &m->len, &err) < 0)
+		m->text = NULL;
+	m->read = true;
+	return m->text;
+}
+
 /* The minor of a capability file, or of its line in mig-minors when the file
  * says none (both come from the same static table, §5.1). */
-static bool cap_minor(int rootfd, const char *rel, const char *minors, size_t minors_len,
-		      unsigned *minor)
+static bool cap_minor(int rootfd, const char *rel, struct mig_minors *m, unsigned *minor)
 {
 	char path[512], name[64];
 	_cleanup_free_ char *text = NULL;
@@ -31,7 +51,8 @@ static bool cap_minor(int rootfd, const char *rel, const char *minors, size_t mi
 	if (fs_read_in(rootfd, path, 4096, &text, &len, &err) == 0 &&
 	    nv_cap_parse(text, len, minor, &mode))
 		return true;
-	while (minors && mig_minor_next(minors, minors_len, &pos, name, minor)) {
+	const char *minors = m ? mig_minors(m) : NULL;
+	while (minors && mig_minor_next(minors, m->len, &pos, name, minor)) {
 		/* mig-minors names "gpu0/gi2/access" what lives at gpu0/mig/gi2/access */
 		char alt[96];
 		snprintf(alt, sizeof(alt), "%s", rel);
@@ -119,18 +140,13 @@ static size_t numbered_entries(int rootfd, const char *path, const char *prefix,
 void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv)
 {
 	static const char *const global[] = { "mig/config", "mig/monitor", "fabric-imex-mgmt" };
-	_cleanup_free_ char *minors = NULL;
-	struct lxgpu_err err = { 0 };
-	size_t minors_len = 0;
+	struct mig_minors minors = { .rootfd = rootfd };
 	unsigned minor;
 
 	if (!inv->nvidia_loaded)
 		return;
-	if (fs_read_in(rootfd, "proc/driver/nvidia-caps/mig-minors", 1u << 20, &minors, &minors_len,
-		       &err) < 0)
-		minors = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(global); i++)
-		if (cap_minor(rootfd, global[i], NULL, 0, &minor))
+		if (cap_minor(rootfd, global[i], NULL, &minor))
 			label(inv, minor, global[i], -1, NULL);
 
 	for (size_t i = 0; i < inv->ngpus; i++) {
@@ -145,7 +161,7 @@ void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv)
 		size_t ngi = numbered_entries(rootfd, dir, "gi", gis, ARRAY_SIZE(gis));
 		for (size_t k = 0; k < ngi; k++) {
 			snprintf(rel, sizeof(rel), "gpu%d/mig/gi%d/access", g->minor, gis[k]);
-			if (cap_minor(rootfd, rel, minors, minors_len, &minor))
+			if (cap_minor(rootfd, rel, &minors, &minor))
 				add_instance(inv, g, gis[k], -1, rel, minor);
 			char gidir[160];
 			snprintf(gidir, sizeof(gidir), "%s/gi%d", dir, gis[k]);
@@ -153,9 +169,10 @@ void inv_scan_mig(int rootfd, struct lxgpu_inventory *inv)
 			for (size_t c = 0; c < nci; c++) {
 				snprintf(rel, sizeof(rel), "gpu%d/mig/gi%d/ci%d/access", g->minor,
 					 gis[k], cis[c]);
-				if (cap_minor(rootfd, rel, minors, minors_len, &minor))
+				if (cap_minor(rootfd, rel, &minors, &minor))
 					add_instance(inv, g, gis[k], cis[c], rel, minor);
 			}
 		}
 	}
+	free(minors.text);
 }
