@@ -216,5 +216,7 @@ int main(int argc, char **argv)
 	}
 	for (int k = 1; k < ncmds && !tsv; k++)
 		printf("ratio %s/%s = %.3f\n", cmds[0].name, cmds[k].name, median[0] / median[k]);
+	for (int k = 0; k < ncmds; k++)
+		free(cmds[k].ms);
 	return 0;
 }
