@@ -194,7 +194,7 @@ pve_host() { cp -a "$dir/sample-pve" "$1"; }
 if [ -e /proc/driver/nvidia/version ] && [ "${BENCH_HOST:-}" != sample ]; then
 	host_kind=real
 	host_root=/
-	host_desc="this machine: NVIDIA driver $(sed -n 's/.*Kernel Module[^0-9]*\([0-9.]*\).*/\1/p' /proc/driver/nvidia/version | head -n 1)"
+	host_desc="this machine: NVIDIA driver $(awk '/^NVRM/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9.]+$/) { print $i; exit } }' /proc/driver/nvidia/version)"
 	host_desc+=" (discover, hooks); sync, attach, doctor: a fake Proxmox host (sample host + pve.spec) on tmpfs"
 else
 	host_kind=sample
@@ -229,7 +229,7 @@ group_discover() {
 		figure discover.nvidia-smi "discover / nvidia-smi -L" "$d" ms "nvidia-smi -L=$(median nvidia-smi-L)" \
 			"ratio<=0.1" gpu
 	elif [ $host_kind = real ]; then
-		skipped discover.nvidia-smi "discover / nvidia-smi -L" "nvidia-smi -L does not run here"
+		skipped discover.nvidia-smi "discover / nvidia-smi -L" "nvidia-smi -L fails here"
 	else
 		skipped discover.nvidia-smi "discover / nvidia-smi -L" "no NVIDIA driver here"
 	fi
