@@ -270,7 +270,7 @@ group_sync() {
 		tail -n +6 "$conf" >"$tmpl/synced$m"
 	done
 	rm -rf "$conf" "$root/var/lib/lxgpu" "$root/run/lock/lxc"
-	sync_rss=0
+	sync_rss=0 sync_rss_at=''
 
 	# gen N DIR all|mixed [expect]: generated configs; prints "GPU STALE"
 	gen() {
@@ -293,14 +293,14 @@ group_sync() {
 		read -r gpus stale <<<"$counts"
 		gen "$n" "$want" "$kind" expect >/dev/null || die "sync: generating $n expected configs"
 		local summary="$((gpus - stale)) in line, $stale changed, 0 failed"
-		local ts=() tc=() note='' r ms kib rc
+		local ts=() tc=() note='' r ms kib rc rss=0
 		for ((r = 0; r <= runs; r++)); do
 			reset "$pristine"
 			rc=0
 			"$harness" --once "$dir/m" "$lxgpu" "${lxc_args[@]}" sync --all >"$dir/out" 2>&1 || rc=$?
 			[ $rc = 0 ] || die "sync: $n configs ($kind): sync --all exited $rc: $(tail -n 3 "$dir/out")"
 			read -r ms kib <"$dir/m"
-			[ "$kib" -le "$sync_rss" ] || sync_rss=$kib
+			[ "$kib" -le "$rss" ] || rss=$kib
 			[ "$(tail -n 1 "$dir/out")" = "$summary" ] ||
 				die "sync: $n configs ($kind): sync said '$(tail -n 1 "$dir/out")', want '$summary'"
 			"$harness" --once "$dir/m" cp -r "$pristine" "$dir/cp" || die "sync: cp -r"
@@ -335,7 +335,10 @@ group_sync() {
 		read -r sync_ms s10 s90 < <(stats "${ts[@]}")
 		read -r cp_ms c10 c90 < <(stats "${tc[@]}")
 		log "  $n configs, $gpus GPU, $stale changed; ${#ts[@]} runs$note:" \
-			"sync $sync_ms ms (p10 $s10, p90 $s90), cp -r $cp_ms ms (p10 $c10, p90 $c90)"
+			"sync $sync_ms ms (p10 $s10, p90 $s90, peak RSS $rss KiB), cp -r $cp_ms ms (p10 $c10, p90 $c90)"
+		if [ "$rss" -gt "$sync_rss" ]; then
+			sync_rss=$rss sync_rss_at="$n configs, $([ "$kind" = all ] && echo all || echo 2.5%) changed"
+		fi
 		rm -rf "$pristine" "$want" "$dir/cp"
 	}
 	sync_runs_for() { # N: the default number of timed syncs at N configs
@@ -410,7 +413,7 @@ group_sync() {
 	figure sync.flat "sync per config, $n2 / $n1 configs (flat)" \
 		"$(awk -v a="$p2" -v b="$p1" 'BEGIN { printf "%.3f", a / b }')" x \
 		"cp -r=$(awk -v a="$c2" -v b="$c1" 'BEGIN { printf "%.3f", a / b }')" "value<=1.5" any
-	figure rss.sync "peak RSS: sync --all (largest of every run above)" "$sync_rss" KiB \
+	figure rss.sync "peak RSS: sync --all (largest: $sync_rss_at)" "$sync_rss" KiB \
 		"floor=$floor_rss" "value<=4096" any
 }
 
