@@ -19,7 +19,7 @@
 #             every changed config written through a temp file, an fsync and a
 #             rename (strace, when there) and left exactly as sync must leave
 #             it; 10k configs 2.5% changed <= 1.5, and the time per config at
-#             1k, 10k and 100k, flat: 100k/1k <= 1.5; peak RSS of sync.
+#             1k, 10k and 100k, flat: 100k/1k <= 1.5; peak RSS of sync (the largest of its runs; the figure names which).
 #   hook      the start hook as LXC runs it, the process alone, each run in a
 #             fresh private mount namespace (made before the clock starts, so
 #             its bind mounts go away): bind mode (`hook NAME lxc mount`,
@@ -413,7 +413,7 @@ group_sync() {
 	figure sync.flat "sync per config, $n2 / $n1 configs (flat)" \
 		"$(awk -v a="$p2" -v b="$p1" 'BEGIN { printf "%.3f", a / b }')" x \
 		"cp -r=$(awk -v a="$c2" -v b="$c1" 'BEGIN { printf "%.3f", a / b }')" "value<=1.5" any
-	figure rss.sync "peak RSS: sync --all (largest: $sync_rss_at)" "$sync_rss" KiB \
+	figure rss.sync "peak RSS: sync --all ($sync_rss_at)" "$sync_rss" KiB \
 		"floor=$floor_rss" "value<=4096" any
 }
 
