@@ -19,7 +19,8 @@
 #             every changed config written through a temp file, an fsync and a
 #             rename (strace, when there) and left exactly as sync must leave
 #             it; 10k configs 2.5% changed <= 1.5, and the time per config at
-#             1k, 10k and 100k, flat: 100k/1k <= 1.5; peak RSS of sync (the largest of its runs; the figure names which).
+#             1k, 10k and 100k, flat: 100k/1k <= 1.5; peak RSS of sync (the
+#             largest of its runs; the figure names which).
 #   hook      the start hook as LXC runs it, the process alone, each run in a
 #             fresh private mount namespace (made before the clock starts, so
 #             its bind mounts go away): bind mode (`hook NAME lxc mount`,
