@@ -1,6 +1,6 @@
 /* discover-floor ROOT: the least a discovery can do. It reads the same kernel
  * files and stats the same nodes as `lxgpu discover`, with plain open/read and
- * no parsing, allocation or output, so that bench/discover.sh measures what
+ * no parsing, allocation or output, so that bench/run.sh measures what
  * lxgpu adds on top of the kernel's own cost. */
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,14 +1,15 @@
 #!/bin/bash
 # README command 2 (and .ci/run): install what the tests need, then build with
 # ASan + UBSan and run every test: unit tests (cmocka), CLI tests on fake hosts,
-# real LXC containers, the Debian package, the same on Debian 13
-# (scripts/test-trixie.sh), fuzz smoke runs, and the format check.
+# real LXC containers, the benchmarks' short mode (bench/run.sh --short, suite
+# bench: the harness works, no time judged), the Debian package, the same on
+# Debian 13 (scripts/test-trixie.sh), fuzz smoke runs, and the format check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/deps.sh"
 # shellcheck disable=SC2086
 need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
-	lxc busybox-static uidmap python3-jsonschema \
+	lxc busybox-static uidmap python3-jsonschema strace \
 	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux systemd
 
 build=$here/build-test
