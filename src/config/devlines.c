@@ -14,13 +14,14 @@ static bool starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static bool is_dev_key(const char *k)
+bool dl_dev_key(const char *k)
 {
-	/* dev0 to dev255 (pct.conf(5)); more digits are no devN */
-	if (strncmp(k, "dev", 3) != 0)
+	/* "dev$i" for i in 0..255 (pve-container's confdesc): no leading zero,
+	 * Proxmox reads "dev05" as no device */
+	if (strncmp(k, "dev", 3) != 0 || !isdigit((unsigned char)k[3]) || (k[3] == '0' && k[4]))
 		return false;
 	size_t n = strspn(&k[3], "0123456789");
-	return n >= 1 && n <= 3 && k[3 + n] == '\0';
+	return n <= 3 && k[3 + n] == '\0' && atoi(&k[3]) <= 255;
 }
 
 bool dl_gpu_path(const char *p)
@@ -272,7 +273,7 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 			e->minor = minor;
 		} else if (strcmp(k, "lxc.mount.entry") == 0) {
 			scan_mount(out, i, v);
-		} else if (c->format == CONF_PVE && is_dev_key(k)) {
+		} else if (c->format == CONF_PVE && dl_dev_key(k)) {
 			scan_dev(out, i, k, v);
 		} else if (strcmp(k, "lxc.environment") == 0 ||
 			   strcmp(k, "lxc.environment.runtime") == 0) {
@@ -324,7 +325,7 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e)
 bool dl_duplicate_dev(const struct conf *c, size_t *first, size_t *second)
 {
 	for (size_t i = 0; i < c->main_end; i++) {
-		if (c->lines[i].kind != CONF_KEY || !is_dev_key(c->lines[i].key))
+		if (c->lines[i].kind != CONF_KEY || !dl_dev_key(c->lines[i].key))
 			continue;
 		for (size_t k = i + 1; k < c->main_end; k++)
 			if (c->lines[k].kind == CONF_KEY &&
@@ -351,7 +352,7 @@ void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[25
 		if ((i >= c->main_end && !pending) || l->kind != CONF_KEY ||
 		    (i < c->main_end && removed && removed[i]))
 			continue;
-		if (is_dev_key(l->key)) {
+		if (dl_dev_key(l->key)) {
 			int n = atoi(l->key + 3);
 			if (n >= 0 && n < 256)
 				used[n] = true;
@@ -363,7 +364,7 @@ void dl_used_dev_indices(const struct conf *c, const bool *removed, bool used[25
 			     t = strtok_r(NULL, ",; ", &save)) {
 				if (*t == '!')
 					t++;
-				if (is_dev_key(t)) {
+				if (dl_dev_key(t)) {
 					int n = atoi(t + 3);
 					if (n >= 0 && n < 256)
 						used[n] = true;

@@ -83,6 +83,8 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e);
  * /dev/dri, /dev/kfd (for messages and 0.1 records). */
 bool dl_gpu_path(const char *path);
 
+/* A devN key as Proxmox knows one: dev0 to dev255. */
+bool dl_dev_key(const char *key);
 /* Two main-section lines of one devN key, whatever their values (Proxmox
  * keeps the last): their indices in *first and *second; false when none. */
 bool dl_duplicate_dev(const struct conf *c, size_t *first, size_t *second);

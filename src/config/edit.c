@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/devlist.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -77,8 +78,7 @@ static bool same_line(const struct conf *c, size_t line, const char *want)
 	if (!s)
 		return false;
 	size_t klen = (size_t)(s - want);
-	bool dev_key = strncmp(l->key, "dev", 3) == 0 && isdigit((unsigned char)l->key[3]) &&
-		       strncmp(want, "dev", 3) == 0;
+	bool dev_key = dl_dev_key(l->key) && strncmp(want, "dev", 3) == 0;
 	return (dev_key || (strlen(l->key) == klen && strncmp(l->key, want, klen) == 0)) &&
 	       strcmp(l->value, s + strlen(sep)) == 0;
 }
@@ -118,7 +118,7 @@ static int pending_conflicts(const struct conf *c, const struct edit_want *w, st
 		return 0;
 	for (size_t i = c->pending + 1; i < c->nlines && c->lines[i].kind != CONF_SECTION; i++) {
 		const struct conf_line *l = &c->lines[i];
-		if (l->kind != CONF_KEY || strncmp(l->key, "dev", 3) != 0)
+		if (l->kind != CONF_KEY || !dl_dev_key(l->key))
 			continue;
 		for (size_t k = 0; k < w->npaths; k++) {
 			size_t n = strlen(w->paths[k]);
@@ -173,43 +173,10 @@ static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *
 /* LXC attaches no device program when its rule list is empty (cgfsng.c):
  * a plain LXC config that includes no base config (common.conf) and loses
  * its last device rule gives the container every device. */
-static bool opens_every_device(const struct conf *c, const struct dl_scan *s,
-			       const struct conf_edit *e)
-{
-	bool had = false, left = false, base = false;
-	if (c->format != CONF_LXC)
-		return false;
-	/* common.conf starts the list with deny a; userns.conf, and an empty
-	 * value, clear it (LXC's config/templates) */
-	for (size_t i = 0; i < c->main_end; i++) {
-		const struct conf_line *l = &c->lines[i];
-		size_t n = l->kind == CONF_KEY ? strlen(l->value) : 0;
-		if (l->kind != CONF_KEY)
-			continue;
-		if (strcmp(l->key, "lxc.include") == 0 && n >= 11)
-			base = strcmp(l->value + n - 11, "common.conf") == 0 ||
-			       (base &&
-				!(n >= 11 && strcmp(l->value + n - 11, "userns.conf") == 0));
-		else if (strncmp(l->key, "lxc.cgroup2.devices.", 20) == 0 && n == 0)
-			base = false;
-	}
-	if (base)
-		return false;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->entries[i].kind == DL_RULE && !s->entries[i].legacy) {
-			had = true;
-			left |= !e->remove[s->entries[i].line];
-		}
-	for (size_t i = 0; i < e->ninsert; i++)
-		left |= strncmp(e->insert[i], "lxc.cgroup2.devices.", 20) == 0;
-	return had && !left;
-}
-
 /* --prune gives way where it would open every device: the dead rules stay. */
-static void unprune(const struct conf *c, const struct dl_scan *s, struct conf_edit *e,
-		    struct edit_report *rep)
+static void unprune(const struct conf *c, struct conf_edit *e, struct edit_report *rep)
 {
-	if (!opens_every_device(c, s, e))
+	if (devlist_opens_all(c, NULL) || !devlist_opens_all(c, e))
 		return;
 	for (size_t i = 0; i < rep->nremoved;) {
 		if (rep->removed[i].why != EDIT_PRUNED) {
@@ -338,7 +305,7 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 		for (size_t k = 0; k < w->nlines; k++)
 			if (!kept[k])
 				conf_edit_add(e, lines[k]);
-		unprune(c, &s, e, rep);
+		unprune(c, e, rep);
 	}
 	for (size_t k = 0; k < w->nlines; k++)
 		free(lines[k]);
@@ -387,7 +354,7 @@ void edit_prune(const struct conf *c, const struct edit_opts *o, struct conf_edi
 	for (size_t i = 0; i < s.n; i++)
 		if (edit_rule_dead(o, &s.entries[i]))
 			report_remove(rep, e, s.entries[i].line, EDIT_PRUNED);
-	unprune(c, &s, e, rep);
+	unprune(c, e, rep);
 	dl_free(&s);
 }
 

@@ -203,4 +203,36 @@ lacks "sync: the wildcard adopted, gone" "$(cat "$conf")" "195:*"
 run --sysroot "$two" check 101
 eq "after sync: check exit 0" "$rc" 0
 
+######## --prune never opens every device
+# LXC keeps its device settings as one list: an empty value drops what its key
+# set before (common.conf's allows too), and a list left with no rule attaches
+# no device program at all (lxc's cgfsng_devices_activate). Here the dead 234
+# rule is the only rule left after the empty line: removing it would open
+# every device, so it stays; without the empty line it goes. The
+# hand-written mount makes it a GPU container (sync prunes only those).
+NV0="lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file"
+for priv in "" "unprivileged: 1"; do
+	what=${priv:+unprivileged}; what=${what:-privileged}
+	printf '%s\n%s%s\n' "$MAIN" "${priv:+$priv
+}" "lxc.cgroup2.devices.allow:
+lxc.cgroup2.devices.allow: c 234:* rwm
+$NV0" >"$hconf"
+	before=$(sha "$hconf")
+	run --sysroot "$h100" sync 103 --prune --json
+	eq "$what, emptied list + dead 234: sync --prune exit 0" "$rc" 0
+	unchanged "$what, emptied list + dead 234: the rule stays (the only fence)" "$hconf" "$before"
+done
+printf '%s\n%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow: c 234:* rwm" "$NV0" >"$hconf"
+run --sysroot "$h100" sync 103 --prune --quiet
+eq "common.conf's list + dead 234: sync --prune exit 0" "$rc" 0
+eq "common.conf's list + dead 234: the rule removed" "$(sed -n '6,$p' "$hconf")" "$NV0"
+
+######## "dev05" is no devN to Proxmox (its keys are dev0 to dev255, pct.conf(5))
+printf '%s\n%s\n' "$MAIN" "dev05: /dev/nvidia0
+dev256: /dev/nvidia0" >"$conf"
+run --sysroot "$two" attach 101 --gpu 0 --style dev --quiet
+eq "dev05/dev256 + attach --style dev: exit 0" "$rc" 0
+eq "dev05 and dev256 kept, not adopted" "$(grep -cxF -e 'dev05: /dev/nvidia0' -e 'dev256: /dev/nvidia0' "$conf")" 2
+contains "lxgpu's own dev0 passes /dev/nvidia0" "$(cat "$conf")" "dev0: /dev/nvidia0,"
+
 done_testing
