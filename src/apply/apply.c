@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +77,89 @@ static char *backup_name(const struct lxgpu_ct *ct, const char *what)
 	return xasprintf("%s-%s.%s", ct->format == CONF_PVE ? "pve" : "lxc", ct->id, what);
 }
 
+/* The undo file: "lxgpu-undo 1 <before bytes> <after bytes> <fnv>\n", then
+ * the config before lxgpu's last change and after it. FNV-1a 64 of both:
+ * a file torn by a crash is refused, never restored. */
+#define UNDO_MAGIC "lxgpu-undo 1 "
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t undo_hash(const char *before, size_t blen, const char *after, size_t alen)
+{
+	return fnv1a(fnv1a(0xcbf29ce484222325ull, before, blen), after, alen);
+}
+
+/* The file, written in place in one writev: it need not outlive a crash
+ * (undo refuses a torn one, and the config is no "after" then anyway). */
+static int write_undo(int state, const char *name, const char *before, size_t blen,
+		      const char *after, size_t alen, struct lxgpu_err *err)
+{
+	char head[96];
+	int n = snprintf(head, sizeof(head), UNDO_MAGIC "%zu %zu %016llx\n", blen, alen,
+			 (unsigned long long)undo_hash(before, blen, after, alen));
+	struct iovec iov[3] = { { head, (size_t)n }, { (void *)before, blen }, { (void *)after, alen } };
+	size_t total = (size_t)n + blen + alen;
+	_cleanup_close_ int fd =
+		openat(state, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lxgpu_fail(err, errno, "/" STATE_DIR "/%s", name);
+	ssize_t w = writev(fd, iov, 3);
+	if (w >= 0 && (size_t)w < total) {
+		/* short: the rest, plainly */
+		size_t done = (size_t)w;
+		for (int i = 0; i < 3; i++) {
+			if (done >= iov[i].iov_len) {
+				done -= iov[i].iov_len;
+				continue;
+			}
+			const char *p = (const char *)iov[i].iov_base + done;
+			size_t left = iov[i].iov_len - done;
+			done = 0;
+			while (left > 0) {
+				ssize_t k = write(fd, p, left);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k < 0)
+					return lxgpu_fail(err, errno, "write /" STATE_DIR "/%s", name);
+				p += k;
+				left -= (size_t)k;
+			}
+		}
+	} else if (w < 0) {
+		return lxgpu_fail(err, errno, "write /" STATE_DIR "/%s", name);
+	}
+	return 0;
+}
+
+/* The undo file's two configs, pointing into text; false when it is not one
+ * whole undo file. */
+static bool parse_undo(const char *text, size_t len, const char **before, size_t *blen,
+		       const char **after, size_t *alen)
+{
+	size_t m = strlen(UNDO_MAGIC);
+	const char *nl = memchr(text, '\n', len < 96 ? len : 96);
+	unsigned long long b, a, hash;
+	char tail;
+	if (!nl || len < m || memcmp(text, UNDO_MAGIC, m) != 0)
+		return false;
+	_cleanup_free_ char *head = xstrndup(text + m, (size_t)(nl - text) - m);
+	if (sscanf(head, "%llu %llu %llx%c", &b, &a, &hash, &tail) != 3)
+		return false;
+	size_t body = len - (size_t)(nl + 1 - text);
+	if (b > CONF_MAX || a > CONF_MAX || b + a != body)
+		return false;
+	*before = nl + 1;
+	*blen = b;
+	*after = nl + 1 + b;
+	*alen = a;
+	return undo_hash(*before, b, *after, a) == hash;
+}
+
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -116,14 +201,6 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
 	/* a killed run's temp files go with the next run that holds the lock,
 	 * whether or not that run writes */
 	remove_stale_temp(ct->dirfd, ct->file);
-	struct lxgpu_err ignored = { 0 };
-	int state = run_dir(rootfd, STATE_DIR, 0700, &dirs.state, &ignored);
-	if (state >= 0) {
-		_cleanup_free_ char *before = backup_name(ct, "before");
-		_cleanup_free_ char *after = backup_name(ct, "after");
-		remove_stale_temp(state, before);
-		remove_stale_temp(state, after);
-	}
 	return TAKE_FD(fd);
 }
 
@@ -140,6 +217,19 @@ static int write_all(int fd, const char *s, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The umask, asked once: a new file has its mode unless the umask takes bits
+ * (then fchmod puts them back). */
+static mode_t process_umask(void)
+{
+	static int cached = -1;
+	if (cached < 0) {
+		mode_t m = umask(0);
+		umask(m);
+		cached = (int)m;
+	}
+	return (mode_t)cached;
 }
 
 /* Writes `file` in dirfd through a temp file and rename; `mode` for new files.
@@ -173,7 +263,7 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	/* keep the owner too (best effort: pmxcfs has only root's) */
 	if (exists)
 		(void)!fchown(fd, st.st_uid, st.st_gid);
-	if ((r = write_all(fd, text, len)) < 0 || fchmod(fd, mode) < 0 ||
+	if ((r = write_all(fd, text, len)) < 0 || ((mode & process_umask()) && fchmod(fd, mode) < 0) ||
 	    (durable && fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) ||
 	    close(TAKE_FD(fd)) < 0) {
 		int e = r < 0 ? -r : errno;
@@ -211,44 +301,84 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 	int state = run_dir(rootfd, STATE_DIR, 0700, &dirs.state, err);
 	if (state < 0)
 		return state;
-	_cleanup_free_ char *before = backup_name(ct, "before");
-	_cleanup_free_ char *after = backup_name(ct, "after");
-	/* "after" first: undo trusts a pair only when the config equals "after".
-	 * The pair need not outlive a crash (undo then refuses, the config being
-	 * no "after"); the config must: only its write waits for the disk. */
-	if ((r = replace_file(state, after, "/" STATE_DIR, new_text, newlen, 0600, false, err)) <
-		    0 ||
-	    (r = replace_file(state, before, "/" STATE_DIR, old, oldlen, 0600, false, err)) < 0)
+	/* the undo file first: undo trusts it only when the config equals its
+	 * "after", so it need not outlive a crash; the config must: only its
+	 * write waits for the disk */
+	_cleanup_free_ char *undo = backup_name(ct, "undo");
+	if ((r = write_undo(state, undo, old, oldlen, new_text, newlen, err)) < 0)
 		return r;
 	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, true, err);
 }
 
-int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
+/* The config before lxgpu's last change, when the config is still what
+ * that change wrote: from the undo file, or from the .before/.after pair
+ * lxgpu 0.2 and older kept. *store holds what *before points into. */
+static int read_backup(int state, const struct lxgpu_ct *ct, const char *current, size_t clen,
+		       char **store, const char **before, size_t *blen, struct lxgpu_err *err)
 {
+	_cleanup_free_ char *undo = backup_name(ct, "undo");
 	_cleanup_free_ char *before_name = backup_name(ct, "before");
 	_cleanup_free_ char *after_name = backup_name(ct, "after");
-	_cleanup_free_ char *before = NULL, *after = NULL, *current = NULL;
-	size_t blen, alen, clen;
+	_cleanup_free_ char *text = NULL, *old_before = NULL, *old_after = NULL;
+	struct lxgpu_err ignored = { 0 };
+	const char *after;
+	size_t len, alen;
+	bool found = false;
+
+	if (fs_read_child(state, undo, 2 * CONF_MAX + 96, &text, &len, &ignored) == 0) {
+		if (!parse_undo(text, len, before, blen, &after, &alen))
+			return lxgpu_failx(err, EINVAL,
+					   "/%s/%s is damaged (a crash while it was written?): "
+					   "refusing to undo",
+					   STATE_DIR, undo);
+		if (alen == clen && memcmp(after, current, clen) == 0) {
+			*store = TAKE_PTR(text);
+			return 0;
+		}
+		found = true;
+	}
+	lxgpu_err_clear(&ignored);
+	if (fs_read_child(state, before_name, CONF_MAX, &old_before, blen, &ignored) == 0 &&
+	    fs_read_child(state, after_name, CONF_MAX, &old_after, &alen, &ignored) == 0) {
+		if (alen == clen && memcmp(old_after, current, clen) == 0) {
+			*before = old_before;
+			*store = TAKE_PTR(old_before);
+			return 0;
+		}
+		found = true;
+	}
+	if (!found)
+		return lxgpu_failx(err, ENOENT, "nothing to undo for %s: lxgpu has not changed it",
+				   ct->path);
+	return lxgpu_failx(err, ESTALE,
+			   "%s changed after lxgpu's last change: refusing to undo (the config "
+			   "before it is kept in /%s)",
+			   ct->path, STATE_DIR);
+}
+
+int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
+{
+	_cleanup_free_ char *current = NULL, *store = NULL;
+	const char *before = NULL;
+	size_t blen = 0, clen;
 	int r;
 
 	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, err);
-	if (state < 0 || fs_read_child(state, before_name, CONF_MAX, &before, &blen, err) < 0 ||
-	    fs_read_child(state, after_name, CONF_MAX, &after, &alen, err) < 0) {
+	if (state < 0) {
 		lxgpu_err_clear(err);
 		return lxgpu_failx(err, ENOENT, "nothing to undo for %s: lxgpu has not changed it",
 				   ct->path);
 	}
-	if ((r = ct_read(ct, &current, &clen, err)) < 0)
+	if ((r = ct_read(ct, &current, &clen, err)) < 0 ||
+	    (r = read_backup(state, ct, current, clen, &store, &before, &blen, err)) < 0)
 		return r;
-	if (clen != alen || memcmp(current, after, alen) != 0)
-		return lxgpu_failx(err, ESTALE,
-				   "%s changed after lxgpu's last change: refusing to undo (the "
-				   "config before it is /%s/%s)",
-				   ct->path, STATE_DIR, before_name);
 	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, true, err)) < 0)
 		return r;
-	unlinkat(state, after_name, 0);
-	unlinkat(state, before_name, 0);
+	const char *const what[] = { "undo", "after", "before" };
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_free_ char *name = backup_name(ct, what[i]);
+		unlinkat(state, name, 0);
+	}
 	return 0;
 }
 
@@ -263,7 +393,10 @@ void apply_log(int rootfd, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* RFC 3164 as glibc's syslog(3) sends it: <facility*8+severity>, LOG_USER|LOG_NOTICE. */
-	int n = snprintf(line, sizeof(line), "<13>lxgpu[%ld]: %s", (long)getpid(), msg);
+	static pid_t pid;
+	if (!pid)
+		pid = getpid();
+	int n = snprintf(line, sizeof(line), "<13>lxgpu[%ld]: %s", (long)pid, msg);
 	if (sock_root != rootfd) {
 		struct sockaddr_un addr = { .sun_family = AF_UNIX };
 		struct lxgpu_err err = { 0 };

@@ -167,6 +167,7 @@ static void sync_one(struct run *run, const char *id)
 	struct lxgpu_err err = { 0 };
 	struct lxgpu_ct ct;
 	struct conf c = { 0 }, fresh = { 0 };
+	const struct conf *now = &c;
 	struct conf_edit e = { 0 };
 	struct edit_report rep = { 0 };
 	struct lxgpu_plan plan = { 0 };
@@ -225,31 +226,39 @@ static void sync_one(struct run *run, const char *id)
 		report(run, id, ct.path, R_WOULD, msg[0] ? msg : NULL, &e, &c, diff);
 		goto done;
 	}
-	/* the write: under the lock, from a fresh read, decided again */
+	/* the write: under the lock, from a fresh read; decided again only when
+	 * the config changed since the first read */
 	lock = apply_lock(cli->rootfd, &ct, APPLY_LOCK_TIMEOUT_MS, &err);
-	if (lock < 0 || ct_read(&ct, &again, &len2, &err) < 0 ||
-	    conf_parse(again, len2, ct.format, &fresh, &err) < 0) {
+	if (lock < 0 || ct_read(&ct, &again, &len2, &err) < 0) {
 		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	conf_edit_free(&e);
-	edit_report_free(&rep);
-	plan_free(&plan);
-	locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
-	if (locked) {
-		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
-		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
-		goto done;
+	if (len2 != len || memcmp(again, text, len) != 0) {
+		conf_edit_free(&e);
+		edit_report_free(&rep);
+		plan_free(&plan);
+		if (conf_parse(again, len2, ct.format, &fresh, &err) < 0) {
+			report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+			goto done;
+		}
+		locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
+		if (locked) {
+			snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
+			report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
+			goto done;
+		}
+		if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome,
+			      &err) < 0) {
+			report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+			goto done;
+		}
+		if (outcome != SYNC_EDIT) {
+			report(run, id, ct.path, R_IN_LINE, NULL, NULL, NULL, NULL);
+			goto done;
+		}
+		now = &fresh;
 	}
-	if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
-		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
-		goto done;
-	}
-	if (outcome != SYNC_EDIT) {
-		report(run, id, ct.path, R_IN_LINE, NULL, NULL, NULL, NULL);
-		goto done;
-	}
-	out = conf_render(&fresh, &e, &outlen);
+	out = conf_render(now, &e, &outlen);
 	if (apply_write(cli->rootfd, &ct, again, len2, out, outlen, &err) < 0) {
 		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
@@ -262,7 +271,7 @@ static void sync_one(struct run *run, const char *id)
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
 		 msg[0] ? "; " : "", nadded,
 		 ct_running(cli->rootfd, &ct) ? " (applies at its next start)" : "");
-	report(run, id, ct.path, copy_failed ? R_FAILED : R_CHANGED, msg, &e, &fresh, NULL);
+	report(run, id, ct.path, copy_failed ? R_FAILED : R_CHANGED, msg, &e, now, NULL);
 done:
 	conf_edit_free(&e);
 	edit_report_free(&rep);

@@ -66,7 +66,15 @@ static void one(struct settings *l, enum conf_format format, const char *key, co
 	} else if ((allow || deny) && !value[0]) {
 		drop(l, false, allow);
 	} else if (allow || deny) {
-		push(l, allow, strcmp(value, "a") == 0);
+		char type;
+		int major, minor;
+		/* a rule LXC cannot parse stops the container from starting; one
+		 * by path holds only while its node exists: neither counts as a
+		 * fence, so that fixing it opens nothing */
+		if (strcmp(value, "a") == 0)
+			push(l, allow, true);
+		else if (dl_parse_rule(value, &type, &major, &minor))
+			push(l, allow, false);
 	} else if (format == CONF_PVE && dl_dev_key(key)) {
 		l->dev_rules++;
 	}

@@ -52,13 +52,6 @@ bool ct_arg_valid(const char *arg, const char **why)
 	return true;
 }
 
-static bool dir_exists(int rootfd, const char *path)
-{
-	struct lxgpu_err err = { 0 };
-	_cleanup_close_ int fd = fs_open_in(rootfd, path, O_PATH | O_DIRECTORY, 0, &err);
-	return fd >= 0;
-}
-
 /* A VMID whose config is on another cluster node, or that is a VM. */
 static int explain_missing_vmid(int rootfd, const char *vmid, struct lxgpu_err *err)
 {
@@ -94,11 +87,15 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	    struct lxgpu_err *err)
 {
 	struct stat st;
+	struct lxgpu_err e = { 0 };
 
 	memset(ct, 0, sizeof(*ct));
 	ct->dirfd = -EBADF;
 	ct->id = xstrdup(arg);
-	if (all_digits(arg) && dir_exists(rootfd, "etc/pve/lxc")) {
+	/* Proxmox's directory, opened once: it is also the config's */
+	if (all_digits(arg))
+		ct->dirfd = fs_open_in(rootfd, "etc/pve/lxc", O_PATH | O_DIRECTORY, 0, &e);
+	if (ct->dirfd >= 0) {
 		ct->format = CONF_PVE;
 		ct->dir = xstrdup("/etc/pve/lxc");
 		ct->file = xasprintf("%s.conf", arg);
@@ -111,8 +108,9 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	}
 	ct->path = xasprintf("%s/%s", ct->dir, ct->file);
 
-	struct lxgpu_err e = { 0 };
-	ct->dirfd = fs_open_in(rootfd, ct->dir, O_PATH | O_DIRECTORY, 0, &e);
+	lxgpu_err_clear(&e);
+	if (ct->dirfd < 0)
+		ct->dirfd = fs_open_in(rootfd, ct->dir, O_PATH | O_DIRECTORY, 0, &e);
 	if (ct->dirfd < 0 || fstatat(ct->dirfd, ct->file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (ct->format == CONF_PVE)
 			return explain_missing_vmid(rootfd, arg, err);
@@ -153,15 +151,15 @@ static const char *unix_sockets(int rootfd, size_t *len)
 	static int text_root = -1;
 	struct lxgpu_err err = { 0 };
 
-	if (text && text_root == rootfd) {
-		*len = text_len;
-		return text;
+	if (text_root != rootfd) {
+		/* a root without it is asked once too */
+		free(text);
+		text = NULL;
+		text_len = 0;
+		text_root = rootfd;
+		if (fs_read_in(rootfd, "proc/net/unix", 64u << 20, &text, &text_len, &err) < 0)
+			text = NULL;
 	}
-	free(text);
-	text = NULL;
-	if (fs_read_in(rootfd, "proc/net/unix", 64u << 20, &text, &text_len, &err) < 0)
-		return NULL;
-	text_root = rootfd;
 	*len = text_len;
 	return text;
 }

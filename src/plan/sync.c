@@ -11,13 +11,9 @@
 #include "config/devlines.h"
 #include "util/xalloc.h"
 
-void sync_request(const struct lxgpu_record *rec, const struct conf *c, const char *ct_id,
-		  const struct sync_facts *f, struct plan_request *req)
+void sync_request(const struct lxgpu_record *rec, const struct conf *c, const struct dl_scan *s,
+		  const char *ct_id, const struct sync_facts *f, struct plan_request *req)
 {
-	struct dl_scan s;
-	dl_scan(c, &s);
-	bool resets = s.reset_end > 0;
-	dl_free(&s);
 	*req = (struct plan_request){
 		.selectors = (const char *const *)rec->devices,
 		.nselectors = rec->ndevices,
@@ -33,7 +29,7 @@ void sync_request(const struct lxgpu_record *rec, const struct conf *c, const ch
 		.ct_id = ct_id,
 		.hook_cmd = f->hook_cmd,
 		.driver = rec->driver,
-		.resets_devices = resets,
+		.resets_devices = s->reset_end > 0,
 	};
 }
 
@@ -107,8 +103,8 @@ int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_invent
 		}
 		return 0;
 	}
-	dl_free(&s);
 	if (rec.ndevices == 0) {
+		dl_free(&s);
 		record_free(&rec);
 		return lxgpu_failx(err, ENOENT,
 				   "lxgpu's record names no GPU (LXGPU_DEVICES): run lxgpu attach");
@@ -119,10 +115,12 @@ int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_invent
 					"GPU %s is not on this host (moved to another node, or "
 					"removed?)",
 					rec.devices[i]);
+			dl_free(&s);
 			record_free(&rec);
 			return r;
 		}
-	sync_request(&rec, c, ct_id, f, &req);
+	sync_request(&rec, c, &s, ct_id, f, &req);
+	dl_free(&s);
 	r = plan_build(inv, &req, plan, err);
 	record_free(&rec);
 	if (r < 0)

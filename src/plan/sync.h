@@ -26,8 +26,8 @@ enum sync_outcome {
 
 /* The request a record makes (selectors point into rec): what sync and the
  * start hook plan from. */
-void sync_request(const struct lxgpu_record *rec, const struct conf *c, const char *ct_id,
-		  const struct sync_facts *f, struct plan_request *req);
+void sync_request(const struct lxgpu_record *rec, const struct conf *c, const struct dl_scan *s,
+		  const char *ct_id, const struct sync_facts *f, struct plan_request *req);
 /* The edit options of this host: its live majors, and f's prune. */
 void sync_opts(const struct lxgpu_inventory *inv, bool prune, struct edit_opts *o);
 

@@ -94,7 +94,7 @@ echo "# a normal run takes $((median / 1000)) ms (median of 6); kill delays: uni
 
 # --- 1. kill -9 at a random moment
 n_before=0 n_during=0 n_bakonly=0 n_after=0 n_done=0 n_bad=0 n_badrc=0 n_lock=0
-n_clean=0 n_clean_bad=0
+n_clean=0 n_clean_bad=0 n_bak_bad=0
 last_old_us=-1 first_new_us=-1 # latest kill that saw the old bytes, earliest that saw the new
 bad_diag=""
 state=$D
@@ -128,11 +128,20 @@ for ((i = 1; i <= RUNS; i++)); do
 	cur=${cur%% *}
 	temps "$dir"; ctmp=${#tmps[@]}
 	temps "$bak"; btmp=${#tmps[@]}
+	# the undo file is written before the config's temp file: once the
+	# config has the new bytes it must be whole and name both states
+	if [ "$cur" = "$new" ]; then
+		u="$(undo_sha "$bak/pve-101.undo" before)/$(undo_sha "$bak/pve-101.undo" after)"
+		if [ "$u" != "$old/$new" ]; then
+			n_bak_bad=$((n_bak_bad + 1))
+			bad_diag+="run $i: config new, undo file before/after: $u"$'\n'
+		fi
+	fi
 	if [ "$cur" = "$old" ] && [ $krc = 137 ]; then
 		if [ "$ctmp" -gt 0 ]; then
 			n_during=$((n_during + 1)) # temp written (or being written), not renamed
-		elif [ "$btmp" -gt 0 ]; then
-			n_bakonly=$((n_bakonly + 1)) # killed while writing the backups
+		elif [ -e "$bak/pve-101.undo" ] && [ "$(undo_sha "$bak/pve-101.undo" after)" != "$old" ]; then
+			n_bakonly=$((n_bakonly + 1)) # killed while (or after) writing the undo file
 		else
 			n_before=$((n_before + 1))
 		fi
@@ -185,11 +194,12 @@ now_us; loop_s=$(((now - loop_start) / 1000000))
 eq "kill -9: config always the old or the new bytes, never anything else" "$n_bad" 0
 eq "kill -9: every run killed (137) or done (0), and done runs wrote the new state" "$n_badrc" 0
 eq "kill -9: lock never left held" "$n_lock" 0
+eq "kill -9: whenever the config had the new bytes, the undo file was whole with both states" "$n_bak_bad" 0
 eq "kill -9: the run after a kill removed every temp file (conf and backup dirs)" "$n_clean_bad" 0
 [ -z "$bad_diag" ] || printf '%s' "$bad_diag" | head -20 | diag
 check "kill -9: kills landed before the rename (old bytes seen)" test $((n_before + n_bakonly + n_during)) -gt 0
 check "kill -9: kills landed after the rename (new bytes seen)" test $((n_after + n_done)) -gt 0
-echo "# kill -9: $RUNS runs in ${loop_s} s: $((n_before + n_bakonly + n_during)) old bytes (before write: $n_before before any file was written, $n_bakonly while writing the backups, $n_during with the config's temp file written but not renamed), $n_after new bytes (killed after the rename), $n_done finished before the kill; $n_bad other; $n_lock lock held; $n_clean runs after a leftover temp, $n_clean_bad of them left a temp"
+echo "# kill -9: $RUNS runs in ${loop_s} s: $((n_before + n_bakonly + n_during)) old bytes (before write: $n_before before any file was written, $n_bakonly while writing the undo file, $n_during with the config's temp file written but not renamed), $n_after new bytes (killed after the rename), $n_done finished before the kill; $n_bad other; $n_lock lock held; $n_clean runs after a leftover temp, $n_clean_bad of them left a temp"
 echo "# kill -9: latest kill that saw the old bytes: $((last_old_us / 1000)) ms after start; earliest that saw the new bytes: $((first_new_us / 1000)) ms; estimated rename time at the end: $((west / 1000)) ms"
 
 # back to the detached state with a normal run, no temp anywhere
@@ -280,9 +290,9 @@ eq "concurrent: changes alternate (changing attaches - changing detaches is 0 or
 	"$([ "$want" != none ] && echo yes || echo "no: $want_name")" yes
 eq "concurrent: the final file is the $want_name state" "$final" "$want"
 if [ $((ca + cd)) -gt 0 ]; then
-	unchanged "concurrent: backup .after is the final config" "$bak/pve-101.after" "$final"
+	eq "concurrent: the undo file's after is the final config" "$(undo_sha "$bak/pve-101.undo" after)" "$final"
 	if [ "$final" = "$A" ]; then other=$D; else other=$A; fi
-	unchanged "concurrent: backup .before is the other state" "$bak/pve-101.before" "$other"
+	eq "concurrent: the undo file's before is the other state" "$(undo_sha "$bak/pve-101.undo" before)" "$other"
 fi
 eq "concurrent: no temp file left" "$(cd "$h" && ls etc/pve/lxc var/lib/lxgpu/backup | grep -c lxgpu-tmp)" 0
 check "concurrent: lock free afterwards" flock -n "$lock" true
@@ -361,11 +371,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		r_bad_pred=$((r_bad_pred + 1))
 		echo "round $round: $c0 changes to GPU 0, $c1 to GPU 1, but the final state does not follow" | diag
 	fi
-	# the last change wrote the pair: .after is the final state, .before the
+	# the last change wrote the undo file: its after is the final state, its before the
 	# other GPU's (the changes only ever switch between the two)
 	if [ $((c0 + c1)) -gt 0 ]; then
 		if [ "$final" = "$G0" ]; then other=$G1; else other=$G0; fi
-		[ "$(sha "$mbak/pve-101.after")/$(sha "$mbak/pve-101.before")" = "$final/$other" ] ||
+		[ "$(undo_sha "$mbak/pve-101.undo" after)/$(undo_sha "$mbak/pve-101.undo" before)" = "$final/$other" ] ||
 			r_bad_bak=$((r_bad_bak + 1))
 	fi
 	temps "$mig/etc/pve/lxc"; r_tmp=$((r_tmp + ${#tmps[@]}))
@@ -377,7 +387,7 @@ now_us; par_ms=$(((now - t0) / 1000))
 eq "two GPUs: every parallel attach exits 0 (or 1 about the lock)" "$r_bad_rc" 0
 eq "two GPUs: after every round the file is exactly GPU 0's or GPU 1's state" "$r_bad_state" 0
 eq "two GPUs: the final state is the one the changes predict (none lost)" "$r_bad_pred" 0
-eq "two GPUs: backups .after/.before are the final and the other state whenever the round changed the file" "$r_bad_bak" 0
+eq "two GPUs: the undo file's after/before are the final and the other state whenever the round changed the file" "$r_bad_bak" 0
 eq "two GPUs: no temp file left" "$r_tmp" 0
 eq "two GPUs: lock free after every round" "$r_lock" 0
 echo "# two GPUs: $ROUNDS rounds x $NPAR parallel attaches (--gpu 0 and --gpu 1 interleaved) = $r_runs runs in ${par_ms} ms; $r_changes changed the file; rounds ending on GPU 0: $r_final0, on GPU 1: $r_final1; bad: $r_bad_state"

@@ -31,8 +31,9 @@ $BLOCK
 $SNAP"
 contains "attach: says what it added" "$out" "+ lxc.cgroup2.devices.allow: c 238:1 rwm"
 eq "attach: no temp or backup file in /etc/pve/lxc" "$(ls "$h/etc/pve/lxc")" 101.conf
-check "attach: previous config kept outside /etc/pve" cmp -s <(printf '%s\n\n%s\n' "$MAIN" "$SNAP") \
-	"$h/var/lib/lxgpu/backup/pve-101.before"
+eq "attach: previous config kept outside /etc/pve" "$(undo_sha "$h/var/lib/lxgpu/backup/pve-101.undo" before)" \
+	"$(printf '%s\n\n%s\n' "$MAIN" "$SNAP" | sha256sum | cut -d' ' -f1)"
+eq "attach: and the config it wrote" "$(undo_sha "$h/var/lib/lxgpu/backup/pve-101.undo" after)" "$(sha "$conf")"
 check "attach: lock file is pct's" test -f "$h/run/lock/lxc/pve-config-101.lock"
 check "attach: lock released" flock -n "$h/run/lock/lxc/pve-config-101.lock" true
 after=$(sha "$conf")
@@ -66,6 +67,33 @@ run --sysroot "$h" undo 101
 eq "undo after a hand edit: exit 1" "$rc" 1
 check "undo after a hand edit: one line" one_line_error
 unchanged "undo after a hand edit: file unchanged" "$conf" "$edited"
+printf '%s\n\n%s\n' "$MAIN" "$SNAP" >"$conf"
+# a torn undo file (a crash while it was written): refused, never restored
+ufile=$h/var/lib/lxgpu/backup/pve-101.undo
+run --sysroot "$h" attach 101 --quiet
+attached=$(sha "$conf")
+truncate -s -5 "$ufile"
+run --sysroot "$h" undo 101
+eq "undo, torn undo file: exit 1" "$rc" 1
+check "undo, torn undo file: one line" one_line_error
+contains "undo, torn undo file: says it is damaged" "$err" "pve-101.undo is damaged"
+unchanged "undo, torn undo file: config unchanged" "$conf" "$attached"
+# a byte of its "before" changed, the sizes right: the hash refuses it
+run --sysroot "$h" detach 101 --quiet
+detached=$(sha "$conf")
+printf 'X' | dd of="$ufile" bs=1 seek=$(($(head -n 1 "$ufile" | wc -c) + 3)) conv=notrunc status=none
+run --sysroot "$h" undo 101
+eq "undo, a byte of the undo file changed: exit 1" "$rc" 1
+contains "undo, a byte of the undo file changed: says it is damaged" "$err" "pve-101.undo is damaged"
+unchanged "undo, a byte of the undo file changed: config unchanged" "$conf" "$detached"
+# lxgpu 0.2's .before/.after pair still undoes
+rm -f "$ufile"
+printf '%s\n' "$MAIN" >"$h/var/lib/lxgpu/backup/pve-101.before"
+cp "$conf" "$h/var/lib/lxgpu/backup/pve-101.after"
+run --sysroot "$h" undo 101
+eq "undo from a 0.2 .before/.after pair: exit 0" "$rc" 0
+eq "undo from a 0.2 pair: the .before config is back" "$(cat "$conf")" "$MAIN"
+check "undo from a 0.2 pair: the pair is gone" test ! -e "$h/var/lib/lxgpu/backup/pve-101.before"
 printf '%s\n\n%s\n' "$MAIN" "$SNAP" >"$conf"
 
 # --- dry run and JSON

@@ -222,6 +222,16 @@ $NV0" >"$hconf"
 	eq "$what, emptied list + dead 234: sync --prune exit 0" "$rc" 0
 	unchanged "$what, emptied list + dead 234: the rule stays (the only fence)" "$hconf" "$before"
 done
+# a rule LXC cannot parse ("C", upper case) is no fence: fixed, it would
+# leave the list empty
+printf '%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow:
+lxc.cgroup2.devices.allow: C 238:0 rwm
+lxc.cgroup2.devices.allow: c 234:* rwm
+$NV0" >"$hconf"
+before=$(sha "$hconf")
+run --sysroot "$h100" sync 103 --prune --quiet
+eq "emptied list + an unparsable rule + dead 234: sync --prune exit 0" "$rc" 0
+unchanged "emptied list + an unparsable rule + dead 234: the rule stays" "$hconf" "$before"
 printf '%s\n%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow: c 234:* rwm" "$NV0" >"$hconf"
 run --sysroot "$h100" sync 103 --prune --quiet
 eq "common.conf's list + dead 234: sync --prune exit 0" "$rc" 0

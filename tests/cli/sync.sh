@@ -199,7 +199,8 @@ eq "uvm 511 json: added" "$(jqr '.results[0].added | sort | join("|")')" \
 	"$(sort <<<"$NEW" | paste -sd '|')"
 todo "$BUG_CHANGED" \
 	"uvm 511 json: changed true" "$(jqr '.changed')" true
-check "uvm 511: previous config kept outside /etc/pve" cmp -s "$TMP/101.before" "$h/var/lib/lxgpu/backup/pve-101.before"
+eq "uvm 511: previous config kept outside /etc/pve" "$(undo_sha "$h/var/lib/lxgpu/backup/pve-101.undo" before)" "$(sha "$TMP/101.before")"
+eq "uvm 511: with the config sync wrote" "$(undo_sha "$h/var/lib/lxgpu/backup/pve-101.undo" after)" "$(sha "$h/etc/pve/lxc/101.conf")"
 check "uvm 511: lock released" flock -n "$h/run/lock/lxc/pve-config-101.lock" true
 eq "uvm 511: no temp or backup file in /etc/pve/lxc" "$(find "$h/etc/pve/lxc" -mindepth 1 -printf '%f\n' | sort | paste -sd ' ')" \
 	"101.conf 102.conf 103.conf 104.conf 105.conf 106.conf 107.conf"

@@ -462,7 +462,7 @@ nvidia-installer log: driver $A installed with --silent --no-kernel-module --no-
 with_driver install "$TMP/copy.before" >"$TMP/copy.installed"
 same_file "install: no hook line, driver=install in the request" "$TMP/copy.installed" "$cfg"
 eq "install: its log and config backup not on this machine" \
-	"$(find "/var/log/lxgpu/install-$COPY-$A.log" "/var/lib/lxgpu/backup/lxc-$COPY.before" 2>/dev/null | wc -l)" 0
+	"$(find "/var/log/lxgpu/install-$COPY-$A.log" "/var/lib/lxgpu/backup/lxc-$COPY.undo" 2>/dev/null | wc -l)" 0
 
 inside "$COPY" "rm -f /tmp/installer-args; echo 1 >/tmp/installer-exit"
 lx_host driver "$COPY" --mode install --installer "$RUN"

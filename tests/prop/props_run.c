@@ -66,6 +66,10 @@ static bool recorded_request(struct prop_run *r, char *why, size_t size)
 	const struct text *a1 = run_step(r, ATTACH);
 	struct model_config c;
 	struct model_record rec;
+	if (!a1) {
+		snprintf(why, size, "attach refused: no record");
+		return false;
+	}
 	model_parse(a1->bytes, a1->len, r->in.format, &c);
 	model_record(&c, &rec);
 	r->recorded = *r->in.req;
