@@ -125,15 +125,15 @@ static int open_root(const struct line *l)
 
 static void offer_cts(const struct line *l)
 {
-	char **ids;
+	struct ct_ids ids;
 	int rootfd = open_root(l);
 	if (rootfd < 0)
 		return;
 	const char *lxcpath = l->lxcpath && l->lxcpath[0] == '/' ? l->lxcpath : "/var/lib/lxc";
 	size_t n = ct_list(rootfd, lxcpath, &ids);
 	for (size_t i = 0; i < n; i++)
-		offer(l->cur, ids[i]);
-	ct_list_free(ids, n);
+		offer(l->cur, ct_id(&ids, i));
+	ct_ids_free(&ids);
 	close(rootfd);
 }
 

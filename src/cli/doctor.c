@@ -168,13 +168,13 @@ int cmd_doctor(struct cli *cli)
 		}
 		worst = w > worst ? w : worst;
 	} else {
-		char **ids = NULL;
+		struct ct_ids ids;
 		size_t n = ct_list(cli->rootfd, cli->lxcpath, &ids);
 		for (size_t i = 0; i < n; i++) {
-			int w = doctor_ct(cli, ids[i], cts, false);
+			int w = doctor_ct(cli, ct_id(&ids, i), cts, false);
 			worst = w > worst ? w : worst;
 		}
-		ct_list_free(ids, n);
+		ct_ids_free(&ids);
 	}
 	cli->shared_inv = NULL;
 	lxgpu_inventory_free(&inv);

@@ -200,7 +200,7 @@ struct copied {
 
 static size_t copied_drivers(struct cli *cli, struct copied **out)
 {
-	char **ids = NULL;
+	struct ct_ids ids;
 	size_t nids = ct_list(cli->rootfd, cli->lxcpath, &ids), n = 0;
 	*out = xcalloc(nids + 1, sizeof(**out));
 	for (size_t i = 0; i < nids; i++) {
@@ -210,7 +210,7 @@ static size_t copied_drivers(struct cli *cli, struct copied **out)
 		_cleanup_free_ char *text = NULL;
 		size_t len;
 		bool bound = false;
-		if (ct_open(cli->rootfd, ids[i], cli->lxcpath, &ct, &err) < 0)
+		if (ct_open(cli->rootfd, ct_id(&ids, i), cli->lxcpath, &ct, &err) < 0)
 			continue;
 		if (ct_read(&ct, &text, &len, &err) == 0 &&
 		    conf_parse(text, len, ct.format, &c, &err) == 0) {
@@ -225,14 +225,14 @@ static size_t copied_drivers(struct cli *cli, struct copied **out)
 			char *have = root >= 0 ? guest_driver_version(root, NULL) : NULL;
 			if (have)
 				(*out)[n++] =
-					(struct copied){ .id = xstrdup(ids[i]),
+					(struct copied){ .id = xstrdup(ct_id(&ids, i)),
 							 .version = have,
 							 .running = ct_running(cli->rootfd, &ct) };
 			conf_free(&c);
 		}
 		ct_close(&ct);
 	}
-	ct_list_free(ids, nids);
+	ct_ids_free(&ids);
 	return n;
 }
 

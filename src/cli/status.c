@@ -129,14 +129,14 @@ static void add_status(struct ct_status **list, size_t *n, const struct ct_statu
 static size_t scan_containers(struct cli *cli, const struct lxgpu_inventory *inv,
 			      struct ct_status **out)
 {
-	char **ids;
+	struct ct_ids ids;
 	size_t nids = ct_list(cli->rootfd, cli->lxcpath, &ids), n = 0;
 	struct ct_status s;
 	*out = NULL;
 	for (size_t i = 0; i < nids; i++)
-		if (judge_ct(cli, inv, ids[i], &s))
+		if (judge_ct(cli, inv, ct_id(&ids, i), &s))
 			add_status(out, &n, &s);
-	ct_list_free(ids, nids);
+	ct_ids_free(&ids);
 	return n;
 }
 

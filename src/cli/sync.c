@@ -357,7 +357,7 @@ static void make_nodes(struct run *run, json_t *doc)
 int cmd_sync(struct cli *cli)
 {
 	struct run run = { .cli = cli };
-	char **ids = NULL;
+	struct ct_ids ids = { 0 };
 	size_t nids;
 
 	if (!cli->all && cli->nargs == 0)
@@ -390,13 +390,10 @@ int cmd_sync(struct cli *cli)
 		nids = ct_list(cli->rootfd, cli->lxcpath, &ids);
 	} else {
 		nids = (size_t)cli->nargs;
-		ids = xcalloc(nids + 1, sizeof(char *));
-		for (size_t i = 0; i < nids; i++)
-			ids[i] = xstrdup(cli->args[i]);
 	}
 	for (size_t i = 0; i < nids; i++)
-		sync_one(&run, ids[i]);
-	ct_list_free(ids, nids);
+		sync_one(&run, cli->all ? ct_id(&ids, i) : cli->args[i]);
+	ct_ids_free(&ids);
 	int code = run.counts[R_FAILED]                  ? EXIT_FAILED
 		   : run.counts[R_WOULD] && cli->dry_run ? EXIT_DRIFT
 							 : EXIT_OK;

@@ -115,7 +115,7 @@ static void unhook_one(struct cli *cli, struct tally *t, const char *id)
 int cmd_unhook(struct cli *cli)
 {
 	struct tally t = { .results = cli->json ? json_array() : NULL };
-	char **ids = NULL;
+	struct ct_ids ids = { 0 };
 	size_t n = 0;
 
 	if (cli->all == (cli->nargs > 0)) {
@@ -136,8 +136,8 @@ int cmd_unhook(struct cli *cli)
 	if (cli->all) {
 		n = ct_list(cli->rootfd, cli->lxcpath, &ids);
 		for (size_t i = 0; i < n; i++)
-			unhook_one(cli, &t, ids[i]);
-		ct_list_free(ids, n);
+			unhook_one(cli, &t, ct_id(&ids, i));
+		ct_ids_free(&ids);
 	} else {
 		for (int i = 0; i < cli->nargs; i++)
 			unhook_one(cli, &t, cli->args[i]);

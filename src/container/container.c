@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,9 +196,11 @@ int ct_pve_container_version(int rootfd)
 	return 0;
 }
 
-static int id_order(const void *a, const void *b)
+/* Numeric ids (Proxmox's) first, by value; then names. */
+static int id_order(const void *a, const void *b, void *arg)
 {
-	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	const char *names = arg;
+	const char *x = names + *(const uint32_t *)a, *y = names + *(const uint32_t *)b;
 	bool nx = all_digits(x), ny = all_digits(y);
 	if (nx != ny)
 		return nx ? -1 : 1;
@@ -206,25 +209,41 @@ static int id_order(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
-size_t ct_list(int rootfd, const char *lxcpath, char ***ids)
+/* One buffer of names and an array of offsets: sync --all over 100,000
+ * containers keeps about 1 MB of ids, not a string each. */
+static void add_id(struct ct_ids *l, const char *name, size_t len, size_t *names_cap,
+		   size_t *at_cap)
+{
+	if (l->names_len + len + 1 > UINT32_MAX)
+		return;
+	xgrow(&l->names, names_cap, l->names_len + len + 1, 1);
+	xgrow(&l->at, at_cap, l->n + 1, sizeof(*l->at));
+	memcpy(l->names + l->names_len, name, len);
+	l->names[l->names_len + len] = '\0';
+	l->at[l->n++] = (uint32_t)l->names_len;
+	l->names_len += len + 1;
+}
+
+size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out)
 {
 	struct lxgpu_err err = { 0 };
-	char **list = NULL;
-	size_t n = 0, cap = 0;
+	size_t names_cap = 0, at_cap = 0;
 	struct dirent *de;
 	const char *why;
+	char id[256];
 
+	memset(out, 0, sizeof(*out));
 	_cleanup_closedir_ DIR *pdir = NULL;
 	if (fs_opendir_in(rootfd, "etc/pve/lxc", (void **)&pdir, &err) == 0) {
 		while ((de = readdir(pdir))) {
 			size_t len = strlen(de->d_name);
-			if (len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			if (len < 6 || len - 5 >= sizeof(id) ||
+			    strcmp(de->d_name + len - 5, ".conf") != 0)
 				continue;
-			_cleanup_free_ char *id = xstrndup(de->d_name, len - 5);
-			if (!all_digits(id) || !ct_arg_valid(id, &why))
-				continue;
-			xgrow(&list, &cap, n + 1, sizeof(*list));
-			list[n++] = TAKE_PTR(id);
+			memcpy(id, de->d_name, len - 5);
+			id[len - 5] = '\0';
+			if (all_digits(id) && ct_arg_valid(id, &why))
+				add_id(out, id, len - 5, &names_cap, &at_cap);
 		}
 	}
 	_cleanup_closedir_ DIR *ldir = NULL;
@@ -241,19 +260,17 @@ size_t ct_list(int rootfd, const char *lxcpath, char ***ids)
 			if (fstatat(dirfd(ldir), config, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
-			xgrow(&list, &cap, n + 1, sizeof(*list));
-			list[n++] = xstrdup(de->d_name);
+			add_id(out, de->d_name, strlen(de->d_name), &names_cap, &at_cap);
 		}
 	}
-	if (n > 1)
-		qsort(list, n, sizeof(*list), id_order);
-	*ids = list;
-	return n;
+	if (out->n > 1)
+		qsort_r(out->at, out->n, sizeof(*out->at), id_order, out->names);
+	return out->n;
 }
 
-void ct_list_free(char **ids, size_t n)
+void ct_ids_free(struct ct_ids *l)
 {
-	for (size_t i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
+	free(l->names);
+	free(l->at);
+	memset(l, 0, sizeof(*l));
 }

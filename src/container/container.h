@@ -4,6 +4,8 @@
 #define LXGPU_CONTAINER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -30,9 +32,20 @@ int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_er
 
 /* Every container of this node: /etc/pve/lxc/<vmid>.conf and
  * <lxcpath>/<name>/config (on Proxmox, the generated /var/lib/lxc/<vmid> is
- * skipped); ids in order, Proxmox's first. Returns how many. */
-size_t ct_list(int rootfd, const char *lxcpath, char ***ids);
-void ct_list_free(char **ids, size_t n);
+ * skipped); ids in order, Proxmox's first. */
+struct ct_ids {
+	char *names; /* NUL-terminated, one after another */
+	size_t names_len;
+	uint32_t *at; /* id i is names + at[i] */
+	size_t n;
+};
+/* Returns how many (out->n). */
+size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out);
+static inline const char *ct_id(const struct ct_ids *l, size_t i)
+{
+	return l->names + l->at[i];
+}
+void ct_ids_free(struct ct_ids *l);
 
 /* Whether LXC runs it now: its command socket in /proc/net/unix. */
 bool ct_running(int rootfd, const struct lxgpu_ct *ct);
