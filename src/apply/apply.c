@@ -109,9 +109,8 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Writes `file` in dirfd through a temp file and rename; `mode` for new files. */
-static int replace_file(int dirfd, const char *file, const char *shown, const char *text,
-			size_t len, mode_t mode, struct lxgpu_err *err)
+int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
+	       mode_t mode, struct lxgpu_err *err)
 {
 	char tmp[512];
 	struct stat st;
@@ -178,10 +177,10 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 	_cleanup_free_ char *before = backup_name(ct, "before");
 	_cleanup_free_ char *after = backup_name(ct, "after");
 	/* "after" first: undo trusts a pair only when the config equals "after" */
-	if ((r = replace_file(state, after, "/" STATE_DIR, new_text, newlen, 0600, err)) < 0 ||
-	    (r = replace_file(state, before, "/" STATE_DIR, old, oldlen, 0600, err)) < 0)
+	if ((r = apply_file(state, after, "/" STATE_DIR, new_text, newlen, 0600, err)) < 0 ||
+	    (r = apply_file(state, before, "/" STATE_DIR, old, oldlen, 0600, err)) < 0)
 		return r;
-	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, err);
+	return apply_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, err);
 }
 
 int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
@@ -206,7 +205,7 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 				   "%s changed after lxgpu's last change: refusing to undo (the "
 				   "config before it is /%s/%s)",
 				   ct->path, STATE_DIR, before_name);
-	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, err)) < 0)
+	if ((r = apply_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, err)) < 0)
 		return r;
 	unlinkat(state, after_name, 0);
 	unlinkat(state, before_name, 0);
