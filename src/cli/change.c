@@ -353,7 +353,9 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 	return EXIT_OK;
 }
 
-/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts). */
+/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts);
+ * not with one from LXGPU_SYSROOT, which LXC's environment then gives the
+ * hook at start (tests/lxc/cluster.sh: two nodes on one machine). */
 char *hook_command(struct cli *cli)
 {
 	char exe[PATH_MAX], root[PATH_MAX];
@@ -362,7 +364,7 @@ char *hook_command(struct cli *cli)
 		snprintf(exe, sizeof(exe), "/usr/bin/lxgpu");
 	else
 		exe[n] = '\0';
-	if (strcmp(cli->sysroot, "/") == 0 || !realpath(cli->sysroot, root))
+	if (strcmp(cli->sysroot, "/") == 0 || cli->sysroot_env || !realpath(cli->sysroot, root))
 		return xasprintf("%s hook", exe);
 	return xasprintf("%s --sysroot %s hook", exe, root);
 }

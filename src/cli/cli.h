@@ -72,6 +72,7 @@ struct cli_command {
 
 struct cli {
 	const char *sysroot; /* "/" unless --sysroot / LXGPU_SYSROOT */
+	bool sysroot_env;    /* it came from LXGPU_SYSROOT */
 	int rootfd;
 	const char *lxcpath; /* host view; default /var/lib/lxc */
 	bool json, color, quiet;

@@ -413,8 +413,10 @@ int main(int argc, char **argv)
 
 	if (!p.sysroot) {
 		const char *env = getenv("LXGPU_SYSROOT");
-		if (env && env[0])
+		if (env && env[0]) {
 			p.sysroot = env;
+			cli.sysroot_env = true;
+		}
 	}
 	if (p.sysroot) {
 		if (p.sysroot[0] == '\0')

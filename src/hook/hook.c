@@ -61,6 +61,16 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 					   call->config ? call->config : "unset");
 		return 0;
 	}
+	if (call->type && strcmp(call->type, "start-host") == 0) {
+		call->kind = HOOK_START_HOST;
+		call->config = getenv("LXC_CONFIG_FILE");
+		call->pid = getenv("LXC_PID");
+		if (!call->config || call->config[0] != '/')
+			return lxgpu_failx(err, EINVAL,
+					   "hook: LXC_CONFIG_FILE is %s, not an absolute path",
+					   call->config ? call->config : "unset");
+		return 0;
+	}
 	if (call->type && strcmp(call->type, "post-stop") == 0) {
 		call->kind = HOOK_POST_STOP;
 		if (call->guard)
@@ -70,7 +80,8 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 		return 0;
 	}
 	return lxgpu_failx(err, EINVAL,
-			   "hook: must run as lxc.hook.mount, lxc.hook.pre-start or "
+			   "hook: must run as lxc.hook.start-host (a model=, any or map: "
+			   "selection), or as lxc.hook.mount, lxc.hook.pre-start or "
 			   "lxc.hook.post-stop (got %s)",
 			   call->type ? call->type : "no hook type");
 }
@@ -117,6 +128,8 @@ int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res
 		return hook_pre_start(hostroot, call, res, err);
 	case HOOK_POST_STOP:
 		return hook_post_stop(hostroot, call, err);
+	case HOOK_START_HOST:
+		return hook_start_host(hostroot, call, res, err);
 	}
 	return lxgpu_failx(err, EINVAL, "hook: unknown kind");
 }
