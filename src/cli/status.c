@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/change.h"
 #include "cli/checks.h"
+#include "cli/cluster_view.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "config/config.h"
@@ -341,6 +342,8 @@ int cmd_status(struct cli *cli)
 	struct lxgpu_inventory inv;
 	struct ct_status *cts;
 
+	if (cli->cluster)
+		return cluster_status(cli);
 	lxgpu_inventory_scan(cli->rootfd, &inv);
 	size_t n = scan_containers(cli, &inv, &cts);
 	if (cli->json) {
