@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -290,12 +291,21 @@ static int inject(const char *pid, const int *trees, char *const *add, size_t na
 		}
 		for (size_t i = 0; !code && i < nadd; i++) {
 			char dir[256];
+			struct stat owner;
 			snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(add[i], '/') - add[i]),
 				 add[i]);
 			_cleanup_close_ int target = -EBADF;
+			/* an unprivileged container's /dev belongs to its user namespace,
+			 * where the host's root has no id: create as its /dev's owner */
+			if (fstatat(root, "dev", &owner, AT_SYMLINK_NOFOLLOW) == 0) {
+				setfsgid(owner.st_gid);
+				setfsuid(owner.st_uid);
+			}
 			if (fs_mkdirs_in(root, dir + (dir[0] == '/'), 0755, &err) == 0)
 				target = fs_open_in(root, add[i], O_WRONLY | O_CREAT | O_NOFOLLOW,
 						    0, &err);
+			setfsuid(0);
+			setfsgid(0);
 			if (target < 0 ||
 			    move_mount_fd(trees[i], "", target, "",
 					  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
