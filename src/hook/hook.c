@@ -80,9 +80,9 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 		return 0;
 	}
 	return lxgpu_failx(err, EINVAL,
-			   "hook: must run as lxc.hook.start-host (a model=, any or map: "
-			   "selection), or as lxc.hook.mount, lxc.hook.pre-start or "
-			   "lxc.hook.post-stop (got %s)",
+			   "hook: must run as lxc.hook.mount, lxc.hook.pre-start or "
+			   "lxc.hook.post-stop (got %s), or as lxc.hook.start-host for a "
+			   "model=, any or map: selection",
 			   call->type ? call->type : "no hook type");
 }
 
