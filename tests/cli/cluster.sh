@@ -126,6 +126,10 @@ lx pve3 map list --json
 eq "map list (from pve3): the entries with the models their nodes publish" \
 	"$(jqr '[.mappings[] | .name as $m | .entries[] | "\($m) \(.node) \(.gpu) \(.model)"] | join(";")')" \
 	"ml pve1 $H100 $MODEL;ml pve2 $U1 $MODEL"
+eq "completion: --gpu map: offers the cluster's mappings" \
+	"$("$LXGPU" __complete -- 5 lxgpu --sysroot="$P1" attach 101 --gpu map: | paste -sd ' ')" "map:ml"
+eq "completion: --node offers the cluster's nodes" \
+	"$("$LXGPU" __complete -- 5 lxgpu --sysroot="$P1" check 101 --node "" | paste -sd ' ')" "pve1 pve2 pve3"
 lx pve1 map add typo "node=pve2,gpu=$H100"
 eq "map add: a GPU its node does not publish: exit 1" "$rc" 1
 contains "map add: says which" "$err" "node pve2 has no GPU $H100"
