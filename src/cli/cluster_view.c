@@ -342,7 +342,7 @@ int cluster_status(struct cli *cli)
 	for (size_t i = 0; i < n; i++)
 		node_free(&nodes[i]);
 	free(nodes);
-	cluster_names_free(names, n);
+	cluster_names_free(names);
 	maps_free(&maps);
 	return EXIT_OK;
 }

@@ -187,7 +187,7 @@ static void offer_nodes(const struct line *l)
 	size_t n = cluster_nodes(rootfd, &names);
 	for (size_t i = 0; i < n; i++)
 		offer(l->cur, names[i]);
-	cluster_names_free(names, n);
+	cluster_names_free(names);
 	close(rootfd);
 }
 

@@ -82,16 +82,10 @@ json_t *facts_build(struct cli *cli, const struct lxgpu_inventory *inv, const ch
 	json_object_set_new(doc, "published", json_integer((json_int_t)time(NULL)));
 	json_object_set_new(doc, "boot_id", json_str_or_null(boot_id[0] ? boot_id : NULL));
 	json_object_set_new(doc, "boot_time", btime ? json_integer(btime) : json_null());
-	for (size_t i = 0; i < inv->ndrivers; i++) {
-		const struct lxgpu_driver *d = &inv->drivers[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "vendor", json_text(lxgpu_vendor_name(d->vendor)));
-		json_object_set_new(o, "name", json_str_or_null(d->name));
-		json_object_set_new(o, "version", json_str_or_null(d->version));
-		json_object_set_new(o, "kind", json_str_or_null(d->kind));
-		json_object_set_new(o, "cuda", json_str_or_null(d->cuda));
-		json_array_append_new(drivers, o);
-	}
+	/* the drivers as discover shows them */
+	json_t *all = inventory_json(inv);
+	json_array_extend(drivers, json_object_get(all, "drivers"));
+	json_decref(all);
 	for (size_t i = 0; i < inv->majors.nmajors; i++) {
 		const struct proc_major *m = &inv->majors.majors[i];
 		if (strncmp(m->name, "nvidia", 6) != 0 && strcmp(m->name, "kfd") != 0 &&

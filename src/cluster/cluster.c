@@ -40,18 +40,13 @@ bool cluster_present(int rootfd)
 	return fd >= 0;
 }
 
-/* "nodes/NAME" or "nodes/NAME/lxc" (absolute or not) -> NAME */
-static bool name_from_link(const char *target, char name[CLUSTER_NAME_MAX])
+/* The node name that s begins with, up to one of `end`. */
+static bool take_name(const char *s, const char *end, char name[CLUSTER_NAME_MAX])
 {
-	const char *p = strstr(target, "nodes/");
-	if (!p)
-		return false;
-	p += 6;
-	size_t n = strcspn(p, "/");
+	size_t n = s ? strcspn(s, end) : 0;
 	if (n == 0 || n >= CLUSTER_NAME_MAX)
 		return false;
-	memcpy(name, p, n);
-	name[n] = '\0';
+	snprintf(name, CLUSTER_NAME_MAX, "%.*s", (int)n, s);
 	return cluster_node_valid(name);
 }
 
@@ -63,20 +58,18 @@ bool cluster_node_name(int rootfd, char name[CLUSTER_NAME_MAX])
 	static const char *const links[] = { "local", "lxc" };
 	for (size_t i = 0; pve >= 0 && i < ARRAY_SIZE(links); i++) {
 		lxgpu_err_clear(&err);
-		if (fs_readlink_child(pve, links[i], target, sizeof(target), &err) == 0 &&
-		    name_from_link(target, name))
+		/* "nodes/NAME" or "nodes/NAME/lxc" */
+		const char *at = fs_readlink_child(pve, links[i], target, sizeof(target), &err) == 0
+					 ? strstr(target, "nodes/")
+					 : NULL;
+		if (at && take_name(at + 6, "/", name))
 			return true;
 	}
 	_cleanup_free_ char *text = NULL;
 	lxgpu_err_clear(&err);
-	if (fs_read_in(rootfd, "etc/hostname", 4096, &text, NULL, &err) < 0)
-		return false;
-	size_t n = strcspn(text, ".\n \t");
-	if (n == 0 || n >= CLUSTER_NAME_MAX)
-		return false;
-	memcpy(name, text, n);
-	name[n] = '\0';
-	return cluster_node_valid(name);
+	/* its first label */
+	return fs_read_in(rootfd, "etc/hostname", 4096, &text, NULL, &err) == 0 &&
+	       take_name(text, ".\n \t", name);
 }
 
 bool cluster_readonly(int rootfd)
@@ -97,32 +90,29 @@ size_t cluster_nodes(int rootfd, char ***names)
 {
 	struct lxgpu_err err = { 0 };
 	_cleanup_closedir_ DIR *dir = NULL;
-	char **list = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 1;
 	struct dirent *de;
 	struct stat st;
 
-	*names = NULL;
+	*names = xcalloc(cap, sizeof(char *)); /* NULL-terminated */
 	if (fs_opendir_in(rootfd, "etc/pve/nodes", (void **)&dir, &err) < 0)
 		return 0;
-	while ((de = readdir(dir))) {
-		if (!cluster_node_valid(de->d_name) ||
-		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		xgrow(&list, &cap, n + 1, sizeof(*list));
-		list[n++] = xstrdup(de->d_name);
-	}
-	if (n > 1)
-		qsort(list, n, sizeof(*list), by_name);
-	*names = list;
+	while ((de = readdir(dir)))
+		if (cluster_node_valid(de->d_name) &&
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			xgrow(names, &cap, n + 2, sizeof(char *));
+			(*names)[n++] = xstrdup(de->d_name);
+			(*names)[n] = NULL;
+		}
+	qsort(*names, n, sizeof(char *), by_name);
 	return n;
 }
 
-void cluster_names_free(char **names, size_t n)
+void cluster_names_free(char **names)
 {
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
+	for (char **p = names; p && *p; p++)
+		free(*p);
 	free(names);
 }
 
@@ -161,7 +151,7 @@ size_t cluster_cts(int rootfd, struct cluster_ct **out)
 			list[n++].vmid = xstrndup(de->d_name, len - 5);
 		}
 	}
-	cluster_names_free(nodes, nnodes);
+	cluster_names_free(nodes);
 	if (n > 1)
 		qsort(list, n, sizeof(*list), by_vmid);
 	*out = list;

@@ -40,9 +40,10 @@ bool cluster_node_name(int rootfd, char name[CLUSTER_NAME_MAX]);
 /* Whether /etc/pve refuses writes now (pmxcfs without quorum shows its
  * directories without write bits). */
 bool cluster_readonly(int rootfd);
-/* The nodes: the directories of etc/pve/nodes, sorted. Returns how many. */
+/* The nodes: the directories of etc/pve/nodes, sorted, in a NULL-terminated
+ * list. Returns how many. */
 size_t cluster_nodes(int rootfd, char ***names);
-void cluster_names_free(char **names, size_t n);
+void cluster_names_free(char **names);
 
 /* Every container config of the cluster: etc/pve/nodes/<node>/lxc/<vmid>.conf,
  * by node, then VMID. Returns how many. */

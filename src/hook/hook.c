@@ -51,20 +51,12 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 				"hook: --guard belongs on lxc.hook.pre-start, not mount");
 		return 0;
 	}
-	if (call->type && strcmp(call->type, "pre-start") == 0) {
-		call->kind = HOOK_PRE_START;
+	bool start_host = call->type && strcmp(call->type, "start-host") == 0;
+	if (start_host || (call->type && strcmp(call->type, "pre-start") == 0)) {
+		call->kind = start_host ? HOOK_START_HOST : HOOK_PRE_START;
 		call->config = getenv("LXC_CONFIG_FILE");
-		call->rootfs = getenv("LXC_ROOTFS_PATH");
-		if (!call->config || call->config[0] != '/')
-			return lxgpu_failx(err, EINVAL,
-					   "hook: LXC_CONFIG_FILE is %s, not an absolute path",
-					   call->config ? call->config : "unset");
-		return 0;
-	}
-	if (call->type && strcmp(call->type, "start-host") == 0) {
-		call->kind = HOOK_START_HOST;
-		call->config = getenv("LXC_CONFIG_FILE");
-		call->pid = getenv("LXC_PID");
+		call->rootfs = start_host ? NULL : getenv("LXC_ROOTFS_PATH");
+		call->pid = start_host ? getenv("LXC_PID") : NULL;
 		if (!call->config || call->config[0] != '/')
 			return lxgpu_failx(err, EINVAL,
 					   "hook: LXC_CONFIG_FILE is %s, not an absolute path",

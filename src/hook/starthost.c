@@ -388,8 +388,8 @@ static int connect_monitor(const char *lxcpath, const char *name)
 	return fd;
 }
 
-/* One rule: the request with our credentials (LXC checks them), its data,
- * and LXC's answer, which comes once its main loop runs. */
+/* One rule: the request with our credentials (LXC checks them) and its data,
+ * on a connection of its own; the fd to read LXC's answer from. */
 static int send_rule(const char *lxcpath, const char *name, const char *rule, bool allow)
 {
 	struct lxc_device_item item = { .access = "rwm", .allow = allow };
@@ -415,6 +415,12 @@ static int send_rule(const char *lxcpath, const char *name, const char *rule, bo
 	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
 	    send(fd, &item, sizeof(item), MSG_NOSIGNAL) != (ssize_t)sizeof(item))
 		return -errno;
+	return TAKE_FD(fd);
+}
+
+/* LXC's answer to a request, which comes once its main loop runs. */
+static int answer(int fd)
+{
 	struct lxc_cmd_rsp rsp;
 	ssize_t n;
 	while ((n = recv(fd, &rsp, sizeof(rsp), MSG_WAITALL)) < 0 && errno == EINTR)
@@ -461,11 +467,22 @@ static int queue_rules(const struct hook_call *call, const struct delta *d, stru
 		dup2(null, fd);
 	alarm(60);
 	openlog("lxgpu", LOG_PID, LOG_USER);
+	/* every request queued at once, so that LXC's loop takes them one after
+	 * the other as it starts; then the answers */
 	int failed = 0;
-	for (size_t i = 0; i < d->ndrop_rules + d->nadd_rules; i++) {
+	size_t n = d->ndrop_rules + d->nadd_rules;
+	int *fds = xcalloc(n + 1, sizeof(int));
+	for (size_t i = 0; i < n; i++) {
 		bool allow = i >= d->ndrop_rules;
 		const char *rule = allow ? d->add_rules[i - d->ndrop_rules] : d->drop_rules[i];
-		int r = send_rule(dir, call->name, rule, allow);
+		fds[i] = send_rule(dir, call->name, rule, allow);
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool allow = i >= d->ndrop_rules;
+		const char *rule = allow ? d->add_rules[i - d->ndrop_rules] : d->drop_rules[i];
+		int r = fds[i] < 0 ? fds[i] : answer(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 		if (r < 0) {
 			failed++;
 			syslog(LOG_ERR, "hook %s: start-host: %s rule %s: %s", call->name,

@@ -79,18 +79,14 @@ cleanup() {
 lxc_traps cleanup
 
 # ---------------------------------------------------------------- setup ----
-cat >"$TMP/node1.spec" <<'EOF'
-remove /proc/driver/nvidia/gpus/0000:00:07.0
-remove /sys/bus/pci/devices/0000:00:07.0
-remove /sys/devices/pci0000:00/0000:00:07.0
-line /etc/hostname node1
-EOF
-cat >"$TMP/node2.spec" <<'EOF'
-remove /proc/driver/nvidia/gpus/0000:00:06.0
-remove /sys/bus/pci/devices/0000:00:06.0
-remove /sys/devices/pci0000:00/0000:00:06.0
-line /etc/hostname node2
-EOF
+# node N of the two: two-fake-gpus.spec less the other node's GPU (its PCI
+# address), and its name
+node_spec() { # N OTHER_PCI
+	printf 'remove %s\n' "/proc/driver/nvidia/gpus/$2" "/sys/bus/pci/devices/$2" "/sys/devices/pci0000:00/$2"
+	echo "line /etc/hostname node$1"
+}
+node_spec 1 0000:00:07.0 >"$TMP/node1.spec"
+node_spec 2 0000:00:06.0 >"$TMP/node2.spec"
 for n in 1 2; do
 	"$MKHOST" "$HOSTS/two-fake-gpus.spec" "$TMP/node$n.spec" "$TMP/node$n" >"$TMP/mkhost$n.log" 2>&1 ||
 		{ diag <"$TMP/mkhost$n.log"; bail "mkhost node$n failed"; }
@@ -248,31 +244,28 @@ eq "node2: no /dev/nvidia0" "$(probe "$W/lxc2" "$UNPRIV" /dev/nvidia0)" ENOENT
 stop_ct "$W/lxc2" "$UNPRIV"
 
 # ------------------------------------------------------------ refusals ----
+# refused_on_node2 NAME HOOK REASON: attached on node1 (the caller), moved to
+# node2, lxc-start is refused there, and the container's log has HOOK's
+# REASON (LXC logs what a hook prints at DEBUG); then moved back
+refused_on_node2() {
+	move "$1" "$W/lxc" "$W/lxc2"
+	if start "$N2" "$W/lxc2" "$1"; then
+		not_ok "node2: lxc-start $1 refused ($2)"
+		stop_ct "$W/lxc2" "$1"
+	else ok "node2: lxc-start $1 refused ($2)"; fi
+	eq "node2: $2's reason in the container's log" \
+		"$(sed -n "s/^.* $2 produced output: //p" "$W/logs/$1.log" | tr -d '\n')" "lxgpu: hook $1: refused: $3"
+	move "$1" "$W/lxc2" "$W/lxc"
+}
 echo "# $UUIDCT: bound by UUID with --guard, moved to node2"
 lx "$N1" attach "$UUIDCT" --gpu 0 --guard
 ran "attach $UUIDCT --gpu 0 --guard: exit 0" 0
-move "$UUIDCT" "$W/lxc" "$W/lxc2"
-if start "$N2" "$W/lxc2" "$UUIDCT"; then
-	not_ok "node2: lxc-start $UUIDCT refused"
-	stop_ct "$W/lxc2" "$UUIDCT"
-else ok "node2: lxc-start $UUIDCT refused"; fi
-why=$(sed -n 's/^.* pre-start produced output: //p' "$W/logs/$UUIDCT.log" | tr -d '\n')
-eq "node2: the reason in the container's log" "$why" \
-	"lxgpu: hook $UUIDCT: refused: GPU $U0 is not on this node: start the container on the node that has it, or give it one of this node's with lxgpu attach $UUIDCT"
-move "$UUIDCT" "$W/lxc2" "$W/lxc"
-
+refused_on_node2 "$UUIDCT" pre-start \
+	"GPU $U0 is not on this node: start the container on the node that has it, or give it one of this node's with lxgpu attach $UUIDCT"
 echo "# $PRIV with map:only1 (no GPU of node2's), moved to node2"
 lx "$N1" attach "$PRIV" --gpu map:only1
 ran "attach $PRIV --gpu map:only1: exit 0" 0
-move "$PRIV" "$W/lxc" "$W/lxc2"
-if start "$N2" "$W/lxc2" "$PRIV"; then
-	not_ok "node2: lxc-start refused (the mapping has no node2 GPU)"
-	stop_ct "$W/lxc2" "$PRIV"
-else ok "node2: lxc-start refused (the mapping has no node2 GPU)"; fi
-why=$(sed -n 's/^.* start-host produced output: //p' "$W/logs/$PRIV.log" | tr -d '\n')
-eq "node2: start-host's reason in the log" "$why" \
-	"lxgpu: hook $PRIV: refused: --gpu map:only1: the mapping has no GPU of node node2 (its nodes: node1)"
-move "$PRIV" "$W/lxc2" "$W/lxc"
+refused_on_node2 "$PRIV" start-host "--gpu map:only1: the mapping has no GPU of node node2 (its nodes: node1)"
 
 cleanup
 eq "after the test: no /dev/nvidia* on the host" "$(compgen -G '/dev/nvidia*' | paste -sd ' ')" ""

@@ -84,6 +84,21 @@ static void test_mappings(void **state)
 	maps_free(&m2);
 	maps_free(&m);
 
+	struct gpu_map_entry e;
+	assert_int_equal(map_entry_parse("gpu=0000:41:00.0,node=b", &e, &err), 0);
+	assert_string_equal(e.node, "b");
+	map_entry_free(&e);
+	assert_true(map_entry_parse("node=b,node=c,gpu=0000:41:00.0", &e, &err) < 0);
+	assert_true(map_name_valid("ml"));
+	assert_false(map_name_valid("0123456789012345678901234567890123"));
+}
+
+/* What the file must not say: each refused, naming its line. */
+static void test_mapping_refusals(void **state)
+{
+	struct gpu_maps m;
+	struct lxgpu_err err = { 0 };
+	(void)state;
 	static const char *const bad[] = {
 		"ml node=pve1\n",                                         /* no gpu= */
 		"ml node=pve1,gpu=GPU-1234\n",                            /* not a UUID */
@@ -98,13 +113,6 @@ static void test_mappings(void **state)
 		assert_true(maps_parse(bad[i], strlen(bad[i]), &m, &err) < 0);
 		assert_non_null(strstr(err.msg, "mappings.cfg line"));
 	}
-	struct gpu_map_entry e;
-	assert_int_equal(map_entry_parse("gpu=0000:41:00.0,node=b", &e, &err), 0);
-	assert_string_equal(e.node, "b");
-	map_entry_free(&e);
-	assert_true(map_entry_parse("node=b,node=c,gpu=0000:41:00.0", &e, &err) < 0);
-	assert_true(map_name_valid("ml"));
-	assert_false(map_name_valid("0123456789012345678901234567890123"));
 }
 
 /* A record's items as given: model=, any, map: round-trip. */
@@ -146,16 +154,15 @@ static void test_record_items(void **state)
 /* Which GPU each takes: on three GPUs, two of one model. */
 static void test_select(void **state)
 {
-	(void)state;
-	struct lxgpu_inventory inv;
-	struct lxgpu_err err = { 0 };
 	struct plan_pick picks[3];
+	struct lxgpu_inventory inv = { 0 };
+	struct lxgpu_err err = { 0 };
+	(void)state;
 	static const char *const models[] = { "NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3",
 					      "NVIDIA H100 80GB HBM3" };
 	static const char *const uuids[] = { "GPU-00000000-0000-4000-8000-000000000000",
 					     "GPU-00000000-0000-4000-8000-000000000001",
 					     "GPU-00000000-0000-4000-8000-000000000002" };
-	memset(&inv, 0, sizeof(inv));
 	for (int i = 0; i < 3; i++) {
 		struct lxgpu_gpu *g = inv_add_gpu(&inv);
 		g->index = i;
@@ -206,9 +213,8 @@ static void test_select(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_selectors),
-		cmocka_unit_test(test_mappings),
-		cmocka_unit_test(test_record_items),
+		cmocka_unit_test(test_selectors),        cmocka_unit_test(test_mappings),
+		cmocka_unit_test(test_mapping_refusals), cmocka_unit_test(test_record_items),
 		cmocka_unit_test(test_select),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
