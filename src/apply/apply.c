@@ -157,11 +157,27 @@ int apply_file(int dirfd, const char *file, const char *shown, const char *text,
 	return 0;
 }
 
+/* A Proxmox config while pmxcfs has no quorum: its directories show no write
+ * bit and every write fails (cluster/cluster.h); refused before anything is
+ * written, the backups too. */
+static int pve_writable(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
+{
+	struct stat st;
+	struct lxgpu_err ignored = { 0 };
+	if (ct->format == CONF_PVE && fs_lstat_in(rootfd, "etc/pve/.", &st, &ignored) == 0 &&
+	    (st.st_mode & 0222) == 0)
+		return lxgpu_failx(err, EROFS,
+				   "/etc/pve is read-only (this node has no quorum): nothing changed");
+	return 0;
+}
+
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
 		const char *new_text, size_t newlen, struct lxgpu_err *err)
 {
 	int r;
 
+	if ((r = pve_writable(rootfd, ct, err)) < 0)
+		return r;
 	if (newlen > CONF_MAX)
 		return lxgpu_failx(err, EFBIG, "%s would grow past %u bytes", ct->path, CONF_MAX);
 	/* an empty config is the one detach gives back where attach found one */
@@ -191,6 +207,8 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 	size_t blen, alen, clen;
 	int r;
 
+	if ((r = pve_writable(rootfd, ct, err)) < 0)
+		return r;
 	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, err);
 	if (state < 0 || fs_read_child(state, before_name, CONF_MAX, &before, &blen, err) < 0 ||
 	    fs_read_child(state, after_name, CONF_MAX, &after, &alen, err) < 0) {

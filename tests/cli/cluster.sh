@@ -318,6 +318,16 @@ unchanged "read-only: mappings unchanged" "$SHARED/lxgpu/mappings.cfg" "$maps"
 lx pve3 map rm ml
 eq "read-only: map rm says so" "$rc: $err" \
 	"1: lxgpu: map rm: /etc/pve is read-only (this node has no quorum): nothing changed"
+c104=$(sha "$(conf pve3 104)")
+lx pve3 attach 104 --gpu "model=NVIDIA GeForce"
+eq "read-only: attach says so in one line" "$rc: $err" \
+	"1: lxgpu: attach 104: /etc/pve is read-only (this node has no quorum): nothing changed"
+lx pve3 detach 104
+eq "read-only: detach too" "$rc: $err" \
+	"1: lxgpu: detach 104: /etc/pve is read-only (this node has no quorum): nothing changed"
+unchanged "read-only: CT 104's config unchanged" "$(conf pve3 104)" "$c104"
+lx pve3 check 104
+eq "read-only: check still reads" "$rc" 0
 echo "00000000-0000-4000-8000-0000000000ee" >"$P3/proc/sys/kernel/random/boot_id"
 lx pve3 sync --all --json
 eq "read-only: sync does not publish" "$(jqr '"\(.pve_readonly) \(.published)"')" "true false"
