@@ -166,8 +166,9 @@ static int pve_writable(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err 
 	struct lxgpu_err ignored = { 0 };
 	if (ct->format == CONF_PVE && fs_lstat_in(rootfd, "etc/pve/.", &st, &ignored) == 0 &&
 	    (st.st_mode & 0222) == 0)
-		return lxgpu_failx(err, EROFS,
-				   "/etc/pve is read-only (this node has no quorum): nothing changed");
+		return lxgpu_failx(
+			err, EROFS,
+			"/etc/pve is read-only (this node has no quorum): nothing changed");
 	return 0;
 }
 

@@ -271,7 +271,8 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 		if ((r = apply_write(cli->rootfd, &ch->ct, ch->old_text, ch->old_len, ch->new_text,
 				     ch->new_len, &err)) < 0) {
 			if (err.code == EROFS) /* the command and CT: nothing else says them */
-				lxgpu_wrap(&err, "%s %s", cli->cmd ? cli->cmd->name : "", ch->ct.id);
+				lxgpu_wrap(&err, "%s %s", cli->cmd ? cli->cmd->name : "",
+					   ch->ct.id);
 			return cli_fail(&err);
 		}
 		apply_log(cli->rootfd, "%s %s %s: %zu lines added, %zu removed%s%s", verb,
