@@ -321,14 +321,10 @@ static enum pt_status judge_record(const struct pt_config *pt, const struct pt_e
 			if (plan_selector_floating(pt->record.devices[r])) {
 				/* resolved on the node where it starts: model= and any
 				 * here too (map: needs the mappings: sync says) */
-				struct lxgpu_err err = { 0 };
-				const char *one[] = { pt->record.devices[r] };
-				struct plan_pick *picks = calloc(inv->ngpus + 1, sizeof(*picks));
-				bool bad = picks && strncmp(one[0], "map:", 4) != 0 &&
-					   plan_select(inv, one, 1, NULL, picks, &err) < 0;
-				free(picks);
-				if (bad) {
-					snprintf(msg, size, "%s", err.msg);
+				if (strncmp(pt->record.devices[r], "map:", 4) != 0 &&
+				    !plan_gpu_of(inv, pt->record.devices[r], NULL)) {
+					snprintf(msg, size, "no GPU here for %s",
+						 pt->record.devices[r]);
 					return PT_BAD;
 				}
 			} else if (!lxgpu_gpu_find(inv, pt->record.devices[r])) {

@@ -278,18 +278,10 @@ void plan_domain(const struct lxgpu_inventory *inv, char *const *ids, size_t n,
 		 struct ct_domain *out)
 {
 	memset(out, 0, sizeof(*out));
-	_cleanup_free_ struct plan_pick *picks = xcalloc(inv->ngpus + 1, sizeof(*picks));
 	for (size_t i = 0; i < n; i++) {
-		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, ids[i]);
-		struct lxgpu_err ignored = { 0 };
-		const char *one[] = { ids[i] };
+		const struct lxgpu_gpu *g = plan_gpu_of(inv, ids[i], NULL);
 		if (g)
 			add_domain(out, inv, g);
-		else if (plan_selector_floating(ids[i]) && strncmp(ids[i], "map:", 4) != 0 &&
-			 plan_select(inv, one, 1, NULL, picks, &ignored) == 0)
-			for (size_t k = 0; k < inv->ngpus; k++)
-				if (picks[k].selected)
-					add_domain(out, inv, &inv->gpus[k]);
 	}
 }
 

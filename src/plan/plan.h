@@ -106,6 +106,10 @@ int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors,
 bool plan_selector_valid(const char *sel);
 /* Whether it is node-independent: model=NAME, any, map:NAME. */
 bool plan_selector_floating(const char *sel);
+/* The GPU a record item takes here on its own (an id: lxgpu_gpu_find; model=,
+ * any, map: as plan_select resolves it), NULL when none. */
+const struct lxgpu_gpu *plan_gpu_of(const struct lxgpu_inventory *inv, const char *item,
+				    const struct plan_where *where);
 /* Whether a model matches model=NAME's NAME (the rule above). */
 bool plan_model_matches(const char *model, const char *name);
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xalloc.h"
+
 /* "GPU-…/2/0" -> base length and gi 2, ci 0; the whole selector when it has
  * no MIG part (gi, ci -1). False when the MIG part is malformed. */
 static bool split_mig(const char *sel, size_t *base, int *gi, int *ci)
@@ -272,4 +274,21 @@ int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors,
 		    (r = select_floating(inv, selectors[s], where, picks, err)) < 0)
 			return r;
 	return 0;
+}
+
+const struct lxgpu_gpu *plan_gpu_of(const struct lxgpu_inventory *inv, const char *item,
+				    const struct plan_where *where)
+{
+	struct lxgpu_err ignored = { 0 };
+	if (!plan_selector_floating(item))
+		return lxgpu_gpu_find(inv, item);
+	struct plan_pick *picks = xcalloc(inv->ngpus + 1, sizeof(*picks));
+	const char *one[] = { item };
+	const struct lxgpu_gpu *g = NULL;
+	if (plan_select(inv, one, 1, where, picks, &ignored) == 0)
+		for (size_t i = 0; i < inv->ngpus && !g; i++)
+			if (picks[i].selected)
+				g = &inv->gpus[i];
+	free(picks);
+	return g;
 }
