@@ -54,6 +54,8 @@ have() { [ -f "$1" ] || { echo "package: $1 is not installed"; exit 1; }; echo "
 have "$(man -w lxgpu)"
 have /usr/share/bash-completion/completions/lxgpu
 have /lib/systemd/system/lxgpu-sync.service
+have /lib/systemd/system/lxgpu-sync-quorum.service
+have /usr/share/lxgpu/start-host.conf
 
 # removal with a container that runs lxgpu's hook: refused while its config
 # cannot be edited (over the 1 MiB lxgpu edits), then the hook line taken

@@ -286,11 +286,35 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	return 0;
 }
 
+/* A Proxmox config while pmxcfs has no quorum: its directories show no write
+ * bit and every write fails (cluster/cluster.h); refused before anything is
+ * written, the backups too. */
+static int pve_writable(const struct lxgpu_ct *ct, struct lxgpu_err *err)
+{
+	struct stat st;
+	/* the config's own directory (pmxcfs shows every one 0555 then): one
+	 * fstat of the fd sync holds anyway */
+	if (ct->format == CONF_PVE && fstatat(ct->dirfd, "", &st, AT_EMPTY_PATH) == 0 &&
+	    (st.st_mode & 0222) == 0)
+		return lxgpu_failx(
+			err, EROFS,
+			"/etc/pve is read-only (this node has no quorum): nothing changed");
+	return 0;
+}
+
+int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
+	       mode_t mode, struct lxgpu_err *err)
+{
+	return replace_file(dirfd, file, shown, text, len, mode, true, err);
+}
+
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
 		const char *new_text, size_t newlen, struct lxgpu_err *err)
 {
 	int r;
 
+	if ((r = pve_writable(ct, err)) < 0)
+		return r;
 	if (newlen > CONF_MAX)
 		return lxgpu_failx(err, EFBIG, "%s would grow past %u bytes", ct->path, CONF_MAX);
 	/* an empty config is the one detach gives back where attach found one */
@@ -363,6 +387,8 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 	size_t blen = 0, clen;
 	int r;
 
+	if ((r = pve_writable(ct, err)) < 0)
+		return r;
 	_cleanup_close_ int state = fs_open_in(rootfd, STATE_DIR, O_PATH | O_DIRECTORY, 0, err);
 	if (state < 0) {
 		lxgpu_err_clear(err);

@@ -14,6 +14,7 @@
 #define LXGPU_APPLY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "container/container.h"
 #include "util/err.h"
@@ -29,6 +30,12 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 /* Puts back the config as it was before lxgpu's last change, if the config
  * is still what that change wrote. The lock must be held. */
 int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err);
+/* Writes `file` in dirfd through a temp file in the same directory and a
+ * rename (the MUST rules above; `mode` for a new file, an existing one keeps
+ * its own): also the cluster files of /etc/pve (cluster/). The caller holds
+ * the file's lock. */
+int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
+	       mode_t mode, struct lxgpu_err *err);
 /* One line to the system log (the host's /dev/log, beneath the root). */
 void apply_log(int rootfd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

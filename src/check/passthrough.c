@@ -318,7 +318,16 @@ static enum pt_status judge_record(const struct pt_config *pt, const struct pt_e
 	switch (e->d->rec) {
 	case DL_REC_DEVICES:
 		for (size_t r = 0; r < pt->record.ndevices; r++)
-			if (!lxgpu_gpu_find(inv, pt->record.devices[r])) {
+			if (plan_selector_floating(pt->record.devices[r])) {
+				/* resolved on the node where it starts: model= and any
+				 * here too (map: needs the mappings: sync says) */
+				if (strncmp(pt->record.devices[r], "map:", 4) != 0 &&
+				    !plan_gpu_of(inv, pt->record.devices[r], NULL)) {
+					snprintf(msg, size, "no GPU here for %s",
+						 pt->record.devices[r]);
+					return PT_BAD;
+				}
+			} else if (!lxgpu_gpu_find(inv, pt->record.devices[r])) {
 				snprintf(msg, size, "GPU %s is not on this host",
 					 pt->record.devices[r]);
 				return PT_BAD;

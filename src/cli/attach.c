@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
+#include "cluster/mapping.h"
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
@@ -63,6 +64,11 @@ int cmd_attach(struct cli *cli)
 	};
 	_cleanup_free_ char *hook = hook_command(cli);
 	req.hook_cmd = hook;
+	/* model=, any and map: resolve here as they will where it starts */
+	struct cluster_where where;
+	struct lxgpu_err maps_err = { 0 };
+	cluster_where_load(cli->rootfd, &where, &maps_err);
+	req.where = &where.where;
 	if (!req.privileged) {
 		container_gids(cli, &ch, &req.render_gid, &req.video_gid);
 		/* a root that cannot be read now: the groups attach found before */
@@ -75,10 +81,14 @@ int cmd_attach(struct cli *cli)
 	sync_opts(&ch.inv, cli->prune, &opts);
 	if ((r = plan_build(&ch.inv, &req, &ch.plan, &err)) < 0 ||
 	    (r = sync_plan_edit(&ch.conf, &ch.plan, &opts, &ch.edit, &ch.report, &err)) < 0) {
+		if (maps_err.code && strstr(err.msg, "mappings cannot be read"))
+			lxgpu_wrap(&err, "%s", maps_err.msg);
 		lxgpu_wrap(&err, "attach %s", ch.ct.id);
+		cluster_where_free(&where);
 		change_free(&ch);
 		return cli_fail(&err);
 	}
+	cluster_where_free(&where);
 	r = change_finish(cli, &ch, "attached to", true);
 	change_free(&ch);
 	return r;

@@ -269,8 +269,12 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 		ch->new_text = conf_render(&ch->conf, &ch->edit, &ch->new_len);
 	if (changed && !cli->dry_run) {
 		if ((r = apply_write(cli->rootfd, &ch->ct, ch->old_text, ch->old_len, ch->new_text,
-				     ch->new_len, &err)) < 0)
+				     ch->new_len, &err)) < 0) {
+			if (err.code == EROFS) /* the command and CT: nothing else says them */
+				lxgpu_wrap(&err, "%s %s", cli->cmd ? cli->cmd->name : "",
+					   ch->ct.id);
 			return cli_fail(&err);
+		}
 		apply_log(cli->rootfd, "%s %s %s: %zu lines added, %zu removed%s%s", verb,
 			  ct_label(&ch->ct), ch->ct.id, nadded, ch->report.nremoved,
 			  ch->plan.devices ? ", GPUs " : "",
@@ -353,7 +357,9 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 	return EXIT_OK;
 }
 
-/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts). */
+/* "/usr/bin/lxgpu hook", or with the --sysroot this run has (fake hosts);
+ * not with one from LXGPU_SYSROOT, which LXC's environment then gives the
+ * hook at start (tests/lxc/cluster.sh: two nodes on one machine). */
 char *hook_command(struct cli *cli)
 {
 	char exe[PATH_MAX], root[PATH_MAX];
@@ -362,7 +368,7 @@ char *hook_command(struct cli *cli)
 		snprintf(exe, sizeof(exe), "/usr/bin/lxgpu");
 	else
 		exe[n] = '\0';
-	if (strcmp(cli->sysroot, "/") == 0 || !realpath(cli->sysroot, root))
+	if (strcmp(cli->sysroot, "/") == 0 || cli->sysroot_env || !realpath(cli->sysroot, root))
 		return xasprintf("%s hook", exe);
 	return xasprintf("%s --sysroot %s hook", exe, root);
 }

@@ -5,15 +5,26 @@
 #include "cli/change.h"
 #include "cli/checks.h"
 #include "cli/cli.h"
+#include "cli/cluster_view.h"
+#include "cli/output.h"
+#include "cluster/cluster.h"
 #include "cli/output.h"
 #include "config/idmap.h"
 
 int cmd_check(struct cli *cli)
 {
 	struct change ch;
+	if (cli->node && !cluster_node_valid(cli->node))
+		return cli_error(EXIT_USAGE, "check --node %s: not a node name", cli->node);
 	int r = change_open(cli, &ch, false);
 	if (r >= 0)
 		return r;
+	if (cli->node) {
+		/* another node, from what it published */
+		r = cluster_check_node(cli, &ch, cli->node);
+		change_free(&ch);
+		return r;
+	}
 	struct verdicts v = { .list = json_array(), .color = cli->color, .json = cli->json };
 	if (!cli->json)
 		printf("%s %s (%s): %s, %s\n", ct_label(&ch.ct), ch.ct.id, ch.ct.path,

@@ -44,6 +44,9 @@ enum cli_key {
 	KEY_UNDO,
 	KEY_DRIVER_VERSION,
 	KEY_PRUNE,
+	KEY_CLUSTER,
+	KEY_NODE,
+	KEY_WAIT,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -69,6 +72,7 @@ struct cli_command {
 
 struct cli {
 	const char *sysroot; /* "/" unless --sysroot / LXGPU_SYSROOT */
+	bool sysroot_env;    /* it came from LXGPU_SYSROOT */
 	int rootfd;
 	const char *lxcpath; /* host view; default /var/lib/lxc */
 	bool json, color, quiet;
@@ -95,6 +99,9 @@ struct cli {
 	bool undo;                  /* host prepare --undo */
 	bool prune;                 /* attach, sync --prune: dead rules go */
 	const char *driver_version; /* host install-driver --driver-version V */
+	bool cluster;               /* status --cluster */
+	const char *node;           /* check --node NODE */
+	bool wait;                  /* sync --wait: until /etc/pve is writable */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;
 };
@@ -124,5 +131,6 @@ int cmd_man(struct cli *cli);
 int cmd_complete(struct cli *cli);
 int cmd_host(struct cli *cli);
 int cmd_cdi(struct cli *cli);
+int cmd_map(struct cli *cli);
 
 #endif

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cluster/cluster.h"
+#include "cluster/mapping.h"
 #include "container/container.h"
 #include "util/fs.h"
 #include "inventory/inventory.h"
@@ -143,8 +145,19 @@ static void offer_gpus(const struct line *l)
 	char word[96];
 	int rootfd = open_root(l);
 	offer(l->cur, "all");
+	offer(l->cur, "any");
 	if (rootfd < 0)
 		return;
+	/* the cluster's mappings: map:NAME */
+	struct gpu_maps maps;
+	struct lxgpu_err err = { 0 };
+	if (maps_read(rootfd, &maps, &err) == 0) {
+		for (size_t i = 0; i < maps.n; i++) {
+			snprintf(word, sizeof(word), "map:%s", maps.maps[i].name);
+			offer(l->cur, word);
+		}
+		maps_free(&maps);
+	}
 	lxgpu_inventory_scan(rootfd, &inv);
 	for (size_t i = 0; i < inv.ngpus; i++) {
 		const struct lxgpu_gpu *g = &inv.gpus[i];
@@ -162,6 +175,19 @@ static void offer_gpus(const struct line *l)
 			}
 	}
 	lxgpu_inventory_free(&inv);
+	close(rootfd);
+}
+
+static void offer_nodes(const struct line *l)
+{
+	char **names;
+	int rootfd = open_root(l);
+	if (rootfd < 0)
+		return;
+	size_t n = cluster_nodes(rootfd, &names);
+	for (size_t i = 0; i < n; i++)
+		offer(l->cur, names[i]);
+	cluster_names_free(names);
 	close(rootfd);
 }
 
@@ -190,6 +216,9 @@ static bool offer_value(const struct line *l, const struct cli_option *o)
 		break;
 	case KEY_CT:
 		offer_cts(l);
+		break;
+	case KEY_NODE:
+		offer_nodes(l);
 		break;
 	default:
 		break; /* a path (the shell's own completion) or a free value */

@@ -28,7 +28,9 @@ static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_
 static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
 static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
-static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, KEY_PRUNE, 0 };
+static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, KEY_PRUNE, KEY_WAIT, 0 };
+static const int status_options[] = { KEY_CLUSTER, 0 };
+static const int check_options[] = { KEY_NODE, 0 };
 static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 0 };
 static const int doctor_options[] = { KEY_EXPLAIN, 0 };
 static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
@@ -36,6 +38,9 @@ static const int unhook_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
 static const int host_options[] = { KEY_DRY_RUN, KEY_UNDO, KEY_DRIVER_VERSION, KEY_INSTALLER, 0 };
 
 static const struct cli_command cli_commands[] = {
+	{ "status", cmd_status, "[--cluster]",
+	  "the host's GPUs and every GPU container with its health (lxgpu alone does the same)",
+	  status_options, 0, 0, false },
 	{ "discover", cmd_discover, "",
 	  "the host: GPUs, device nodes, drivers, CUDA version, findings", no_options, 0, 0,
 	  false },
@@ -52,9 +57,10 @@ static const struct cli_command cli_commands[] = {
 	{ "driver", cmd_driver, "CT [--mode bind|copy|install] [--installer FILE.run] [--dry-run]",
 	  "give CT the host's user-space driver, of the kernel module's exact version",
 	  driver_options, 1, 1, false },
-	{ "check", cmd_check, "CT", "host vs container: device rules, nodes, driver version",
-	  no_options, 1, 1, false },
-	{ "sync", cmd_sync, "[CT...|--all] [--prune] [--dry-run]",
+	{ "check", cmd_check, "CT [--node NODE]",
+	  "host vs container: device rules, nodes, driver version; or whether NODE can run it",
+	  check_options, 1, 1, false },
+	{ "sync", cmd_sync, "[CT...|--all] [--prune] [--dry-run] [--wait]",
 	  "bring configs and device nodes back in line with the host", sync_options, 0, 1000,
 	  false },
 	{ "doctor", cmd_doctor, "[CT] [--explain MESSAGE]",
@@ -70,6 +76,10 @@ static const struct cli_command cli_commands[] = {
 	{ "cdi", cmd_cdi, "[CT] [--gpu SEL]... [--dry-run]",
 	  "a CDI spec of the GPUs, for podman, containerd or Docker inside a container",
 	  cdi_options, 0, 1, false },
+	{ "map", cmd_map, "add NAME node=NODE,gpu=GPU... | rm NAME | list",
+	  "named GPU mappings, cluster-wide: --gpu map:NAME takes NAME's GPU of the node where "
+	  "the container starts",
+	  no_options, 1, 64, false },
 	{ "unhook", cmd_unhook, "[CT...|--all] [--dry-run]",
 	  "remove lxgpu's start hooks from the configs (before lxgpu is removed)", unhook_options,
 	  0, 1000, false },
@@ -201,7 +211,7 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 			return cli_error(
 				EXIT_USAGE,
 				"--gpu %s: not an index, a GPU-UUID, a PCI address or all, "
-				"with /GI/CI for one MIG instance",
+				"with /GI/CI for one MIG instance; nor model=NAME, any or map:NAME",
 				arg);
 		if (cli->ngpus == ARRAY_SIZE(cli->gpus))
 			return cli_error(EXIT_USAGE, "--gpu: at most %zu", ARRAY_SIZE(cli->gpus));
@@ -264,6 +274,15 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_PRUNE:
 		cli->prune = true;
+		break;
+	case KEY_CLUSTER:
+		cli->cluster = true;
+		break;
+	case KEY_NODE:
+		cli->node = arg;
+		break;
+	case KEY_WAIT:
+		cli->wait = true;
 		break;
 	case KEY_DRIVER_VERSION:
 		cli->driver_version = arg;
@@ -394,8 +413,10 @@ int main(int argc, char **argv)
 
 	if (!p.sysroot) {
 		const char *env = getenv("LXGPU_SYSROOT");
-		if (env && env[0])
+		if (env && env[0]) {
 			p.sysroot = env;
+			cli.sysroot_env = true;
+		}
 	}
 	if (p.sysroot) {
 		if (p.sysroot[0] == '\0')

@@ -16,7 +16,8 @@ const struct cli_option cli_options[] = {
 	{ "verbose", no_argument, KEY_VERBOSE, NULL, "say more" },
 	{ "gpu", required_argument, KEY_GPU, "SEL",
 	  "a GPU: its index, UUID (GPU-...), PCI address, or all (default); SEL/GI/CI for one MIG "
-	  "instance; repeatable" },
+	  "instance; or one resolved on the node where the container starts: model=NAME, any, "
+	  "map:NAME; repeatable" },
 	{ "style", required_argument, KEY_STYLE, "STYLE",
 	  "Proxmox lines: raw (lxc.* lines), dev (devN) or auto (default)" },
 	{ "wildcard", no_argument, KEY_WILDCARD, NULL,
@@ -44,6 +45,12 @@ const struct cli_option cli_options[] = {
 	{ "prune", no_argument, KEY_PRUNE, NULL,
 	  "also remove rules of majors that no driver registers now (a kernel or driver long "
 	  "gone)" },
+	{ "cluster", no_argument, KEY_CLUSTER, NULL,
+	  "every node of the Proxmox cluster: its published GPUs and its GPU containers" },
+	{ "node", required_argument, KEY_NODE, "NODE",
+	  "whether cluster node NODE can run the container (from its published facts)" },
+	{ "wait", no_argument, KEY_WAIT, NULL,
+	  "while /etc/pve is read-only (no quorum), wait until it is writable, then sync" },
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",

@@ -13,6 +13,7 @@
 #include "inventory/inventory.h"
 #include "check/passthrough.h"
 #include "config/record.h"
+#include "plan/plan.h"
 #include "util/xalloc.h"
 
 static const char *status_name(enum pt_status s)
@@ -51,9 +52,11 @@ static void print_record(const struct pt_config *pt, const struct lxgpu_inventor
 	}
 	printf("lxgpu attached");
 	for (size_t i = 0; i < r->ndevices; i++) {
-		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, r->devices[i]);
+		const struct lxgpu_gpu *g = plan_gpu_of(inv, r->devices[i], NULL);
 		if (g)
 			printf("%s GPU %d (%s)", i ? "," : "", g->index, r->devices[i]);
+		else if (plan_selector_floating(r->devices[i]))
+			printf("%s %s (resolved where it starts)", i ? "," : "", r->devices[i]);
 		else
 			printf("%s %s (not on this host)", i ? "," : "", r->devices[i]);
 	}

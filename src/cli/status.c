@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/change.h"
 #include "cli/checks.h"
+#include "cli/cluster_view.h"
 #include "cli/output.h"
 #include "cli/progress_bar.h"
 #include "config/config.h"
@@ -20,6 +21,7 @@
 #include "util/fs.h"
 #include "inventory/inventory.h"
 #include "check/passthrough.h"
+#include "plan/plan.h"
 #include "util/xalloc.h"
 
 struct ct_status {
@@ -50,9 +52,15 @@ static char *gpus_text(const struct pt_config *pt, const struct lxgpu_inventory 
 {
 	char *s = xstrdup("");
 	for (size_t i = 0; i < pt->record.ndevices; i++) {
-		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, pt->record.devices[i]);
-		char *t = g ? xasprintf("%s%s%d", s, i ? "," : "", g->index)
-			    : xasprintf("%s%s%s (gone)", s, i ? "," : "", pt->record.devices[i]);
+		/* model=, any: the GPU they take here, after their name */
+		const char *item = pt->record.devices[i];
+		const struct lxgpu_gpu *g = plan_gpu_of(inv, item, NULL);
+		char *t = g && plan_selector_floating(item)
+				  ? xasprintf("%s%s%d (%s)", s, i ? "," : "", g->index, item)
+			  : g ? xasprintf("%s%s%d", s, i ? "," : "", g->index)
+			  : plan_selector_floating(item)
+				  ? xasprintf("%s%s%s", s, i ? "," : "", item)
+				  : xasprintf("%s%s%s (gone)", s, i ? "," : "", item);
 		free(s);
 		s = t;
 	}
@@ -341,6 +349,8 @@ int cmd_status(struct cli *cli)
 	struct lxgpu_inventory inv;
 	struct ct_status *cts;
 
+	if (cli->cluster)
+		return cluster_status(cli);
 	lxgpu_inventory_scan(cli->rootfd, &inv);
 	size_t n = scan_containers(cli, &inv, &cts);
 	if (cli->json) {

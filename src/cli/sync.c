@@ -8,13 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply/apply.h"
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
+#include "cli/facts.h"
 #include "cli/output.h"
+#include "cluster/cluster.h"
+#include "cluster/mapping.h"
 #include "cli/progress_bar.h"
 #include "config/idmap.h"
 #include "container/container.h"
@@ -285,9 +289,42 @@ done:
  * refuses every write (pve-docs, pmxcfs). */
 static bool pve_readonly(int rootfd)
 {
-	struct stat st;
+	return cluster_readonly(rootfd);
+}
+
+/* sync --wait: until pmxcfs has quorum (its directories show write bits
+ * again), checked every 5 s; the boot's lxgpu-sync.service has made the
+ * nodes meanwhile (lxgpu-sync-quorum.service runs this). */
+static void wait_writable(struct cli *cli)
+{
+	bool said = false;
+	while (cluster_present(cli->rootfd) && cluster_readonly(cli->rootfd)) {
+		if (!said && !cli->quiet && !cli->json)
+			fprintf(stderr, "lxgpu: sync: /etc/pve is read-only (no quorum yet): "
+					"waiting until it is writable\n");
+		said = true;
+		struct timespec t = { 5, 0 };
+		nanosleep(&t, NULL);
+	}
+}
+
+/* This node's GPUs for the other nodes (facts.h): after the configs, so
+ * that a failure here changes no result. */
+static json_t *publish(struct run *run)
+{
+	struct cli *cli = run->cli;
 	struct lxgpu_err err = { 0 };
-	return fs_lstat_in(rootfd, "etc/pve/lxc/.", &st, &err) == 0 && (st.st_mode & 0222) == 0;
+	if (cli->dry_run)
+		return json_null();
+	int r = facts_publish(cli, &run->inv, &err);
+	if (r == 1)
+		return json_null(); /* not a Proxmox node */
+	if (r < 0 && err.code != EROFS) {
+		/* read-only: the notice above says so already */
+		fprintf(stderr, "lxgpu: sync: publishing this node's GPUs: %s\n", err.msg);
+		run->counts[R_FAILED]++;
+	}
+	return json_boolean(r == 0);
 }
 
 static void make_nodes(struct run *run, json_t *doc)
@@ -369,6 +406,8 @@ int cmd_sync(struct cli *cli)
 		if (!ct_arg_valid(cli->args[i], &why))
 			return cli_error(EXIT_USAGE, "sync %s: %s", cli->args[i], why);
 	}
+	if (cli->wait && !cli->dry_run)
+		wait_writable(cli);
 	json_t *doc = cli->json ? json_object() : NULL;
 	run.results = json_array();
 	lxgpu_inventory_scan(cli->rootfd, &run.inv);
@@ -380,11 +419,16 @@ int cmd_sync(struct cli *cli)
 					 .hook_cmd = NULL };
 	_cleanup_free_ char *hook = hook_command(cli);
 	run.facts.hook_cmd = hook;
+	/* model=, any and map: resolve to this node's GPUs */
+	struct cluster_where where;
+	struct lxgpu_err maps_err = { 0 };
+	cluster_where_load(cli->rootfd, &where, &maps_err);
+	run.facts.where = &where.where;
 	run.pve_readonly = pve_readonly(cli->rootfd);
 	if (run.pve_readonly && !cli->json)
 		fprintf(stderr,
 			"lxgpu: sync: /etc/pve is read-only (no quorum yet): device nodes %s, "
-			"Proxmox configs not synced\n",
+			"Proxmox configs not synced, this node's GPUs not published\n",
 			cli->dry_run ? "checked" : "made");
 	if (cli->all) {
 		nids = ct_list(cli->rootfd, cli->lxcpath, &ids);
@@ -394,6 +438,8 @@ int cmd_sync(struct cli *cli)
 	for (size_t i = 0; i < nids; i++)
 		sync_one(&run, cli->all ? ct_id(&ids, i) : cli->args[i]);
 	ct_ids_free(&ids);
+	cluster_where_free(&where);
+	json_t *published = publish(&run);
 	int code = run.counts[R_FAILED]                  ? EXIT_FAILED
 		   : run.counts[R_WOULD] && cli->dry_run ? EXIT_DRIFT
 							 : EXIT_OK;
@@ -405,10 +451,12 @@ int cmd_sync(struct cli *cli)
 			json_boolean(cli->dry_run ? run.counts[R_WOULD] > 0
 						  : run.counts[R_CHANGED] > 0 || run.nodes_made));
 		json_object_set_new(doc, "pve_readonly", json_boolean(run.pve_readonly));
+		json_object_set_new(doc, "published", published);
 		json_object_set_new(doc, "results", run.results);
 		print_json(doc);
 	} else {
 		json_decref(run.results);
+		json_decref(published);
 		if (!cli->quiet)
 			printf("%zu in line, %zu %s, %zu failed\n", run.counts[R_IN_LINE],
 			       run.counts[cli->dry_run ? R_WOULD : R_CHANGED],

@@ -231,6 +231,15 @@ static bool runs_lxgpu(const char *v)
 	return (size_t)(v + n - base) == 5 && strncmp(base, "lxgpu", 5) == 0;
 }
 
+/* lxgpu's start-host hook as a Proxmox config gives it: lxc.include of
+ * ".../lxgpu/start-host.conf" (pve-container drops lxc.hook.start-host). */
+static bool lxgpu_include(const char *v)
+{
+	static const char tail[] = "/lxgpu/start-host.conf";
+	size_t n = strlen(v), t = sizeof(tail) - 1;
+	return v[0] == '/' && n > t && strcmp(v + n - t, tail) == 0;
+}
+
 /* lxc.cgroup2.devices.allow|deny, and the cgroup v1 keys (legacy). */
 static bool rule_key(const char *k, bool *legacy, bool *deny)
 {
@@ -278,6 +287,8 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 		} else if (strcmp(k, "lxc.environment") == 0 ||
 			   strcmp(k, "lxc.environment.runtime") == 0) {
 			scan_env(out, i, v);
+		} else if (strcmp(k, "lxc.include") == 0 && lxgpu_include(v)) {
+			add(out, i, DL_HOOK)->value = xstrdup(v);
 		} else if (starts(k, "lxc.hook.")) {
 			if (runs_lxgpu(v))
 				add(out, i, DL_HOOK)->value = xstrdup(v);
@@ -319,6 +330,8 @@ bool dl_rule_dead(const struct dl_entry *x, const unsigned *live, size_t nlive)
 
 const char *dl_hook_name(const struct conf *c, const struct dl_entry *e)
 {
+	if (strcmp(c->lines[e->line].key, "lxc.include") == 0)
+		return "start-host"; /* lxgpu's include names that hook */
 	return c->lines[e->line].key + strlen("lxc.hook.");
 }
 

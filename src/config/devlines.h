@@ -16,7 +16,8 @@ enum dl_kind {
 	DL_MOUNT,  /* lxc.mount.entry */
 	DL_DEV,    /* Proxmox devN */
 	DL_RECORD, /* lxc.environment: LXGPU_...=: lxgpu's record */
-	DL_HOOK,   /* an lxc.hook.* line that runs lxgpu */
+	DL_HOOK,   /* an lxc.hook.* line that runs lxgpu, or lxc.include of lxgpu's
+		    * start-host.conf (Proxmox) */
 	DL_OTHER,  /* another tool's GPU line: NVIDIA_VISIBLE_DEVICES=, LXC's nvidia hook */
 };
 

@@ -276,10 +276,11 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 		if (x->kind == DL_OTHER) {
 			keep_other(rep, c, x->line);
 		} else if (x->kind == DL_HOOK) {
-			/* the pre-start and post-stop hooks are attach's; the mount hook
-			 * is `driver`'s to keep */
+			/* the pre-start, post-stop and start-host hooks are attach's; the
+			 * mount hook is `driver`'s to keep */
 			const char *hook = dl_hook_name(c, x);
-			if (strcmp(hook, "pre-start") == 0 || strcmp(hook, "post-stop") == 0)
+			if (strcmp(hook, "pre-start") == 0 || strcmp(hook, "post-stop") == 0 ||
+			    strcmp(hook, "start-host") == 0)
 				report_remove(rep, e, x->line, EDIT_OURS);
 		} else if (x->kind == DL_RECORD || record_owns(&old, c, x)) {
 			report_remove(rep, e, x->line, EDIT_OURS);

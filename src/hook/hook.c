@@ -51,10 +51,12 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 				"hook: --guard belongs on lxc.hook.pre-start, not mount");
 		return 0;
 	}
-	if (call->type && strcmp(call->type, "pre-start") == 0) {
-		call->kind = HOOK_PRE_START;
+	bool start_host = call->type && strcmp(call->type, "start-host") == 0;
+	if (start_host || (call->type && strcmp(call->type, "pre-start") == 0)) {
+		call->kind = start_host ? HOOK_START_HOST : HOOK_PRE_START;
 		call->config = getenv("LXC_CONFIG_FILE");
-		call->rootfs = getenv("LXC_ROOTFS_PATH");
+		call->rootfs = start_host ? NULL : getenv("LXC_ROOTFS_PATH");
+		call->pid = start_host ? getenv("LXC_PID") : NULL;
 		if (!call->config || call->config[0] != '/')
 			return lxgpu_failx(err, EINVAL,
 					   "hook: LXC_CONFIG_FILE is %s, not an absolute path",
@@ -71,7 +73,8 @@ int hook_parse(int nargs, char **args, struct hook_call *call, struct lxgpu_err 
 	}
 	return lxgpu_failx(err, EINVAL,
 			   "hook: must run as lxc.hook.mount, lxc.hook.pre-start or "
-			   "lxc.hook.post-stop (got %s)",
+			   "lxc.hook.post-stop (got %s), or as lxc.hook.start-host for a "
+			   "model=, any or map: selection",
 			   call->type ? call->type : "no hook type");
 }
 
@@ -117,6 +120,8 @@ int hook_run(int hostroot, const struct hook_call *call, struct hook_result *res
 		return hook_pre_start(hostroot, call, res, err);
 	case HOOK_POST_STOP:
 		return hook_post_stop(hostroot, call, err);
+	case HOOK_START_HOST:
+		return hook_start_host(hostroot, call, res, err);
 	}
 	return lxgpu_failx(err, EINVAL, "hook: unknown kind");
 }

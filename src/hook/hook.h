@@ -4,7 +4,10 @@
  * - from lxc.hook.pre-start: makes the nodes an unprivileged container gets
  *   with its own group (hook/start.c), and with --guard checks the container
  *   against the host of the node it starts on: refuses a start that would
- *   fail, repairs missing NVIDIA nodes.
+ *   fail, repairs missing NVIDIA nodes;
+ * - from lxc.hook.start-host, for a model=, any or map: selection: gives the
+ *   container this node's GPU's rules and nodes for this start
+ *   (hook/starthost.c).
  *
  * MUST rules (tests/cli/driver.sh, tests/cli/hook.sh and tests/lxc/ check them):
  * - check how it was called before doing anything: section "lxc", type
@@ -28,13 +31,14 @@
 
 #include <stdbool.h>
 
-enum hook_type { HOOK_MOUNT, HOOK_PRE_START, HOOK_POST_STOP };
+enum hook_type { HOOK_MOUNT, HOOK_PRE_START, HOOK_POST_STOP, HOOK_START_HOST };
 
 struct hook_call {
 	const char *name, *section, *type; /* hook version 0: argv; version 1: LXC_HOOK_* */
 	enum hook_type kind;
 	const char *rootfs; /* mount: LXC_ROOTFS_MOUNT; pre-start: LXC_ROOTFS_PATH, may be NULL */
-	const char *config; /* pre-start: LXC_CONFIG_FILE, host view */
+	const char *config; /* pre-start, start-host: LXC_CONFIG_FILE, host view */
+	const char *pid;    /* start-host: LXC_PID, the container's init */
 	bool guard;         /* --guard */
 	bool real_host;     /* no --sysroot: modprobe may run */
 };
@@ -55,5 +59,17 @@ int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_resul
 		   struct lxgpu_err *err);
 /* post-stop: the tmpfs pre-start mounted for the container's nodes goes. */
 int hook_post_stop(int hostroot, const struct hook_call *call, struct lxgpu_err *err);
+/* start-host: a node-independent selection's rules and nodes on this node
+ * (hook/starthost.c). */
+int hook_start_host(int hostroot, const struct hook_call *call, struct hook_result *res,
+		    struct lxgpu_err *err);
+/* The plan of a config whose record is node-independent (*floating), on this
+ * node's inventory with the cluster's mappings; nothing when it is not. */
+struct conf;
+struct lxgpu_inventory;
+struct lxgpu_plan;
+int hook_resolve(int hostroot, const char *name, const struct conf *c,
+		 const struct lxgpu_inventory *inv, struct lxgpu_plan *plan, bool *floating,
+		 struct lxgpu_err *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include "inventory/inventory.h"
 #include "nodes/nodes.h"
 #include "check/passthrough.h"
+#include "plan/plan.h"
 #include "util/xalloc.h"
 
 struct start {
@@ -81,13 +82,21 @@ static int repair_host_nodes(struct start *st, struct hook_result *res, struct l
 	return r;
 }
 
-/* Every GPU the config records is on this node. */
-static int judge_gpus(const struct start *st, struct lxgpu_err *err)
+/* Every GPU the config records is on this node; a model=, any or map:
+ * selection resolves here (the start-host hook then gives its lines). */
+static int judge_gpus(const struct start *st, bool *floating, struct lxgpu_err *err)
 {
+	struct lxgpu_plan plan;
 	if (st->pt.record_error)
 		return lxgpu_failx(err, EINVAL, "%s", st->pt.record_error);
+	int r = hook_resolve(st->hostroot, st->call->name, &st->conf, &st->inv, &plan, floating,
+			     err);
+	plan_free(&plan);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < st->pt.record.ndevices; i++)
-		if (!lxgpu_gpu_find(&st->inv, st->pt.record.devices[i]))
+		if (!plan_selector_floating(st->pt.record.devices[i]) &&
+		    !lxgpu_gpu_find(&st->inv, st->pt.record.devices[i]))
 			return lxgpu_failx(err, ENODEV,
 					   "GPU %s is not on this node: start the container on "
 					   "the node that has it, or give it one of this node's "
@@ -303,9 +312,13 @@ int hook_pre_start(int hostroot, const struct hook_call *call, struct hook_resul
 		return lxgpu_wrap(err, "hook %s: %s", call->name, call->config);
 	}
 	rescan(&st);
+	bool floating = false;
 	if (call->guard) {
-		if ((r = repair_host_nodes(&st, res, err)) < 0 || (r = judge_gpus(&st, err)) < 0 ||
-		    (r = judge_lines(&st, err)) < 0 || (r = judge_driver(&st, err)) < 0) {
+		/* a node-independent selection's lines are start-host's to set right */
+		if ((r = repair_host_nodes(&st, res, err)) < 0 ||
+		    (r = judge_gpus(&st, &floating, err)) < 0 ||
+		    (!floating && (r = judge_lines(&st, err)) < 0) ||
+		    (r = judge_driver(&st, err)) < 0) {
 			start_free(&st);
 			return lxgpu_wrap(err, "hook %s: refused", call->name);
 		}

@@ -17,146 +17,6 @@ const char *plan_style_name(enum lxgpu_style s)
 	return record_style_name(s);
 }
 
-/* "GPU-…/2/0" -> base length and gi 2, ci 0; the whole selector when it has
- * no MIG part (gi, ci -1). False when the MIG part is malformed. */
-static bool split_mig(const char *sel, size_t *base, int *gi, int *ci)
-{
-	const char *slash = strchr(sel, '/');
-	unsigned g, c;
-	int end = 0;
-	*gi = *ci = -1;
-	*base = slash ? (size_t)(slash - sel) : strlen(sel);
-	if (!slash)
-		return true;
-	if (sscanf(slash, "/%3u/%3u%n", &g, &c, &end) != 2 || slash[end] != '\0' ||
-	    !isdigit((unsigned char)slash[1]))
-		return false;
-	*gi = (int)g;
-	*ci = (int)c;
-	return true;
-}
-
-bool plan_selector_valid(const char *sel)
-{
-	char pci[32], base[64];
-	size_t len;
-	int gi, ci;
-	if (strcmp(sel, "all") == 0)
-		return true;
-	if (!split_mig(sel, &len, &gi, &ci) || len >= sizeof(base) ||
-	    (gi >= 0 && len == 3 && strncmp(sel, "all", 3) == 0))
-		return false;
-	snprintf(base, sizeof(base), "%.*s", (int)len, sel);
-	sel = base;
-	if (strncmp(sel, "GPU-", 4) == 0)
-		return strlen(sel) == 40;
-	if (pci_addr_parse(sel, strlen(sel), pci))
-		return true;
-	if (!*sel || strlen(sel) > 3)
-		return false;
-	for (const char *p = sel; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return false;
-	return true;
-}
-
-static void list_gpus(const struct lxgpu_inventory *inv, char *buf, size_t size)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < inv->ngpus && used < size; i++) {
-		int n = snprintf(buf + used, size - used, "%s%d %s", i ? ", " : "",
-				 inv->gpus[i].index, inv->gpus[i].pci);
-		used += n > 0 ? (size_t)n : 0;
-	}
-	if (inv->ngpus == 0)
-		snprintf(buf, size, "none");
-}
-
-static const struct lxgpu_mig *mig_instance(const struct lxgpu_gpu *g, int gi, int ci)
-{
-	for (size_t m = 0; m < g->nmig; m++)
-		if (g->mig[m].gi == gi && g->mig[m].ci == ci)
-			return &g->mig[m];
-	return NULL;
-}
-
-/* "GI 2 CI 0, GI 3 CI 0": the GPU's compute instances, or "not in MIG mode". */
-static void mig_list(const struct lxgpu_gpu *g, char *buf, size_t size)
-{
-	size_t used = 0;
-	snprintf(buf, size, "it is not in MIG mode");
-	for (size_t m = 0; m < g->nmig && used < size; m++) {
-		if (g->mig[m].ci < 0)
-			continue;
-		int w = snprintf(buf + used, size - used, "%s%d/%d",
-				 used ? ", " : "instances: ", g->mig[m].gi, g->mig[m].ci);
-		used += w > 0 ? (size_t)w : 0;
-	}
-}
-
-int plan_select(const struct lxgpu_inventory *inv, const char *const *selectors, size_t n,
-		struct plan_pick *picks, struct lxgpu_err *err)
-{
-	char known[512];
-	for (size_t i = 0; i < inv->ngpus; i++)
-		picks[i] = (struct plan_pick){ false, -1, -1 };
-	for (size_t s = 0; s < n || (n == 0 && s == 0); s++) {
-		const char *whole = n ? selectors[s] : "all";
-		char pci[32], sel[64];
-		size_t len;
-		int gi, ci;
-		if (!split_mig(whole, &len, &gi, &ci) || len >= sizeof(sel))
-			return lxgpu_failx(err, EINVAL, "--gpu %s: not a GPU selector", whole);
-		snprintf(sel, sizeof(sel), "%.*s", (int)len, whole);
-		bool found = false, is_pci = pci_addr_parse(sel, strlen(sel), pci);
-
-		for (size_t i = 0; i < inv->ngpus; i++) {
-			const struct lxgpu_gpu *g = &inv->gpus[i];
-			char index[16];
-			snprintf(index, sizeof(index), "%d", g->index);
-			if (strcmp(sel, "all") == 0) {
-				/* "all" means every GPU a container can use */
-				if (g->usable)
-					picks[i] = (struct plan_pick){ true, -1, -1 };
-				found |= g->usable;
-			} else if ((g->uuid && strcasecmp(sel, g->uuid) == 0) ||
-				   (is_pci && strcmp(pci, g->pci) == 0) ||
-				   strcmp(sel, index) == 0) {
-				found = true;
-				if (gi >= 0 && !mig_instance(g, gi, ci)) {
-					char list[256];
-					mig_list(g, list, sizeof(list));
-					return lxgpu_failx(err, ENODEV,
-							   "--gpu %s: GPU %d has no MIG instance "
-							   "GI %d CI %d (%s)",
-							   whole, g->index, gi, ci, list);
-				}
-				/* the whole GPU wins over one of its instances */
-				if (!picks[i].selected || gi < 0)
-					picks[i] = (struct plan_pick){ true, gi, ci };
-				else if (picks[i].gi >= 0 &&
-					 (picks[i].gi != gi || picks[i].ci != ci))
-					return lxgpu_failx(err, EINVAL,
-							   "--gpu %s: one MIG instance per GPU "
-							   "(GPU %d already has GI %d CI %d)",
-							   whole, g->index, picks[i].gi,
-							   picks[i].ci);
-			}
-		}
-		if (!found) {
-			list_gpus(inv, known, sizeof(known));
-			if (strcmp(sel, "all") == 0)
-				return lxgpu_failx(err, ENODEV,
-						   "no GPU that a container can use (GPUs: %s)",
-						   known);
-			return lxgpu_failx(err, ENODEV, "--gpu %s: no such GPU (GPUs: %s)", whole,
-					   known);
-		}
-	}
-	return 0;
-}
-
 static bool has_node(const struct lxgpu_plan *p, const struct lxgpu_node *n)
 {
 	for (size_t i = 0; i < p->nnodes; i++)
@@ -302,6 +162,12 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 		unsigned mode = p->nodes[i].node->mode;
 		needs_group |= (((mode >> 3) & 7) & ~(mode & 7)) != 0;
 	}
+	if (p->floating && req->format == CONF_PVE && req->style == LXGPU_STYLE_DEV)
+		return lxgpu_failx(
+			err, EINVAL,
+			"--style dev: a model=, any or map: selection is resolved where the "
+			"container starts, after Proxmox has turned devN into rules: use "
+			"--style raw");
 	if (req->format == CONF_LXC) {
 		if (req->style == LXGPU_STYLE_DEV)
 			return lxgpu_failx(
@@ -326,7 +192,7 @@ static int choose_style(struct lxgpu_plan *p, const struct plan_request *req, st
 		/* devN stops the start when a node is missing: NVIDIA's appear on first
 		 * use unless lxgpu's boot unit creates them (pve-container's update_lxc_config). */
 		bool dev_ok = req->dev_supported && (!nvidia || req->nodes_guaranteed) &&
-			      !req->resets_devices;
+			      !req->resets_devices && !p->floating;
 		p->style = dev_ok ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
 	}
 	if (p->style == LXGPU_STYLE_RAW && !req->privileged && needs_group) {
@@ -413,7 +279,7 @@ void plan_domain(const struct lxgpu_inventory *inv, char *const *ids, size_t n,
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
-		const struct lxgpu_gpu *g = lxgpu_gpu_find(inv, ids[i]);
+		const struct lxgpu_gpu *g = plan_gpu_of(inv, ids[i], NULL);
 		if (g)
 			add_domain(out, inv, g);
 	}
@@ -461,8 +327,10 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 	out->video_gid = req->video_gid;
 	if (req->guard && !req->hook_cmd)
 		return lxgpu_failx(err, EINVAL, "--guard: no hook command to write");
-	if ((r = plan_select(inv, req->selectors, req->nselectors, picks, err)) < 0)
+	if ((r = plan_select(inv, req->selectors, req->nselectors, req->where, picks, err)) < 0)
 		return r;
+	for (size_t s = 0; s < req->nselectors; s++)
+		out->floating |= plan_selector_floating(req->selectors[s]);
 	char *devices = xstrdup("");
 	for (size_t i = 0; i < inv->ngpus; i++) {
 		if (!picks[i].selected)
@@ -477,10 +345,21 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 		char mig[32] = "";
 		if (picks[i].gi >= 0)
 			snprintf(mig, sizeof(mig), "/%d/%d", picks[i].gi, picks[i].ci);
+		if (picks[i].floating)
+			continue; /* recorded as its selector, below */
 		char *id = xasprintf("%s%s", lxgpu_gpu_id(&inv->gpus[i]), mig);
 		record_add_device(&out->record, id);
 		char *d = xasprintf("%s%s%s", devices, devices[0] ? "," : "", id);
 		free(id);
+		free(devices);
+		devices = d;
+	}
+	/* a node-independent selection is recorded as such: each node resolves it */
+	for (size_t s = 0; s < req->nselectors; s++) {
+		if (!plan_selector_floating(req->selectors[s]))
+			continue;
+		record_add_device(&out->record, req->selectors[s]);
+		char *d = xasprintf("%s%s%s", devices, devices[0] ? "," : "", req->selectors[s]);
 		free(devices);
 		devices = d;
 	}
@@ -587,6 +466,12 @@ void plan_lines(const struct lxgpu_plan *p, enum conf_format format, char ***out
 	/* the tmpfs of the hook's nodes goes when the container stops */
 	if (p->hook && via)
 		push(&lines, &n, conf_format_line(format, "lxc.hook.post-stop", p->hook_cmd));
+	/* a node-independent selection: the node where it starts gives its own
+	 * GPU's rules and nodes at start (hook/starthost.c) */
+	if (p->floating && format == CONF_PVE)
+		push(&lines, &n, conf_format_line(format, "lxc.include", LXGPU_START_HOST_CONF));
+	else if (p->floating && p->hook_cmd)
+		push(&lines, &n, conf_format_line(format, "lxc.hook.start-host", p->hook_cmd));
 	*out = lines;
 	*nout = n;
 }

@@ -30,6 +30,7 @@ void sync_request(const struct lxgpu_record *rec, const struct conf *c, const st
 		.hook_cmd = f->hook_cmd,
 		.driver = rec->driver,
 		.resets_devices = s->reset_end > 0,
+		.where = f->where,
 	};
 }
 
@@ -110,7 +111,8 @@ int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_invent
 				   "lxgpu's record names no GPU (LXGPU_DEVICES): run lxgpu attach");
 	}
 	for (size_t i = 0; i < rec.ndevices; i++)
-		if (!lxgpu_gpu_find(inv, rec.devices[i])) {
+		if (!plan_selector_floating(rec.devices[i]) &&
+		    !lxgpu_gpu_find(inv, rec.devices[i])) {
 			r = lxgpu_failx(err, ENODEV,
 					"GPU %s is not on this host (moved to another node, or "
 					"removed?)",

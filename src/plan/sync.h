@@ -13,8 +13,9 @@
 
 struct sync_facts {
 	bool dev_supported, nodes_guaranteed;
-	bool prune;           /* --prune: dead rules go too */
-	const char *hook_cmd; /* for unprivileged containers' nodes */
+	bool prune;                     /* --prune: dead rules go too */
+	const char *hook_cmd;           /* for unprivileged containers' nodes */
+	const struct plan_where *where; /* this node and the mappings: model=, any, map: */
 };
 
 enum sync_outcome {

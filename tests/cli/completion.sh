@@ -59,15 +59,15 @@ eq "compat --ct CT" "$(complete_line --sysroot "$h" compat --ct "")" "101 102 10
 eq "no host: no CT, no error" "$(complete_line --sysroot "$TMP/none" attach "")" ""
 
 # GPU selectors: sample host's H100 (h100-580.159.04.spec): index, UUID, PCI
-eq "--gpu: index, UUID, PCI address, all" "$(complete_line --sysroot "$h" attach 101 --gpu "")" \
-	"0 0000:00:06.0 GPU-14d254be-3087-0aa8-a7aa-03759525cf2f all "
+eq "--gpu: index, UUID, PCI address, all, any" "$(complete_line --sysroot "$h" attach 101 --gpu "")" \
+	"0 0000:00:06.0 GPU-14d254be-3087-0aa8-a7aa-03759525cf2f all any "
 eq "--gpu GPU-" "$(complete_line --sysroot "$h" attach 101 --gpu GPU-)" \
 	"GPU-14d254be-3087-0aa8-a7aa-03759525cf2f "
 # "0000:00" is three words for bash, which replaces the last ("00"): the
 # reply is the address after the typed "0000:"
 eq "--gpu with a ':' in the word" "$(complete_line --sysroot "$h" attach 101 --gpu 0000 : 00)" "00:06.0 "
 eq "two GPUs (two-fake-gpus.spec)" "$(complete_line --sysroot "$two" cdi --gpu "")" \
-	"$("$LXGPU" --sysroot "$two" --json discover | jq -r '.gpus[] | .index, .pci, (.uuid // empty)' | sort | tr '\n' ' ')all "
+	"$("$LXGPU" --sysroot "$two" --json discover | jq -r '.gpus[] | .index, .pci, (.uuid // empty)' | sort | tr '\n' ' ')all any "
 eq "two GPUs: indices 0 and 1" "$(complete_line --sysroot "$two" cdi --gpu "" | grep -oE '(^| )[0-9]( |$)' | tr -d ' ' | tr '\n' ' ')" "0 1 "
 
 # option values and options

@@ -38,4 +38,22 @@ eq "runs sync --all once" "$(prop ExecStart)" "$(sed -n 's/^ExecStart=\([^ ]*\) 
 eq "a oneshot that stays active (later units see it done)" "$(prop Type)$(prop RemainAfterExit)" "oneshot yes "
 # lxgpu itself checks this link to know the nodes are made at boot (src/nodes/nodes.c)
 eq "installed into multi-user.target" "$(prop WantedBy)" "multi-user.target "
+
+# lxgpu-sync-quorum.service: after the boot's sync and pmxcfs, it waits for
+# /etc/pve to be writable without holding the boot (Type=simple), then syncs
+# and publishes this node's GPUs (sync --wait: tests/cli/cluster.sh waits)
+QUORUM=${QUORUM_UNIT:?set QUORUM_UNIT to the configured lxgpu-sync-quorum.service}
+sed "s|^ExecStart=[^ ]*/lxgpu |ExecStart=$LXGPU |" "$QUORUM" >"$TMP/lxgpu-sync-quorum.service"
+out=$(systemd-analyze verify --man=no "$TMP/lxgpu-sync-quorum.service" "$TMP/lxgpu-sync.service" 2>&1)
+eq "quorum unit: systemd-analyze verify, beside lxgpu-sync.service: no complaint" "$?-$out" "0-"
+UNIT=$QUORUM
+eq "quorum unit: Documentation= is lxgpu(1)" "$(prop Documentation)" "man:lxgpu(1) "
+contains "quorum unit: after the boot's sync" "$(prop After)" "lxgpu-sync.service"
+contains "quorum unit: after pmxcfs (pve-cluster)" "$(prop After)" "pve-cluster.service"
+eq "quorum unit: ordered before nothing, Type=simple: the boot does not wait for quorum" \
+	"$(prop Before)/$(prop Type)" "/simple "
+eq "quorum unit: runs sync --all --wait" "$(prop ExecStart)" \
+	"$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$UNIT") sync --all --wait --quiet "
+eq "quorum unit: only on a Proxmox node" "$(prop ConditionPathIsDirectory)" "/etc/pve/nodes "
+eq "quorum unit: installed into multi-user.target" "$(prop WantedBy)" "multi-user.target "
 done_testing
