@@ -130,13 +130,14 @@ int hook_resolve(int hostroot, const char *name, const struct conf *c,
 	memset(plan, 0, sizeof(*plan));
 	*floating = false;
 	dl_scan(c, &s);
-	r = record_read(c, &s, &rec, err);
-	dl_free(&s);
-	if (r < 0)
+	if ((r = record_read(c, &s, &rec, err)) < 0) {
+		dl_free(&s);
 		return lxgpu_wrap(err, "lxgpu's record");
+	}
 	for (size_t i = 0; i < rec.ndevices; i++)
 		*floating |= plan_selector_floating(rec.devices[i]);
 	if (!*floating) {
+		dl_free(&s);
 		record_free(&rec);
 		return 0;
 	}
@@ -147,7 +148,8 @@ int hook_resolve(int hostroot, const char *name, const struct conf *c,
 	 * group is made by the pre-start hook: hook_cmd only marks them */
 	struct sync_facts f = { .hook_cmd = "lxgpu hook", .where = &where.where };
 	struct plan_request req;
-	sync_request(&rec, c, name, &f, &req);
+	sync_request(&rec, c, &s, name, &f, &req);
+	dl_free(&s);
 	req.format = CONF_LXC;
 	req.style = LXGPU_STYLE_RAW;
 	r = plan_build(inv, &req, plan, err);

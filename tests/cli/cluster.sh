@@ -309,7 +309,8 @@ contains "status --cluster text: the stale mark" "$out" "from before its last bo
 ######## 7. no quorum on pve3: writes say so in one line and change nothing
 maps=$(sha "$SHARED/lxgpu/mappings.cfg")
 facts3=$(sha "$SHARED/nodes/pve3/lxgpu.json")
-chmod 0555 "$P3/etc/pve"
+# pmxcfs shows every directory 0555 without quorum (cfs-plug-memdb.c)
+chmod 0555 "$P3/etc/pve" "$SHARED/nodes/pve3/lxc"
 lx pve3 map add other "node=pve3,gpu=$MX"
 eq "read-only: map add exit 1" "$rc" 1
 eq "read-only: map add says so in one line" "$err" \
@@ -340,7 +341,7 @@ eq "read-only: map list works" "$rc" 0
 ("$LXGPU" --sysroot "$P3" sync --all --wait --json >"$TMP/wait.out" 2>"$TMP/wait.err"; echo $? >"$TMP/wait.rc") &
 sleep 2
 eq "sync --wait: still waiting while read-only" "$(cat "$TMP/wait.rc" 2>/dev/null)" ""
-chmod 0755 "$P3/etc/pve"
+chmod 0755 "$SHARED/nodes/pve3/lxc" "$P3/etc/pve"
 wait
 eq "sync --wait: done once writable" "$(cat "$TMP/wait.rc") $(jq -r .published "$TMP/wait.out")" "0 true"
 eq "sync --wait: published the new boot" "$(jq -r .boot_id "$SHARED/nodes/pve3/lxgpu.json")" \
