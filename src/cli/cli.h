@@ -44,6 +44,8 @@ enum cli_key {
 	KEY_UNDO,
 	KEY_DRIVER_VERSION,
 	KEY_PRUNE,
+	KEY_ONCE,
+	KEY_INTERVAL,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -95,6 +97,8 @@ struct cli {
 	bool undo;                  /* host prepare --undo */
 	bool prune;                 /* attach, sync --prune: dead rules go */
 	const char *driver_version; /* host install-driver --driver-version V */
+	bool once;                  /* top --once */
+	const char *interval;       /* top, metrics --interval S */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;
 };
@@ -124,5 +128,7 @@ int cmd_man(struct cli *cli);
 int cmd_complete(struct cli *cli);
 int cmd_host(struct cli *cli);
 int cmd_cdi(struct cli *cli);
+int cmd_top(struct cli *cli);
+int cmd_metrics(struct cli *cli);
 
 #endif

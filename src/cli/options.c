@@ -44,6 +44,10 @@ const struct cli_option cli_options[] = {
 	{ "prune", no_argument, KEY_PRUNE, NULL,
 	  "also remove rules of majors that no driver registers now (a kernel or driver long "
 	  "gone)" },
+	{ "once", no_argument, KEY_ONCE, NULL,
+	  "print one table and exit (also when not on a terminal)" },
+	{ "interval", required_argument, KEY_INTERVAL, "S",
+	  "seconds between two samples, and between two refreshes (default 1)" },
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",
