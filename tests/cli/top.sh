@@ -55,15 +55,14 @@ eq "processes: encoder and decoder of process 1600 on GPU 1" \
 	"$(awk '$1 == "util" && $2 == 1600 { print $5, $6 }' "$NV/nvml.txt")"
 
 # containers: their processes summed
-ct_of() { awk -F'\t' -v p="$1" '$1 == p { print $2; found = 1 } END { if (!found) print "-" }' <(rows "$NV/procs.tsv"); }
 declare -A mem=() smsum=() gpus=()
 while read -r g pid m; do
-	c=$(ct_of "$pid")
+	c=$(ct_of "$pid" "$NV/procs.tsv")
 	mem[$c]=$((${mem[$c]:-0} + m))
 	gpus[$c]="${gpus[$c]:-} $g"
 done <<<"$per_gpu"
 while read -r g pid s; do
-	c=$(ct_of "$pid")
+	c=$(ct_of "$pid" "$NV/procs.tsv")
 	smsum[$c]=$((${smsum[$c]:-0} + s))
 done <<<"$sm"
 expected=$(for c in "${!mem[@]}"; do

@@ -11,6 +11,10 @@ export FAKE_NVML=$TOPFIX/nvidia/nvml.txt
 # rows TSV: the fixture's rows, comments left out
 rows() { grep -v '^#' "$1"; }
 
+# ct_of PID TSV: the container a procs.tsv gives PID (- for the host's and
+# for a PID it does not have)
+ct_of() { awk -F'\t' -v p="$1" '$1 == p { print $2; found = 1 } END { if (!found) print "-" }' <(rows "$2"); }
+
 # mkprocs ROOT TSV: /proc/PID/{cgroup,status,cmdline,comm} for each row of a
 # procs.tsv (pid ct ct_pid nested cgroup nspid cmdline comm)
 mkprocs() {
