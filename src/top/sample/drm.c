@@ -2,15 +2,24 @@
 #include "top/sample/drm.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "top/sample/procs.h"
-#include "util/cleanup.h"
+
+struct linux_dirent64 { /* getdents64(2) */
+	unsigned long long d_ino;
+	long long d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 #include "util/fs.h"
 #include "util/xalloc.h"
 
@@ -38,48 +47,88 @@ static bool gpu_of(const struct drm_gpu *gpus, size_t ngpus, const char *pdev, c
 	return false;
 }
 
+/* The entries of a directory fd, by getdents64 (no DIR: a refresh opens one
+ * for every process). Calls fn for each name; false from fn stops. */
+static void each_entry(int fd, bool (*fn)(const char *name, void *ctx), void *ctx)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *de = (struct linux_dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (!fn(de->d_name, ctx))
+				return;
+		}
+	}
+}
+
+struct pid_scan {
+	int procfd;
+	const char *pid;
+	int fds, fdinfo; /* /proc/PID/fd and /proc/PID/fdinfo, -1 until opened */
+	const struct drm_gpu *gpus;
+	size_t ngpus;
+	struct drm_scan *out;
+};
+
+static bool scan_fd(const char *name, void *ctx)
+{
+	struct pid_scan *p = ctx;
+	struct lxgpu_err err = { 0 };
+	char target[256], buf[4096], path[64];
+	size_t gpu;
+	ssize_t n;
+
+	if (!numeric(name) || fs_readlink_child(p->fds, name, target, sizeof(target), &err) < 0 ||
+	    strncmp(target, "/dev/dri/", 9) != 0)
+		return true;
+	if (p->fdinfo < 0) {
+		snprintf(path, sizeof(path), "%s/fdinfo", p->pid);
+		if ((p->fdinfo = fs_open_in(p->procfd, path, O_RDONLY | O_DIRECTORY, 0, &err)) < 0)
+			return false;
+	}
+	if ((n = procs_read_small(p->fdinfo, name, buf, sizeof(buf))) < 0)
+		return true;
+	struct drm_scan *out = p->out;
+	xgrow(&out->clients, &out->cap, out->n + 1, sizeof(*out->clients));
+	struct drm_client *c = &out->clients[out->n];
+	if (!top_drm_fdinfo_parse(buf, (size_t)n, &c->info) ||
+	    !gpu_of(p->gpus, p->ngpus, c->info.pdev, target, &gpu))
+		return true;
+	c->gpu = gpu;
+	c->pid = atoi(p->pid);
+	c->id = c->info.have_client_id ? c->info.client_id
+				       : 1ull << 63 | (unsigned long long)c->pid << 24 |
+						 (unsigned long long)atoi(name);
+	out->n++;
+	return true;
+}
+
+/* /proc/PID/fd, resolved in /proc (one openat2, no fd of /proc/PID). */
 static void scan_pid(int procfd, const char *name, const struct drm_gpu *gpus, size_t ngpus,
 		     struct drm_scan *out)
 {
 	struct lxgpu_err err = { 0 };
-	_cleanup_close_ int dir = fs_open_child(procfd, name, O_PATH | O_DIRECTORY, &err);
-	_cleanup_close_ int fdinfo = -EBADF;
-	_cleanup_closedir_ DIR *fds = NULL;
-	struct dirent *de;
-	char target[256], buf[4096];
+	char path[64];
+	struct pid_scan p = { procfd, name, -1, -1, gpus, ngpus, out };
+	snprintf(path, sizeof(path), "%s/fd", name);
+	if ((p.fds = fs_open_in(procfd, path, O_RDONLY | O_DIRECTORY, 0, &err)) < 0)
+		return;
+	each_entry(p.fds, scan_fd, &p);
+	close(p.fds);
+	if (p.fdinfo >= 0)
+		close(p.fdinfo);
+}
 
-	if (dir < 0)
-		return;
-	int fd = fs_open_child(dir, "fd", O_RDONLY | O_DIRECTORY, &err);
-	if (fd < 0 || !(fds = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(fds))) {
-		ssize_t n;
-		size_t gpu;
-		if (!numeric(de->d_name) ||
-		    fs_readlink_child(dirfd(fds), de->d_name, target, sizeof(target), &err) < 0 ||
-		    strncmp(target, "/dev/dri/", 9) != 0)
-			continue;
-		if (fdinfo < 0 &&
-		    (fdinfo = fs_open_child(dir, "fdinfo", O_RDONLY | O_DIRECTORY, &err)) < 0)
-			return;
-		if ((n = procs_read_small(fdinfo, de->d_name, buf, sizeof(buf))) < 0)
-			continue;
-		xgrow(&out->clients, &out->cap, out->n + 1, sizeof(*out->clients));
-		struct drm_client *c = &out->clients[out->n];
-		if (!top_drm_fdinfo_parse(buf, (size_t)n, &c->info) ||
-		    !gpu_of(gpus, ngpus, c->info.pdev, target, &gpu))
-			continue;
-		c->gpu = gpu;
-		c->pid = atoi(name);
-		c->id = c->info.have_client_id ? c->info.client_id
-					       : 1ull << 63 | (unsigned long long)c->pid << 24 |
-							 (unsigned long long)atoi(de->d_name);
-		out->n++;
-	}
+static bool scan_process(const char *name, void *ctx)
+{
+	struct pid_scan *all = ctx;
+	if (numeric(name))
+		scan_pid(all->procfd, name, all->gpus, all->ngpus, all->out);
+	return true;
 }
 
 static int by_key(const void *a, const void *b)
@@ -96,21 +145,16 @@ void drm_scan(int procfd, const struct drm_gpu *gpus, size_t ngpus, struct drm_s
 {
 	struct lxgpu_err err = { 0 };
 	struct timespec ts;
-	struct dirent *de;
 
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	out->at_ns = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 	int fd = fs_open_child(procfd, ".", O_RDONLY | O_DIRECTORY, &err);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return;
-	}
-	while ((de = readdir(d)))
-		if (numeric(de->d_name))
-			scan_pid(procfd, de->d_name, gpus, ngpus, out);
+	struct pid_scan all = { procfd, NULL, -1, -1, gpus, ngpus, out };
+	each_entry(fd, scan_process, &all);
+	close(fd);
 	/* one client a key, with its lowest PID (a forked child shares the file) */
 	qsort(out->clients, out->n, sizeof(*out->clients), by_key);
 	size_t kept = 0;
