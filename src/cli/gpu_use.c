@@ -38,9 +38,10 @@ int gpu_use_open(struct cli *cli, char *const *cts, size_t ncts, struct gpu_use 
 		struct lxgpu_ct ct;
 		if (!ct_arg_valid(cts[i], &why))
 			return cli_error(EXIT_USAGE, "%s %s: %s", cli->cmd->name, cts[i], why);
-		if (ct_open(cli->rootfd, cts[i], cli->lxcpath, &ct, &err) < 0)
-			return cli_fail(&err);
+		int r_open = ct_open(cli->rootfd, cts[i], cli->lxcpath, &ct, &err);
 		ct_close(&ct);
+		if (r_open < 0)
+			return cli_fail(&err);
 	}
 	lxgpu_inventory_scan(cli->rootfd, &u->inv);
 	if (top_open(cli->rootfd, &u->inv, cts, ncts, &u->sampler, &err) < 0) {
