@@ -32,10 +32,8 @@ size_t top_text_width(const char *s)
 
 char *top_text_fit(const char *s, size_t cols)
 {
-	if (top_text_width(s) <= cols)
+	if (!cols || top_text_width(s) <= cols)
 		return xstrdup(s);
-	if (cols == 0)
-		return xstrdup("");
 	size_t w = 0;
 	const char *p = s;
 	for (; *p; p++)
@@ -174,6 +172,29 @@ static bool any_pct(const struct top_snapshot *snap, bool enc)
 	return false;
 }
 
+/* A table whose ENC and DEC columns (at enc, enc + 1) show only when a GPU
+ * has them. */
+static void tab_video(struct tab *t, const struct column *cols, size_t n, size_t enc,
+		      const struct top_snapshot *snap)
+{
+	tab_init(t, cols, n);
+	t->cols[enc].shown = any_pct(snap, true);
+	t->cols[enc + 1].shown = any_pct(snap, false);
+}
+
+/* The cells of memory and of the three shares. */
+struct figures {
+	char mem[32], sm[16], enc[16], dec[16];
+};
+
+static void figures_text(struct figures *f, unsigned long long mem, int sm, int enc, int dec)
+{
+	top_bytes_text(mem, f->mem, sizeof(f->mem));
+	pct_text(sm, f->sm, sizeof(f->sm));
+	pct_text(enc, f->enc, sizeof(f->enc));
+	pct_text(dec, f->dec, sizeof(f->dec));
+}
+
 static void gpu_table(const struct top_snapshot *snap, size_t width, struct view *v)
 {
 	static const struct column cols[] = {
@@ -182,20 +203,16 @@ static void gpu_table(const struct top_snapshot *snap, size_t width, struct view
 		{ "ENC", true, false, 1 },    { "DEC", true, false, 1 },
 	};
 	struct tab t;
-	tab_init(&t, cols, 6);
-	t.cols[4].shown = any_pct(snap, true);
-	t.cols[5].shown = any_pct(snap, false);
+	tab_video(&t, cols, 6, 4, snap);
 	for (size_t i = 0; i < snap->ngpus; i++) {
 		const struct top_gpu *g = &snap->gpus[i];
-		char index[16], used[32], all[32], mem[80], util[16], enc[16], dec[16];
+		struct figures f;
+		char index[16], all[32], mem[80];
 		snprintf(index, sizeof(index), "%d", g->index);
-		top_bytes_text(g->mem_used, used, sizeof(used));
+		figures_text(&f, g->mem_used, g->util, g->enc, g->dec);
 		top_bytes_text(g->mem_total, all, sizeof(all));
-		snprintf(mem, sizeof(mem), "%s / %s", used, all);
-		pct_text(g->util, util, sizeof(util));
-		pct_text(g->enc, enc, sizeof(enc));
-		pct_text(g->dec, dec, sizeof(dec));
-		const char *row[] = { index, g->model, mem, util, enc, dec };
+		snprintf(mem, sizeof(mem), "%s / %s", f.mem, all);
+		const char *row[] = { index, g->model, mem, f.sm, f.enc, f.dec };
 		tab_row(&t, row);
 	}
 	tab_lines(&t, width, v);
@@ -222,21 +239,21 @@ static void ct_table(const struct top_snapshot *snap, size_t width, struct view 
 		{ "PROCS", true, false, 2 },
 	};
 	struct tab t;
-	tab_init(&t, cols, 7);
-	t.cols[4].shown = any_pct(snap, true);
-	t.cols[5].shown = any_pct(snap, false);
+	tab_video(&t, cols, 7, 4, snap);
 	for (size_t i = 0; i < snap->ncts; i++) {
 		const struct top_ct *c = &snap->cts[i];
-		char gpus[64], mem[32], sm[16], enc[16], dec[16], procs[16];
+		struct figures f;
+		char gpus[64], procs[16];
 		gpus_text(snap, c->gpus, gpus, sizeof(gpus));
-		top_bytes_text(c->mem, mem, sizeof(mem));
-		pct_text(c->sm, sm, sizeof(sm));
-		pct_text(c->enc, enc, sizeof(enc));
-		pct_text(c->dec, dec, sizeof(dec));
+		figures_text(&f, c->mem, c->sm, c->enc, c->dec);
 		snprintf(procs, sizeof(procs), "%zu", c->nprocs);
-		const char *row[] = {
-			c->ct ? c->ct : "(host)", gpus[0] ? gpus : NULL, mem, sm, enc, dec, procs
-		};
+		const char *row[] = { c->ct ? c->ct : "(host)",
+				      gpus[0] ? gpus : NULL,
+				      f.mem,
+				      f.sm,
+				      f.enc,
+				      f.dec,
+				      procs };
 		tab_row(&t, row);
 	}
 	tab_lines(&t, width, v);
@@ -252,25 +269,21 @@ static void proc_table(const struct top_snapshot *snap, size_t width, struct vie
 		{ "COMMAND", true, true, 0 },
 	};
 	struct tab t;
-	tab_init(&t, cols, 9);
-	t.cols[6].shown = any_pct(snap, true);
-	t.cols[7].shown = any_pct(snap, false);
+	tab_video(&t, cols, 9, 6, snap);
 	for (size_t i = 0; i < snap->nprocs; i++) {
 		const struct top_proc *p = &snap->procs[i];
-		char pid[16], ctpid[16], gpu[16], mem[32], sm[16], enc[16], dec[16], ct[160];
+		struct figures f;
+		char pid[16], ctpid[16], gpu[16], ct[160];
 		snprintf(pid, sizeof(pid), "%d", p->pid);
 		snprintf(ctpid, sizeof(ctpid), "%d", p->ct_pid);
 		snprintf(gpu, sizeof(gpu), "%d", snap->gpus[p->gpu].index);
 		/* "101/podman": the engine of a nested container (its id is in --json) */
 		snprintf(ct, sizeof(ct), "%s%s%.*s", p->ct ? p->ct : "(host)", p->nested ? "/" : "",
 			 p->nested ? (int)strcspn(p->nested, " ") : 0, p->nested ? p->nested : "");
-		top_bytes_text(p->mem, mem, sizeof(mem));
-		pct_text(p->sm, sm, sizeof(sm));
-		pct_text(p->enc, enc, sizeof(enc));
-		pct_text(p->dec, dec, sizeof(dec));
-		const char *row[] = { pid, ct,  p->ct_pid >= 0 ? ctpid : NULL,
-				      gpu, mem, sm,
-				      enc, dec, p->command };
+		figures_text(&f, p->mem, p->sm, p->enc, p->dec);
+		const char *row[] = { pid,   ct,    p->ct_pid >= 0 ? ctpid : NULL,
+				      gpu,   f.mem, f.sm,
+				      f.enc, f.dec, p->command };
 		tab_row(&t, row);
 	}
 	tab_lines(&t, width, v);

@@ -30,7 +30,8 @@ void top_view_free(struct view *v);
 void top_bytes_text(unsigned long long bytes, char *buf, size_t size);
 /* Display width of UTF-8 text: its code points. */
 size_t top_text_width(const char *s);
-/* s cut to at most `cols` code points, the last one "…" when it was cut. */
+/* s cut to at most `cols` code points, the last one "…" when it was cut;
+ * whole when cols is 0. (The status view's problem lines too.) */
 char *top_text_fit(const char *s, size_t cols);
 
 #endif

@@ -20,25 +20,16 @@ ESC=$'\033'
 h=$(nvidia_host tty) || bail "fake NVIDIA host"
 NV=$TOPFIX/nvidia
 
-# start NAME WIDTH HEIGHT CMD...: CMD in a fresh pane, after "before NAME";
-# every byte it writes in $TMP/NAME.raw, stty -g before and after it
+# start NAME WIDTH HEIGHT CMD...: a shell in a fresh pane, every byte of it
+# recorded in $TMP/NAME.raw, and CMD typed into it as a person would, after
+# a line "before-NAME" and between two stty -g
 start() {
 	local name=$1 w=$2 rows=$3 cmd
 	shift 3
 	printf -v cmd '%q ' "$@"
-	cat >"$TMP/$name.sh" <<-EOF
-		tmux -S '$SOCK' wait-for 'go-$name'
-		echo 'before $name'
-		stty -g >'$TMP/$name.stty0'
-		$cmd
-		echo \$? >'$TMP/$name.rc'
-		stty -g >'$TMP/$name.stty1'
-		tmux -S '$SOCK' wait-for -S 'done-$name'
-		exec sleep 300
-	EOF
-	tmux -S "$SOCK" new-session -d -x "$w" -y "$rows" -s "$name" "bash $TMP/$name.sh"
+	tmux -S "$SOCK" new-session -d -x "$w" -y "$rows" -s "$name" "env PS1='\$ ' bash --norc --noprofile"
 	tmux -S "$SOCK" pipe-pane -t "$name" "cat >$TMP/$name.raw"
-	tmux -S "$SOCK" wait-for -S "go-$name"
+	tmux -S "$SOCK" send-keys -t "$name" "printf 'b%s\\n' efore-$name; stty -g >$TMP/$name.stty0; $cmd; echo \$? >$TMP/$name.rc; stty -g >$TMP/$name.stty1; tmux -S $SOCK wait-for -S done-$name" Enter
 }
 # screen NAME [-e]: the pane now (-J: a wrapped line shows whole, as one)
 screen() { tmux -S "$SOCK" capture-pane -t "$1" -p -J ${2:+"$2"}; }
@@ -59,9 +50,11 @@ restored() {
 	local name=$1 raw=$TMP/$1.raw tail
 	eq "$name: the same stty settings after" "$(cat "$TMP/$name.stty1")" "$(cat "$TMP/$name.stty0")"
 	tail=${ESC}[?25h${ESC}[?1049l
-	eq "$name: the cursor shown and the alternate screen left, last" \
-		"$(tail -c ${#tail} "$raw" | od -An -c | tr -s ' ')" "$(printf '%s' "$tail" | od -An -c | tr -s ' ')"
-	contains "$name: the normal screen is back" "$(cat "$TMP/$name.after")" "before $name"
+	contains "$name: the cursor shown and the alternate screen left" "$(cat "$raw")" "$tail"
+	after=$(cat "$raw")
+	after=${after##*"$tail"}
+	lacks "$name: ... last: nothing drawn after it" "$after" "$ESC[H"
+	contains "$name: the normal screen is back" "$(cat "$TMP/$name.after")" "before-$name"
 	lacks "$name: no table left on it" "$(cat "$TMP/$name.after")" "COMMAND"
 }
 
@@ -101,8 +94,8 @@ tmux -S "$SOCK" send-keys -t live q
 finish live
 eq "live: q exits 0" "$tty_rc" 0
 raw=$TMP/live.raw
-contains "live: the alternate screen" "$(head -c 200 "$raw")" "$ESC[?1049h"
-contains "live: the cursor hidden" "$(head -c 200 "$raw")" "$ESC[?25l"
+contains "live: the alternate screen" "$(cat "$raw")" "$ESC[?1049h"
+contains "live: the cursor hidden" "$(cat "$raw")" "$ESC[?25l"
 eq "live: the screen cleared once, at the start (no flicker)" "$(count "$raw" "$ESC[2J")" 1
 frames=$(count "$raw" "$ESC[H")
 eq "live: redrawn in place, cursor home each time ($frames frames)" "$((frames >= 4))" 1
@@ -133,27 +126,28 @@ tmux -S "$SOCK" send-keys -t short q
 finish short
 eq "short: q exits 0" "$tty_rc" 0
 
-# === SIGINT (^C) and SIGTERM end it and give the terminal back
-start sigint 100 30 "$LXGPU" --sysroot "$h" top --interval 0.3
-shown sigint "lxgpu top" || not_ok "sigint: the view appears"
-tmux -S "$SOCK" send-keys -t sigint C-c
-finish sigint
-eq "sigint: exit 130" "$tty_rc" 130
-restored sigint
-
-start sigterm 100 30 "$LXGPU" --sysroot "$h" top --interval 0.3
-shown sigterm "lxgpu top" || not_ok "sigterm: the view appears"
-pid=$(pgrep -P "$(tmux -S "$SOCK" display-message -p -t sigterm '#{pane_pid}')" -x lxgpu)
-[ -n "$pid" ] && kill -TERM "$pid"
-finish sigterm
-eq "sigterm: exit 143" "$tty_rc" 143
-restored sigterm
+# === SIGINT (^C, from the terminal) and SIGTERM end it and give the terminal back
+for sig in INT TERM; do
+	name=sig${sig,,}
+	start "$name" 100 30 "$LXGPU" --sysroot "$h" top --interval 0.3
+	shown "$name" "lxgpu top" || not_ok "$name: the view appears"
+	if [ $sig = INT ]; then
+		tmux -S "$SOCK" send-keys -t "$name" C-c
+	else
+		pid=$(pgrep -P "$(tmux -S "$SOCK" display-message -p -t "$name" '#{pane_pid}')" -x lxgpu)
+		[ -n "$pid" ] && kill -TERM "$pid"
+	fi
+	finish "$name"
+	eq "$name: exit 128 + SIG$sig" "$tty_rc" "$((128 + $(kill -l $sig)))"
+	restored "$name"
+done
 
 # === --once on a terminal: one table that fits, no alternate screen
 start once 70 30 "$LXGPU" --sysroot "$h" top --once --interval 0.2
 finish once
 eq "once: exit 0" "$tty_rc" 0
-eq "once: no line wider than the pane" "$(($(widest <"$TMP/once.after") <= 70))" 1
+eq "once: no line wider than the pane (what the shell echoed aside)" \
+	"$(($(sed -n '/^before-once$/,$p' "$TMP/once.after" | grep -v '^\$ ' | widest) <= 70))" 1
 eq "once: no alternate screen" "$(count "$TMP/once.raw" "$ESC[?1049h")" 0
 contains "once: the table on the normal screen" "$(cat "$TMP/once.after")" "COMMAND"
 done_testing

@@ -17,88 +17,65 @@
 
 #define LEN(s) (sizeof(s) - 1)
 
-/* ct "" and nested "" for the host's */
-static void cgroup_is(const char *text, const char *ct, const char *nested)
-{
-	struct top_cgroup cg;
-	bool found = top_cgroup_parse(text, strlen(text), &cg);
-	assert_int_equal(found, ct[0] != '\0');
-	assert_string_equal(cg.ct, ct);
-	assert_string_equal(cg.nested, nested);
-}
+#define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static void test_cgroup_proxmox(void **state)
-{
-	(void)state;
-	/* pve-container: lxc.cgroup.dir.container = lxc/VMID, inner = ns */
-	cgroup_is("0::/lxc/101/ns/init.scope\n", "101", "");
-	cgroup_is("0::/lxc/101/ns/system.slice/ssh.service\n", "101", "");
-	cgroup_is("0::/lxc.payload.102/init.scope\n", "102", "");
-	/* the container's own cgroup, no ns below (a process lxc-attach put there) */
-	cgroup_is("0::/lxc/103\n", "103", "");
-	/* LXC's monitor and a host service */
-	cgroup_is("0::/lxc.monitor/101\n", "", "");
-	cgroup_is("0::/lxc.monitor.web\n", "", "");
-	cgroup_is("0::/system.slice/pve-cluster.service\n", "", "");
-	cgroup_is("0::/\n", "", "");
-}
-
-static void test_cgroup_lxc(void **state)
-{
-	(void)state;
-	cgroup_is("0::/lxc.payload.web/system.slice/nginx.service\n", "web", "");
-	/* an unprivileged container started by a user, under its systemd slice */
-	cgroup_is("0::/user.slice/user-1000.slice/user@1000.service/app.slice/lxc.payload.c1/"
-		  "init.scope\n",
-		  "c1", "");
-	/* LXC 3 and older: /lxc/NAME */
-	cgroup_is("0::/lxc/old-name/init.scope", "old-name", "");
-	/* a name with dots */
-	cgroup_is("0::/lxc.payload.db.example.org/init.scope\n", "db.example.org", "");
-}
-
-static void test_cgroup_nested(void **state)
-{
-	(void)state;
-	const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	char text[512];
-	snprintf(text, sizeof(text), "0::/lxc/101/ns/system.slice/docker-%s.scope\n", id);
-	cgroup_is(text, "101", "docker 0123456789ab");
-	snprintf(text, sizeof(text), "0::/lxc/101/ns/machine.slice/libpod-%s.scope/container\n",
-		 id);
-	cgroup_is(text, "101", "podman 0123456789ab");
-	/* cgroupfs drivers */
-	snprintf(text, sizeof(text), "0::/lxc.payload.web/docker/%s\n", id);
-	cgroup_is(text, "web", "docker 0123456789ab");
-	snprintf(text, sizeof(text), "0::/lxc.payload.web/libpod_parent/libpod-%s\n", id);
-	cgroup_is(text, "web", "podman 0123456789ab");
-	snprintf(text, sizeof(text), "0::/lxc/101/ns/kubepods.slice/cri-containerd-%s.scope\n", id);
-	cgroup_is(text, "101", "containerd 0123456789ab");
-	snprintf(text, sizeof(text), "0::/lxc/101/ns/kubepods.slice/crio-%s.scope\n", id);
-	cgroup_is(text, "101", "cri-o 0123456789ab");
-	/* LXC in LXC: the outer one is the container, the inner one nested */
-	cgroup_is("0::/lxc/101/ns/lxc.payload.inner/init.scope\n", "101", "lxc inner");
+/* /proc/PID/cgroup, and the container ("" for the host's) and nested one */
+static const struct {
+	const char *text, *ct, *nested;
+} cgroups[] = {
+	/* Proxmox (pve-container: lxc.cgroup.dir.container = lxc/VMID, inner = ns) */
+	{ "0::/lxc/101/ns/init.scope\n", "101", "" },
+	{ "0::/lxc/101/ns/system.slice/ssh.service\n", "101", "" },
+	{ "0::/lxc.payload.102/init.scope\n", "102", "" },
+	{ "0::/lxc/103\n", "103", "" }, /* the container's own cgroup, no ns below */
+	/* LXC's monitor and the host's services */
+	{ "0::/lxc.monitor/101\n", "", "" },
+	{ "0::/lxc.monitor.web\n", "", "" },
+	{ "0::/system.slice/pve-cluster.service\n", "", "" },
+	{ "0::/\n", "", "" },
+	/* plain LXC: by name, also a user's container under its systemd slice,
+	 * LXC 3's /lxc/NAME, a name with dots */
+	{ "0::/lxc.payload.web/system.slice/nginx.service\n", "web", "" },
+	{ "0::/user.slice/user-1000.slice/user@1000.service/app.slice/lxc.payload.c1/init.scope\n",
+	  "c1", "" },
+	{ "0::/lxc/old-name/init.scope", "old-name", "" },
+	{ "0::/lxc.payload.db.example.org/init.scope\n", "db.example.org", "" },
+	/* nested: systemd scopes, then the cgroupfs drivers' paths */
+	{ "0::/lxc/101/ns/system.slice/docker-" ID64 ".scope\n", "101", "docker 0123456789ab" },
+	{ "0::/lxc/101/ns/machine.slice/libpod-" ID64 ".scope/container\n", "101",
+	  "podman 0123456789ab" },
+	{ "0::/lxc/101/ns/kubepods.slice/cri-containerd-" ID64 ".scope\n", "101",
+	  "containerd 0123456789ab" },
+	{ "0::/lxc/101/ns/kubepods.slice/crio-" ID64 ".scope\n", "101", "cri-o 0123456789ab" },
+	{ "0::/lxc.payload.web/docker/" ID64 "\n", "web", "docker 0123456789ab" },
+	{ "0::/lxc.payload.web/libpod_parent/libpod-" ID64 "\n", "web", "podman 0123456789ab" },
+	{ "0::/lxc/101/ns/lxc.payload.inner/init.scope\n", "101", "lxc inner" },
 	/* podman's conmon and a short "id" are no container */
-	snprintf(text, sizeof(text), "0::/lxc/101/ns/machine.slice/libpod-conmon-%s.scope\n", id);
-	cgroup_is(text, "101", "");
-	cgroup_is("0::/lxc/101/ns/system.slice/docker-abc.scope\n", "101", "");
-}
+	{ "0::/lxc/101/ns/machine.slice/libpod-conmon-" ID64 ".scope\n", "101", "" },
+	{ "0::/lxc/101/ns/system.slice/docker-abc.scope\n", "101", "" },
+	/* a hybrid host: the v2 line says nothing, a v1 line does; else v2 wins */
+	{ "12:devices:/lxc/103/ns\n11:memory:/lxc/103/ns\n1:name=systemd:/lxc/103/ns/x\n0::/\n",
+	  "103", "" },
+	{ "4:cpu:/lxc/1\n0::/lxc/2/ns\n", "2", "" },
+	/* garbage */
+	{ "", "", "" },
+	{ "no colons here\nlxc/101\n", "", "" },
+	{ "0::/lxc\n", "", "" },
+	{ "0::/lxc.payload.\n", "", "" },
+	{ "::::::\n0::", "", "" },
+};
 
-static void test_cgroup_v1(void **state)
+static void test_cgroup(void **state)
 {
 	(void)state;
-	/* a hybrid host: the v2 line says nothing, a v1 line does */
-	cgroup_is("12:devices:/lxc/103/ns\n11:memory:/lxc/103/ns\n1:name=systemd:/lxc/103/ns/init."
-		  "scope\n0::/\n",
-		  "103", "");
-	/* the v2 line wins over a v1 line */
-	cgroup_is("4:cpu:/lxc/1\n0::/lxc/2/ns\n", "2", "");
-	/* garbage */
-	cgroup_is("", "", "");
-	cgroup_is("no colons here\nlxc/101\n", "", "");
-	cgroup_is("0::/lxc\n", "", "");
-	cgroup_is("0::/lxc.payload.\n", "", "");
-	cgroup_is("::::::\n0::", "", "");
+	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
+		struct top_cgroup cg;
+		bool found = top_cgroup_parse(cgroups[i].text, strlen(cgroups[i].text), &cg);
+		if (found != (cgroups[i].ct[0] != '\0') || strcmp(cg.ct, cgroups[i].ct) != 0 ||
+		    strcmp(cg.nested, cgroups[i].nested) != 0)
+			fail_msg("%s: got \"%s\" \"%s\", want \"%s\" \"%s\"", cgroups[i].text,
+				 cg.ct, cg.nested, cgroups[i].ct, cgroups[i].nested);
+	}
 }
 
 static void test_cgroup_not_terminated(void **state)
@@ -255,18 +232,24 @@ static void test_engine_percent(void **state)
 static void test_engine_kind(void **state)
 {
 	(void)state;
-	assert_int_equal(top_engine_kind("gfx"), TOP_ENGINE_MAIN);
-	assert_int_equal(top_engine_kind("compute"), TOP_ENGINE_MAIN);
-	assert_int_equal(top_engine_kind("render"), TOP_ENGINE_MAIN);
-	assert_int_equal(top_engine_kind("enc"), TOP_ENGINE_ENC);
-	assert_int_equal(top_engine_kind("enc_1"), TOP_ENGINE_ENC);
-	assert_int_equal(top_engine_kind("dec"), TOP_ENGINE_DEC);
-	assert_int_equal(top_engine_kind("jpeg"), TOP_ENGINE_DEC);
-	assert_int_equal(top_engine_kind("video"), TOP_ENGINE_DEC);
-	assert_int_equal(top_engine_kind("vcs"), TOP_ENGINE_DEC);
-	assert_int_equal(top_engine_kind("copy"), TOP_ENGINE_COPY);
-	assert_int_equal(top_engine_kind("bcs"), TOP_ENGINE_COPY);
-	assert_int_equal(top_engine_kind("dma"), TOP_ENGINE_COPY);
+	/* amdgpu's, i915's and xe's engine names, by what they count for */
+	static const struct {
+		const char *names;
+		enum top_engine_kind kind;
+	} kinds[] = {
+		{ "gfx compute render rcs ccs vpe", TOP_ENGINE_MAIN },
+		{ "enc enc_1", TOP_ENGINE_ENC },
+		{ "dec jpeg video vcs", TOP_ENGINE_DEC },
+		{ "copy bcs dma", TOP_ENGINE_COPY },
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char names[64], *save = NULL;
+		snprintf(names, sizeof(names), "%s", kinds[k].names);
+		for (char *n = strtok_r(names, " ", &save); n; n = strtok_r(NULL, " ", &save))
+			if (top_engine_kind(n) != kinds[k].kind)
+				fail_msg("engine %s: kind %d, want %d", n, top_engine_kind(n),
+					 kinds[k].kind);
+	}
 }
 
 static void test_text(void **state)
@@ -376,19 +359,11 @@ static void test_view_widths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cgroup_proxmox),
-		cmocka_unit_test(test_cgroup_lxc),
-		cmocka_unit_test(test_cgroup_nested),
-		cmocka_unit_test(test_cgroup_v1),
-		cmocka_unit_test(test_cgroup_not_terminated),
-		cmocka_unit_test(test_nspid),
-		cmocka_unit_test(test_cmdline),
-		cmocka_unit_test(test_fdinfo_amdgpu),
-		cmocka_unit_test(test_fdinfo_regions),
-		cmocka_unit_test(test_fdinfo_not_drm),
-		cmocka_unit_test(test_engine_percent),
-		cmocka_unit_test(test_engine_kind),
-		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_cgroup),         cmocka_unit_test(test_cgroup_not_terminated),
+		cmocka_unit_test(test_nspid),          cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_fdinfo_amdgpu),  cmocka_unit_test(test_fdinfo_regions),
+		cmocka_unit_test(test_fdinfo_not_drm), cmocka_unit_test(test_engine_percent),
+		cmocka_unit_test(test_engine_kind),    cmocka_unit_test(test_text),
 		cmocka_unit_test(test_view_widths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,6 @@
 /* drm: the fdinfo scan of drm.h. */
 #include "top/sample/drm.h"
 
-#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inventory/procfs.h"
 #include "top/sample/procs.h"
 
 struct linux_dirent64 { /* getdents64(2) */
@@ -23,14 +23,10 @@ struct linux_dirent64 { /* getdents64(2) */
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-static bool numeric(const char *s)
+/* A name of /proc or of /proc/PID/fd: a number, its value in *out. */
+static bool number(const char *name, unsigned *out)
 {
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
+	return parse_uint(name, strlen(name), 0x7fffffff, out);
 }
 
 /* The GPU of a client: by drm-pdev, else by the node its fd links to. */
@@ -68,6 +64,7 @@ static void each_entry(int fd, bool (*fn)(const char *name, void *ctx), void *ct
 struct pid_scan {
 	int procfd;
 	const char *pid;
+	unsigned pidnum;
 	int fds, fdinfo; /* /proc/PID/fd and /proc/PID/fdinfo, -1 until opened */
 	const struct drm_gpu *gpus;
 	size_t ngpus;
@@ -79,10 +76,12 @@ static bool scan_fd(const char *name, void *ctx)
 	struct pid_scan *p = ctx;
 	struct lxgpu_err err = { 0 };
 	char target[256], buf[4096], path[64];
+	unsigned fd;
 	size_t gpu;
 	ssize_t n;
 
-	if (!numeric(name) || fs_readlink_child(p->fds, name, target, sizeof(target), &err) < 0 ||
+	if (!number(name, &fd) ||
+	    fs_readlink_child(p->fds, name, target, sizeof(target), &err) < 0 ||
 	    strncmp(target, "/dev/dri/", 9) != 0)
 		return true;
 	if (p->fdinfo < 0) {
@@ -99,21 +98,20 @@ static bool scan_fd(const char *name, void *ctx)
 	    !gpu_of(p->gpus, p->ngpus, c->info.pdev, target, &gpu))
 		return true;
 	c->gpu = gpu;
-	c->pid = atoi(p->pid);
+	c->pid = (int)p->pidnum;
 	c->id = c->info.have_client_id ? c->info.client_id
-				       : 1ull << 63 | (unsigned long long)c->pid << 24 |
-						 (unsigned long long)atoi(name);
+				       : 1ull << 63 | (unsigned long long)c->pid << 24 | fd;
 	out->n++;
 	return true;
 }
 
 /* /proc/PID/fd, resolved in /proc (one openat2, no fd of /proc/PID). */
-static void scan_pid(int procfd, const char *name, const struct drm_gpu *gpus, size_t ngpus,
-		     struct drm_scan *out)
+static void scan_pid(int procfd, const char *name, unsigned pid, const struct drm_gpu *gpus,
+		     size_t ngpus, struct drm_scan *out)
 {
 	struct lxgpu_err err = { 0 };
 	char path[64];
-	struct pid_scan p = { procfd, name, -1, -1, gpus, ngpus, out };
+	struct pid_scan p = { procfd, name, pid, -1, -1, gpus, ngpus, out };
 	snprintf(path, sizeof(path), "%s/fd", name);
 	if ((p.fds = fs_open_in(procfd, path, O_RDONLY | O_DIRECTORY, 0, &err)) < 0)
 		return;
@@ -126,8 +124,9 @@ static void scan_pid(int procfd, const char *name, const struct drm_gpu *gpus, s
 static bool scan_process(const char *name, void *ctx)
 {
 	struct pid_scan *all = ctx;
-	if (numeric(name))
-		scan_pid(all->procfd, name, all->gpus, all->ngpus, all->out);
+	unsigned pid;
+	if (number(name, &pid))
+		scan_pid(all->procfd, name, pid, all->gpus, all->ngpus, all->out);
 	return true;
 }
 
@@ -152,7 +151,7 @@ void drm_scan(int procfd, const struct drm_gpu *gpus, size_t ngpus, struct drm_s
 	int fd = fs_open_child(procfd, ".", O_RDONLY | O_DIRECTORY, &err);
 	if (fd < 0)
 		return;
-	struct pid_scan all = { procfd, NULL, -1, -1, gpus, ngpus, out };
+	struct pid_scan all = { procfd, NULL, 0, -1, -1, gpus, ngpus, out };
 	each_entry(fd, scan_process, &all);
 	close(fd);
 	/* one client a key, with its lowest PID (a forked child shares the file) */
