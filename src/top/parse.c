@@ -39,15 +39,26 @@ static bool comp_is(const struct comp *c, const char *word)
 	return c->n == strlen(word) && strncmp(c->s, word, c->n) == 0;
 }
 
+/* A container's, an engine's or a region's name: visible bytes only (no
+ * blank, no control character). */
+static bool name_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return n > 0;
+}
+
 /* An LXC container at components[i]: its name's component, or NULL. */
 static const struct comp *lxc_at(const struct comp *cs, size_t n, size_t i, size_t *next)
 {
 	const struct comp *c = &cs[i];
-	if (c->n > 12 && strncmp(c->s, "lxc.payload.", 12) == 0) {
+	if (c->n > 12 && strncmp(c->s, "lxc.payload.", 12) == 0 && name_ok(c->s + 12, c->n - 12)) {
 		*next = i + 1;
 		return c;
 	}
-	if ((comp_is(c, "lxc") || comp_is(c, "lxc.payload")) && i + 1 < n && cs[i + 1].n > 0) {
+	if ((comp_is(c, "lxc") || comp_is(c, "lxc.payload")) && i + 1 < n &&
+	    name_ok(cs[i + 1].s, cs[i + 1].n)) {
 		*next = i + 2;
 		return &cs[i + 1];
 	}
@@ -157,12 +168,15 @@ size_t top_nspid_parse(const char *buf, size_t len, int *pids, size_t max)
 			continue;
 		const char *p = kv.value, *end = kv.value + kv.valuelen;
 		while (p < end && n < max) {
-			char *stop;
-			long v = strtol(p, &stop, 10);
-			if (stop == p || v <= 0 || v > 0x7fffffff)
+			long v = 0;
+			const char *start = p;
+			/* digits within the value alone: the text has no NUL after it */
+			while (p < end && *p >= '0' && *p <= '9' && v <= 0x7fffffff)
+				v = v * 10 + (*p++ - '0');
+			if (p == start || v <= 0 || v > 0x7fffffff ||
+			    (p < end && *p != ' ' && *p != '\t'))
 				break;
 			pids[n++] = (int)v;
-			p = stop;
 			while (p < end && (*p == ' ' || *p == '\t'))
 				p++;
 		}
@@ -209,7 +223,7 @@ static bool parse_amount(const char *s, size_t len, unsigned long long *out)
 
 static struct top_drm_engine *engine(struct top_drm_fdinfo *f, const char *name, size_t n)
 {
-	if (n == 0 || n >= sizeof(f->engines[0].name))
+	if (!name_ok(name, n) || n >= sizeof(f->engines[0].name))
 		return NULL;
 	for (size_t i = 0; i < f->nengines; i++)
 		if (strlen(f->engines[i].name) == n && strncmp(f->engines[i].name, name, n) == 0)
@@ -244,7 +258,7 @@ static void add_region(struct region *rs, size_t *nrs, const char *name, size_t 
 		       unsigned long long v)
 {
 	size_t i;
-	if (n == 0 || n >= sizeof(rs[0].name))
+	if (!name_ok(name, n) || n >= sizeof(rs[0].name))
 		return;
 	for (i = 0; i < *nrs; i++)
 		if (strlen(rs[i].name) == n && strncmp(rs[i].name, name, n) == 0)
