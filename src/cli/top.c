@@ -4,6 +4,7 @@
  * no flicker), q quits, a resize redraws at once, and the terminal is put
  * back on q, SIGINT, SIGTERM and SIGHUP. --once, --json or not on a
  * terminal: one table (one document) of the figures over one interval. */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -143,6 +144,19 @@ static void on_signal(int sig)
 		stop_signal = sig;
 }
 
+/* All of s, in as few writes as the terminal takes (a signal may cut one). */
+static void put(const char *s, size_t size)
+{
+	for (size_t done = 0; done < size;) {
+		ssize_t w = write(STDOUT_FILENO, s + done, size - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+}
+
 /* One frame, written at once: home, the title, the tables, the rest erased. */
 static void draw(struct cli *cli, const struct top_snapshot *snap, double interval)
 {
@@ -173,18 +187,8 @@ static void draw(struct cli *cli, const struct top_snapshot *snap, double interv
 	top_view_free(&v);
 	fputs("\033[J", f);
 	fclose(f);
-	for (size_t done = 0; done < size;) {
-		ssize_t w = write(STDOUT_FILENO, buf + done, size - done);
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
+	put(buf, size);
 	free(buf);
-}
-
-static void put(const char *s)
-{
-	(void)!write(STDOUT_FILENO, s, strlen(s));
 }
 
 /* Waits up to ms for q, a resize or a signal: 'q', 'r' (resized), 's'
@@ -235,7 +239,9 @@ static int live(struct cli *cli, struct gpu_use *u)
 		raw.c_cc[VTIME] = 0;
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	}
-	put("\033[?1049h\033[?25l\033[H\033[2J");
+	static const char enter[] = "\033[?1049h\033[?25l\033[H\033[2J",
+			  leave[] = "\033[?25h\033[?1049l";
+	put(enter, sizeof(enter) - 1);
 	if ((r = gpu_use_next(u, 0, &snap)) < 0) {
 		double next = mono() + u->interval;
 		for (;;) {
@@ -254,7 +260,7 @@ static int live(struct cli *cli, struct gpu_use *u)
 		if (r < 0)
 			top_snapshot_free(&snap);
 	}
-	put("\033[?25h\033[?1049l");
+	put(leave, sizeof(leave) - 1);
 	if (keys)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	for (size_t i = 0; i < 4; i++)
