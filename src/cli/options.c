@@ -45,7 +45,7 @@ const struct cli_option cli_options[] = {
 	  "also remove rules of majors that no driver registers now (a kernel or driver long "
 	  "gone)" },
 	{ "once", no_argument, KEY_ONCE, NULL,
-	  "print one table and exit (also when not on a terminal)" },
+	  "print one table and exit, as when not on a terminal" },
 	{ "interval", required_argument, KEY_INTERVAL, "S",
 	  "seconds between two samples, and between two refreshes (default 1)" },
 	/* host's own --version V: a command's options come before the global ones,
