@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-5}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(procfs config guest owner)
+[ ${#targets[@]} -gt 0 ] || targets=(procfs config guest owner top)
 
 build=$here/build-fuzz
 if [ ! -f "$build/build.ninja" ]; then

@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
 	lxc busybox-static uidmap python3-jsonschema strace \
 	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux systemd
+# promtool, for lxgpu metrics (tests/cli/metrics.sh skips its check without it)
+need_packages prometheus || echo "prometheus (promtool) cannot be installed: lxgpu metrics is not checked by promtool" >&2
 
 build=$here/build-test
 [ -f "$build/build.ninja" ] ||
@@ -37,6 +39,6 @@ echo "fuzz smoke run (scripts/fuzz.sh SECONDS for long runs):"
 
 echo "format check (clang-format, .clang-format):"
 clang-format --dry-run --Werror "$here"/src/*/*.[ch] "$here"/src/*/*/*.[ch] "$here"/tests/unit/*.c "$here"/tests/fuzz/*.c \
-	"$here"/tests/prop/*.[ch] \
+	"$here"/tests/prop/*.[ch] "$here"/tests/nvml/*.c \
 	"$here"/bench/*.c
 echo "format: ok"

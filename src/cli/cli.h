@@ -47,6 +47,8 @@ enum cli_key {
 	KEY_CLUSTER,
 	KEY_NODE,
 	KEY_WAIT,
+	KEY_ONCE,
+	KEY_INTERVAL,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -102,6 +104,8 @@ struct cli {
 	bool cluster;               /* status --cluster */
 	const char *node;           /* check --node NODE */
 	bool wait;                  /* sync --wait: until /etc/pve is writable */
+	bool once;                  /* top --once */
+	const char *interval;       /* top, metrics --interval S */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;
 };
@@ -132,5 +136,7 @@ int cmd_complete(struct cli *cli);
 int cmd_host(struct cli *cli);
 int cmd_cdi(struct cli *cli);
 int cmd_map(struct cli *cli);
+int cmd_top(struct cli *cli);
+int cmd_metrics(struct cli *cli);
 
 #endif

@@ -35,6 +35,8 @@ static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 
 static const int doctor_options[] = { KEY_EXPLAIN, 0 };
 static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
 static const int unhook_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
+static const int top_options[] = { KEY_ONCE, KEY_INTERVAL, 0 };
+static const int metrics_options[] = { KEY_INTERVAL, 0 };
 static const int host_options[] = { KEY_DRY_RUN, KEY_UNDO, KEY_DRIVER_VERSION, KEY_INSTALLER, 0 };
 
 static const struct cli_command cli_commands[] = {
@@ -83,6 +85,12 @@ static const struct cli_command cli_commands[] = {
 	{ "unhook", cmd_unhook, "[CT...|--all] [--dry-run]",
 	  "remove lxgpu's start hooks from the configs (before lxgpu is removed)", unhook_options,
 	  0, 1000, false },
+	{ "top", cmd_top, "[CT...] [--once] [--interval S]",
+	  "which container uses the GPUs: memory, SM time, processes, live", top_options, 0, 1000,
+	  false },
+	{ "metrics", cmd_metrics, "[--interval S]",
+	  "the figures of top in Prometheus' text format, for node_exporter's textfile collector",
+	  metrics_options, 0, 0, false },
 	{ "hook", cmd_hook, "[--guard] [NAME lxc mount|pre-start|post-stop]",
 	  "run by LXC at container start and stop (lxc.hook.mount, pre-start, post-stop)",
 	  guard_option, 0, 3, true },
@@ -286,6 +294,12 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_DRIVER_VERSION:
 		cli->driver_version = arg;
+		break;
+	case KEY_ONCE:
+		cli->once = true;
+		break;
+	case KEY_INTERVAL:
+		cli->interval = arg;
 		break;
 	case KEY_SYSROOT:
 		p->sysroot = arg;

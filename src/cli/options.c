@@ -51,6 +51,10 @@ const struct cli_option cli_options[] = {
 	  "whether cluster node NODE can run the container (from its published facts)" },
 	{ "wait", no_argument, KEY_WAIT, NULL,
 	  "while /etc/pve is read-only (no quorum), wait until it is writable, then sync" },
+	{ "once", no_argument, KEY_ONCE, NULL,
+	  "print one table and exit, as when not on a terminal" },
+	{ "interval", required_argument, KEY_INTERVAL, "S",
+	  "seconds between two samples, and between two refreshes (default 1)" },
 	/* host's own --version V: a command's options come before the global ones,
 	 * and getopt_long takes the first match; lxgpu --version still works */
 	{ "version", required_argument, KEY_DRIVER_VERSION, "V",

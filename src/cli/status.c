@@ -22,6 +22,7 @@
 #include "inventory/inventory.h"
 #include "check/passthrough.h"
 #include "plan/plan.h"
+#include "top/view.h"
 #include "util/xalloc.h"
 
 struct ct_status {
@@ -237,27 +238,6 @@ static const char *health_name(enum pt_status s)
 	return s == PT_OK ? "ok" : s == PT_WARN ? "warning" : "error";
 }
 
-static size_t utf8_width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
-}
-
-/* s in at most `cols` code points, the last one "…" when it was cut. */
-static char *fit(const char *s, size_t cols)
-{
-	if (!cols || utf8_width(s) <= cols)
-		return xstrdup(s);
-	size_t w = 0;
-	const char *p = s;
-	for (; *p; p++)
-		if (((unsigned char)*p & 0xc0) != 0x80 && w++ == cols - 1)
-			break;
-	return xasprintf("%.*s…", (int)(p - s), s);
-}
-
 /* The container's fix, or check when its problem has none. */
 static char *ct_fix(const struct ct_status *c)
 {
@@ -405,8 +385,8 @@ int cmd_status(struct cli *cli)
 				_cleanup_free_ char *fix = ct_fix(&cts[i]);
 				_cleanup_free_ char *head = xasprintf(
 					"%s %s", cts[i].pve ? "CT" : "container", cts[i].id);
-				int room = cols - (int)utf8_width(head) - 2;
-				_cleanup_free_ char *problem = fit(
+				int room = cols - (int)top_text_width(head) - 2;
+				_cleanup_free_ char *problem = top_text_fit(
 					cts[i].problem, cols ? (size_t)(room < 10 ? 10 : room) : 0);
 				printf("%s%s%s: %s\n    %sfix:%s %s\n",
 				       color_of(c, cts[i].health == PT_BAD ? C_RED : C_YELLOW),

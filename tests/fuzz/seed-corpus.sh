@@ -25,6 +25,23 @@ if [ "$target" = guest ]; then
 	echo "seed-corpus: 10 inputs"
 	exit 0
 fi
+if [ "$target" = top ]; then
+	# lxgpu top's fixtures (tests/fixtures/top): cgroup lines, status, cmdline, fdinfo
+	top=$here/../fixtures/top
+	n=0
+	while IFS=$'\t' read -r pid _ _ _ cg nspid cmd _; do
+		printf '\000%b\n' "$cg" >"$out/cgroup-$pid"
+		printf '\001Name:\tx\nNSpid:\t%s\n' "${nspid// /$'\t'}" >"$out/status-$pid"
+		printf '\002%s' "${cmd//|/ }" | tr ' ' '\0' >"$out/cmdline-$pid"
+		n=$((n + 3))
+	done < <(cat "$top"/*/procs.tsv | grep -v '^#')
+	for f in "$top"/*/fdinfo/*; do
+		{ printf '\003'; cat "$f"; } >"$out/fdinfo-$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"
+		n=$((n + 1))
+	done
+	echo "seed-corpus: $n inputs"
+	exit 0
+fi
 if [ "$target" = owner ]; then
 	# the configs of tests/golden on every test host (byte 0: host * 2, +1 for
 	# plain LXC), each with two request seeds (bytes 1 to 3; fuzz_owner.c)
