@@ -39,7 +39,7 @@ root=${LXGPU_TRIXIE_ROOT:-/var/cache/lxgpu-test/trixie}
 # systemd-dev has systemd.pc, where meson finds trixie's unit directory
 # (/usr/lib/systemd/system: /lib is an alias there, which lintian refuses)
 packages=(meson ninja-build gcc pkg-config libjansson-dev libcurl4-openssl-dev python3
-	libcmocka-dev jq bsdutils python3-jsonschema tmux groff-base man-db bash-completion
+	libcmocka-dev jq bsdutils python3-jsonschema podman tmux groff-base man-db bash-completion
 	build-essential debhelper dpkg-dev lintian lxc busybox-static uidmap
 	systemd systemd-dev util-linux mount procps strace git ca-certificates)
 start=$(date +%s)

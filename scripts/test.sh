@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/deps.sh"
 # shellcheck disable=SC2086
 need_packages $BUILD_PACKAGES libcmocka-dev jq bsdutils clang libclang-rt-14-dev clang-format \
-	lxc busybox-static uidmap python3-jsonschema strace \
+	lxc busybox-static uidmap python3-jsonschema strace podman \
 	build-essential debhelper dpkg-dev lintian groff-base man-db bash-completion tmux systemd
 # promtool, for lxgpu metrics (tests/cli/metrics.sh skips its check without it)
 need_packages prometheus || echo "prometheus (promtool) cannot be installed: lxgpu metrics is not checked by promtool" >&2

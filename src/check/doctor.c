@@ -94,11 +94,31 @@ int doctor_toml_no_cgroups(const char *text)
 	return 0;
 }
 
+/* podman finds GPUs through a CDI spec in /etc/cdi: lxgpu's, of any vendor */
+static void doctor_podman(int ctroot, const char *fix, struct doctor_list *out)
+{
+	static const char *const specs[] = { "etc/cdi/lxgpu-nvidia.json", "etc/cdi/lxgpu-amd.json",
+					     "etc/cdi/lxgpu-intel.json" };
+	if (!exists(ctroot, "usr/bin/podman") && !exists(ctroot, "usr/local/bin/podman"))
+		return;
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+		if (exists(ctroot, specs[i])) {
+			item(out, DOCTOR_OK, "podman-cdi", NULL,
+			     "podman inside: lxgpu's CDI spec /%s (podman run --device KIND=all)",
+			     specs[i]);
+			return;
+		}
+	item(out, DOCTOR_WARN, "podman-cdi", fix,
+	     "podman runs in the container without lxgpu's CDI spec in /etc/cdi: podman run "
+	     "--device nvidia.com/gpu=all fails (unresolvable CDI devices)");
+}
+
 void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out)
 {
 	static const char *const config = "etc/nvidia-container-runtime/config.toml";
 	char fix[128];
 	snprintf(fix, sizeof(fix), "lxgpu driver %s --docker", ct_id);
+	doctor_podman(ctroot, fix, out);
 	if (!exists(ctroot, "usr/bin/dockerd") && !exists(ctroot, "usr/sbin/dockerd"))
 		return;
 	_cleanup_free_ char *text = NULL;

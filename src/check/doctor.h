@@ -27,8 +27,9 @@ struct doctor_list {
 /* The host, from the GPUs down to the nodes: each host_scan line is an item
  * (info counts as ok), then discover's warnings and errors. */
 void doctor_host(int rootfd, const struct lxgpu_inventory *inv, struct doctor_list *out);
-/* Docker inside the container whose root is ctroot: nvidia-container-toolkit
- * with no-cgroups = true (LXC owns the device cgroup, NVIDIA Container Toolkit, config.toml). */
+/* Container runtimes inside the container whose root is ctroot: Docker's
+ * nvidia-container-toolkit with no-cgroups = true (LXC owns the device
+ * cgroup, NVIDIA Container Toolkit, config.toml); podman's CDI spec. */
 void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out);
 void doctor_list_free(struct doctor_list *l);
 

@@ -49,6 +49,7 @@ enum cli_key {
 	KEY_WAIT,
 	KEY_ONCE,
 	KEY_INTERVAL,
+	KEY_CDI_VERSION,
 };
 
 enum driver_mode { DRIVER_MODE_BIND, DRIVER_MODE_COPY, DRIVER_MODE_INSTALL };
@@ -106,6 +107,7 @@ struct cli {
 	bool wait;                  /* sync --wait: until /etc/pve is writable */
 	bool once;                  /* top --once */
 	const char *interval;       /* top, metrics --interval S */
+	const char *cdi_version;    /* cdi, driver --docker --cdi-version V */
 	/* the host as one scan saw it, for commands that look at many containers */
 	const struct lxgpu_inventory *shared_inv;
 };

@@ -16,6 +16,7 @@
 
 #include "apply/apply.h"
 #include "util/cleanup.h"
+#include "cli/cdi_spec.h"
 #include "cli/cli.h"
 #include "config/idmap.h"
 #include "cli/change.h"
@@ -121,29 +122,13 @@ static int driver_copy(struct cli *cli, struct change *ch)
 	return change_finish(cli, ch, "set the driver of", false);
 }
 
-/* `driver CT --docker`: Docker inside the container, through
- * nvidia-container-toolkit, must leave the device cgroup to LXC
- * (NVIDIA Container Toolkit, config.toml): no-cgroups = true in [nvidia-container-cli]. */
-static int driver_docker(struct cli *cli, struct change *ch)
+/* config.toml of nvidia-container-toolkit with no-cgroups = true in
+ * [nvidia-container-cli] (NVIDIA Container Toolkit, config.toml): the key's
+ * line set, or added to its section, or the section added. */
+static char *toolkit_no_cgroups(const char *text, size_t len, size_t *outlen)
 {
-	static const char *const dir = "etc/nvidia-container-runtime", *file = "config.toml";
-	struct lxgpu_err err = { 0 };
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	size_t len;
-
-	_cleanup_close_ int root = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
-						   &ch->ct, &ch->conf, &err);
-	if (root < 0)
-		return lxgpu_wrap(&err, "driver %s --docker", ch->ct.id), cli_fail(&err);
-	_cleanup_close_ int dirfd = fs_open_in(root, dir, O_PATH | O_DIRECTORY, 0, &err);
-	if (dirfd < 0 || fs_read_child(dirfd, file, 1u << 20, &text, &len, &err) < 0)
-		return cli_error(EXIT_FAILED,
-				 "driver %s --docker: nvidia-container-toolkit is not installed in "
-				 "it (no /%s/%s): install it there first",
-				 ch->ct.id, dir, file);
-	/* the key's line in the section, or the section's header to add it after */
 	size_t cap = len + 64, n = 0;
-	out = xmalloc(cap);
+	char *out = xmalloc(cap);
 	bool in_cli = false, done = false;
 	for (const char *p = text; *p;) {
 		size_t l = strcspn(p, "\n");
@@ -171,31 +156,94 @@ static int driver_docker(struct cli *cli, struct change *ch)
 		n += (size_t)snprintf(out + n, cap - n,
 				      in_cli ? "no-cgroups = true\n"
 					     : "\n[nvidia-container-cli]\nno-cgroups = true\n");
+	*outlen = n;
+	return out;
+}
+
+#define TOOLKIT_DIR  "etc/nvidia-container-runtime"
+#define TOOLKIT_FILE "config.toml"
+
+/* Docker through nvidia-container-toolkit must leave the device cgroup to
+ * LXC: no-cgroups = true. *changed: whether it was (or would be) set now. */
+static int docker_toolkit(struct cli *cli, struct change *ch, int dirfd, const char *text,
+			  size_t len, bool *changed, struct lxgpu_err *err)
+{
+	size_t n;
+	_cleanup_free_ char *out = toolkit_no_cgroups(text, len, &n);
 	bool same = n == len && memcmp(out, text, n) == 0;
-	if (cli->json) {
-		json_t *doc = json_object();
-		json_object_set_new(doc, "schema", json_integer(1));
-		json_object_set_new(doc, "changed", json_boolean(!same && !cli->dry_run));
-		print_json(doc);
-	} else if (!cli->quiet) {
-		printf("%s %s: /%s/%s %s\n", ct_label(&ch->ct), ch->ct.id, dir, file,
+	*changed = !same;
+	if (!cli->quiet && !cli->json)
+		printf("%s %s: /" TOOLKIT_DIR "/" TOOLKIT_FILE " %s\n", ct_label(&ch->ct),
+		       ch->ct.id,
 		       same           ? "has no-cgroups = true already"
 		       : cli->dry_run ? "would get no-cgroups = true"
 				      : "now has no-cgroups = true (LXC owns the device cgroup)");
-	}
 	if (same || cli->dry_run)
-		return EXIT_OK;
+		return 0;
 	struct stat st;
 	long uid = -1, gid = -1;
-	if (fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(dirfd, TOOLKIT_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		uid = st.st_uid;
 		gid = st.st_gid;
 	}
-	char shown[128];
-	snprintf(shown, sizeof(shown), "/%s/%s", dir, file);
-	if (guest_write_file(dirfd, file, out, n, 0644, uid, gid, shown, &err) < 0)
+	return guest_write_file(dirfd, TOOLKIT_FILE, out, n, 0644, uid, gid,
+				"/" TOOLKIT_DIR "/" TOOLKIT_FILE, err);
+}
+
+/* `driver CT --docker`: the route to the GPU that the container runtimes in
+ * the container take. Docker: nvidia-container-toolkit's no-cgroups; podman:
+ * lxgpu's CDI spec in /etc/cdi (`podman run --device nvidia.com/gpu=all`). */
+static int driver_docker(struct cli *cli, struct change *ch)
+{
+	struct lxgpu_err err = { 0 };
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	_cleanup_close_ int root = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
+						   &ch->ct, &ch->conf, &err);
+	if (root < 0)
 		return lxgpu_wrap(&err, "driver %s --docker", ch->ct.id), cli_fail(&err);
-	return EXIT_OK;
+	_cleanup_close_ int dirfd = fs_open_in(root, TOOLKIT_DIR, O_PATH | O_DIRECTORY, 0, &err);
+	bool toolkit =
+		dirfd >= 0 && fs_read_child(dirfd, TOOLKIT_FILE, 1u << 20, &text, &len, &err) == 0;
+	lxgpu_err_clear(&err);
+	bool podman = guest_has_program(root, "podman");
+	if (!toolkit && !podman)
+		return cli_error(
+			EXIT_FAILED,
+			"driver %s --docker: neither nvidia-container-toolkit (/" TOOLKIT_DIR
+			"/" TOOLKIT_FILE ") nor podman is installed in it: install one "
+			"there first",
+			ch->ct.id);
+	bool changed = false;
+	struct cdi_written w = { 0 };
+	if ((toolkit && docker_toolkit(cli, ch, dirfd, text, len, &changed, &err) < 0) ||
+	    (podman && cdi_spec_write(cli, ch, root, &w, &err) < 0)) {
+		cdi_written_free(&w);
+		return lxgpu_wrap(&err, "driver %s --docker", ch->ct.id), cli_fail(&err);
+	}
+	int r = EXIT_OK;
+	if (cli->json) {
+		json_t *doc = json_object();
+		json_object_set_new(doc, "schema", json_integer(1));
+		json_object_set_new(
+			doc, "changed",
+			json_boolean(!cli->dry_run && (changed || (podman && !w.same))));
+		json_object_set_new(doc, "no_cgroups",
+				    toolkit ? json_boolean(!changed || !cli->dry_run)
+					    : json_null());
+		json_t *spec = json_null();
+		if (podman) {
+			spec = json_object();
+			cdi_written_json(cli, &w, spec);
+		}
+		json_object_set_new(doc, "cdi", spec);
+		r = print_json(doc);
+	} else if (podman) {
+		cdi_written_print(cli, ch, &w);
+	}
+	cdi_written_free(&w);
+	return r;
 }
 
 int cmd_driver(struct cli *cli)

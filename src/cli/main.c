@@ -27,13 +27,14 @@ static const int attach_options[] = { KEY_GPU, KEY_STYLE, KEY_WILDCARD, KEY_DRY_
 				      KEY_GID, KEY_GUARD, KEY_PRUNE,    0 };
 static const int guard_option[] = { KEY_GUARD, 0 };
 static const int dry_run_option[] = { KEY_DRY_RUN, 0 };
-static const int driver_options[] = { KEY_MODE, KEY_INSTALLER, KEY_DOCKER, KEY_DRY_RUN, 0 };
+static const int driver_options[] = { KEY_MODE,    KEY_INSTALLER,   KEY_DOCKER,
+				      KEY_DRY_RUN, KEY_CDI_VERSION, 0 };
 static const int sync_options[] = { KEY_ALL, KEY_DRY_RUN, KEY_PRUNE, KEY_WAIT, 0 };
 static const int status_options[] = { KEY_CLUSTER, 0 };
 static const int check_options[] = { KEY_NODE, 0 };
 static const int compat_options[] = { KEY_CUDA, KEY_CT, KEY_APPLY, KEY_DRY_RUN, 0 };
 static const int doctor_options[] = { KEY_EXPLAIN, 0 };
-static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, 0 };
+static const int cdi_options[] = { KEY_GPU, KEY_DRY_RUN, KEY_CDI_VERSION, 0 };
 static const int unhook_options[] = { KEY_ALL, KEY_DRY_RUN, 0 };
 static const int top_options[] = { KEY_ONCE, KEY_INTERVAL, 0 };
 static const int metrics_options[] = { KEY_INTERVAL, 0 };
@@ -56,7 +57,9 @@ static const struct cli_command cli_commands[] = {
 	  no_options, 1, 1, false },
 	{ "show", cmd_show, "CT", "what CT has, and whether it still matches the host", no_options,
 	  1, 1, false },
-	{ "driver", cmd_driver, "CT [--mode bind|copy|install] [--installer FILE.run] [--dry-run]",
+	{ "driver", cmd_driver,
+	  "CT [--mode bind|copy|install] [--installer FILE.run] [--docker [--cdi-version V]] "
+	  "[--dry-run]",
 	  "give CT the host's user-space driver, of the kernel module's exact version",
 	  driver_options, 1, 1, false },
 	{ "check", cmd_check, "CT [--node NODE]",
@@ -75,7 +78,7 @@ static const struct cli_command cli_commands[] = {
 	  "--installer FILE.run] [--dry-run]",
 	  "the host's own driver: what it has, blacklist nouveau and headers, install NVIDIA's",
 	  host_options, 1, 1, false },
-	{ "cdi", cmd_cdi, "[CT] [--gpu SEL]... [--dry-run]",
+	{ "cdi", cmd_cdi, "[CT] [--gpu SEL]... [--cdi-version V] [--dry-run]",
 	  "a CDI spec of the GPUs, for podman, containerd or Docker inside a container",
 	  cdi_options, 0, 1, false },
 	{ "map", cmd_map, "add NAME node=NODE,gpu=GPU... | rm NAME | list",
@@ -297,6 +300,9 @@ static int apply_option(struct cli *cli, struct parsed *p, int key, const char *
 		break;
 	case KEY_ONCE:
 		cli->once = true;
+		break;
+	case KEY_CDI_VERSION:
+		cli->cdi_version = arg;
 		break;
 	case KEY_INTERVAL:
 		cli->interval = arg;

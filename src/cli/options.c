@@ -30,7 +30,7 @@ const struct cli_option cli_options[] = {
 	{ "installer", required_argument, KEY_INSTALLER, "FILE",
 	  "the NVIDIA .run installer to use instead of downloading it" },
 	{ "docker", no_argument, KEY_DOCKER, NULL,
-	  "also set up nvidia-container-toolkit for Docker inside the container" },
+	  "set up Docker (nvidia-container-toolkit) or podman (a CDI spec) inside the container" },
 	{ "all", no_argument, KEY_ALL, NULL, "every container of this node" },
 	{ "guard", no_argument, KEY_GUARD, NULL,
 	  "check the container against the host at every start, refuse a start that would fail" },
@@ -51,6 +51,9 @@ const struct cli_option cli_options[] = {
 	  "whether cluster node NODE can run the container (from its published facts)" },
 	{ "wait", no_argument, KEY_WAIT, NULL,
 	  "while /etc/pve is read-only (no quorum), wait until it is writable, then sync" },
+	{ "cdi-version", required_argument, KEY_CDI_VERSION, "V",
+	  "the CDI spec's cdiVersion (default: the lowest its fields need; 0.6.0 or later adds "
+	  "annotations, which podman 4 cannot read)" },
 	{ "once", no_argument, KEY_ONCE, NULL,
 	  "print one table and exit, as when not on a terminal" },
 	{ "interval", required_argument, KEY_INTERVAL, "S",

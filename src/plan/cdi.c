@@ -178,10 +178,18 @@ json_t *cdi_build(const struct cdi_request *req, struct lxgpu_err *err)
 		lxgpu_failx(err, EINVAL, "no NVIDIA driver files to mount");
 		return NULL;
 	}
+	int asked = req->version ? cdi_version_index(req->version) : -1;
+	if (req->version && asked < 0) {
+		lxgpu_failx(err, EINVAL, "cdiVersion %s: no such CDI version (0.3.0 to 1.1.0)",
+			    req->version);
+		return NULL;
+	}
 	json_t *doc = json_object(), *devices = json_array();
-	json_object_set_new(doc, "cdiVersion", json_string(CDI_VERSION));
+	/* its place first; the value once the fields are known */
+	json_object_set_new(doc, "cdiVersion", json_null());
 	json_object_set_new(doc, "kind", json_string(cdi_kind(vendor)));
-	if (vendor == LXGPU_VENDOR_NVIDIA) {
+	/* only where asked for: a runtime older than 0.6.0 refuses the spec */
+	if (vendor == LXGPU_VENDOR_NVIDIA && asked >= cdi_version_index("0.6.0")) {
 		json_t *notes = json_object();
 		json_object_set_new(notes, "lxgpu/driver-version",
 				    json_string(req->driver->version));
@@ -218,5 +226,16 @@ json_t *cdi_build(const struct cdi_request *req, struct lxgpu_err *err)
 		json_object_set_new(common, "mounts", mounts_json(req->driver, req->lib_dir));
 	}
 	json_object_set_new(doc, "containerEdits", common);
+
+	const char *why, *need = cdi_min_version(doc, &why);
+	if (req->version && asked < cdi_version_index(need)) {
+		lxgpu_failx(err, EINVAL, "cdiVersion %s is too old for this spec: it has %s (%s)",
+			    req->version, why, need);
+		json_decref(doc);
+		return NULL;
+	}
+	json_object_set_new(
+		doc, "cdiVersion",
+		json_string(req->version ? req->version + (req->version[0] == 'v') : need));
 	return doc;
 }

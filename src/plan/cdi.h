@@ -14,10 +14,6 @@
 #include "inventory/inventory.h"
 #include "plan/plan.h"
 
-/* 0.6.0: device names may start with a digit (0.5.0) and the spec carries
- * annotations (0.6.0); nothing of 0.7.0 or later is used (SPEC.md, versions). */
-#define CDI_VERSION "0.6.0"
-
 /* Where inject puts the libraries in a Debian or Ubuntu container
  * (guest_lib_dir): the default when no container is named. */
 #if defined(__aarch64__)
@@ -33,6 +29,10 @@ struct cdi_request {
 	 * it; NULL for AMD and Intel, whose user space comes with the image */
 	const struct driver_files *driver;
 	const char *lib_dir; /* the container's library directory, no leading '/' */
+	/* the cdiVersion asked for (--cdi-version); NULL: the lowest the spec
+	 * needs, without the fields an older runtime would refuse to read
+	 * (podman 4.3's CDI library knows no "annotations") */
+	const char *version;
 };
 
 /* "nvidia.com/gpu", "amd.com/gpu", "intel.com/gpu"; NULL for other vendors. */
@@ -44,5 +44,12 @@ int cdi_vendor(const struct lxgpu_inventory *inv, const struct lxgpu_plan *plan,
 /* The spec: a device per selected GPU by index and by UUID (PCI address when
  * it has none), one named "all", and the edits they share. */
 json_t *cdi_build(const struct cdi_request *req, struct lxgpu_err *err);
+
+/* The lowest cdiVersion whose fields doc uses, as the CDI reference library
+ * computes it (specs-go/version.go), and the field that needs it. */
+const char *cdi_min_version(const json_t *doc, const char **why);
+/* The place of version v ("0.5.0", or "v0.5.0") among the versions CDI
+ * defines, oldest first; -1 when it is none of them. */
+int cdi_version_index(const char *v);
 
 #endif

@@ -45,14 +45,28 @@ schema_valid() {
 	esac
 }
 
+# min_version: the lowest cdiVersion $out's fields need, by the rules of the
+# CDI reference library (specs-go/version.go: requiresV060 annotations or a
+# class with a dot, requiresV050 a device name starting with a digit or a
+# device node's hostPath, requiresV040 a mount's type; else 0.3.0)
+min_version() {
+	jq -r '
+		if ([.annotations, .devices[].annotations] | map(select(. != null and length > 0)) | length > 0)
+			or (.kind | split("/")[1] | contains(".")) then "0.6.0"
+		elif ([.devices[].name | select(test("^[0-9]"))] | length > 0)
+			or ([.. | objects | .deviceNodes? // empty | .[] | select((.hostPath // "") != "")] | length > 0) then "0.5.0"
+		elif ([.. | objects | .mounts? // empty | .[] | select((.type // "") != "")] | length > 0) then "0.4.0"
+		else "0.3.0" end' <<<"$out"
+}
+
 # spec_shape TAG: the checks every spec must pass, on $out
 KIND_RE='^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$'
 NAME_RE='^[A-Za-z0-9]([A-Za-z0-9_.:-]*[A-Za-z0-9])?$'
 spec_shape() {
 	local t=$1 v
-	v=$(jqr .cdiVersion)
-	eq "$t: cdiVersion is semver, 0.6.0 or later" \
-		"$([[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] && printf '0.6.0\n%s\n' "$v" | sort -V | head -1)" 0.6.0
+	eq "$t: cdiVersion is the lowest its fields need" "$(jqr .cdiVersion)" "$(min_version)"
+	eq "$t: no field newer than 0.6.0 (intelRdt, additionalGids, netDevices)" \
+		"$(jqr '[.. | objects | select(has("intelRdt") or has("additionalGids") or has("netDevices"))] | length')" 0
 	eq "$t: kind is vendor/class" "$(jq -r --arg re "$KIND_RE" '.kind | test($re)' <<<"$out")" true
 	eq "$t: at least one device" "$(jqr '.devices | length > 0')" true
 	eq "$t: every device has a valid name and containerEdits" \
@@ -103,7 +117,8 @@ eq "h100: the control nodes are shared, with the spec's numbers" \
 eq "h100: nvidia-uvm's major is /proc/devices' nvidia-uvm (dynamic, not 195)" \
 	"$(jqr '.containerEdits.deviceNodes[] | select(.path == "/dev/nvidia-uvm") | .major')" \
 	"$(spec_major $S nvidia-uvm)"
-eq "h100: the driver version is the module's" "$(jqr '.annotations["lxgpu/driver-version"]')" "$V"
+eq "h100: no annotations (podman 4.3's CDI library refuses the field)" "$(jqr 'has("annotations")')" false
+eq "h100: 0.5.0, for the device named 0" "$(jqr .cdiVersion)" 0.5.0
 eq "h100: NVIDIA_VISIBLE_DEVICES=void, as nvidia-ctk's specs" "$(jqr '.containerEdits.env | join(" ")')" \
 	NVIDIA_VISIBLE_DEVICES=void
 eq "h100: mounts are read-only binds, the LXC container's path on both sides" \
@@ -120,6 +135,25 @@ eq "h100: nvidia-smi in /usr/bin" "$(jqr '[.containerEdits.mounts[].containerPat
 eq "h100: no hooks" "$(jqr '[.. | objects | .hooks? // empty] | length')" 0
 run --sysroot "$h" cdi --json
 eq "h100: --json: the same CDI document" "$(jqr 'has("schema")'):$(jqr .kind)" false:nvidia.com/gpu
+nodefault=$out
+run --sysroot "$h" cdi --cdi-version 0.6.0
+eq "--cdi-version 0.6.0: exit 0" "$rc" 0
+eq "--cdi-version 0.6.0: that version" "$(jqr .cdiVersion)" 0.6.0
+eq "--cdi-version 0.6.0: the driver version is the module's, in annotations" \
+	"$(jqr '.annotations["lxgpu/driver-version"]')" "$V"
+eq "--cdi-version 0.6.0: otherwise the default spec" "$(jq -S 'del(.cdiVersion, .annotations)' <<<"$out")" \
+	"$(jq -S 'del(.cdiVersion)' <<<"$nodefault")"
+schema_valid "--cdi-version 0.6.0: valid against the upstream CDI schema"
+run --sysroot "$h" cdi --cdi-version v1.1.0
+eq "--cdi-version v1.1.0: exit 0, written 1.1.0" "$rc $(jqr .cdiVersion)" "0 1.1.0"
+run --sysroot "$h" cdi --cdi-version 0.4.0
+eq "--cdi-version 0.4.0: exit 1" "$rc" 1
+eq "--cdi-version 0.4.0: one line, the field that needs more" "$err" \
+	"lxgpu: cdi: cdiVersion 0.4.0 is too old for this spec: it has device names that start with a digit (0.5.0)"
+eq "--cdi-version 0.4.0: nothing on stdout" "$out" ""
+run --sysroot "$h" cdi --cdi-version 0.9.0
+eq "--cdi-version 0.9.0: exit 1, one line" "$rc $(wc -l <<<"$err")" "1 1"
+contains "--cdi-version 0.9.0: names it" "$err" "cdiVersion 0.9.0"
 
 # --- two H100s (tests/hosts/two-h100-mig.spec): GPU 1 is minor 5, GPU 0 in MIG mode
 S2=two-h100-mig.spec
@@ -147,6 +181,19 @@ eq "--gpu 0/2/0: the GPU and the instance's two capability nodes" "$(nodes_of 0:
 	"/dev/nvidia0 $(spec_node $S2 /dev/nvidia0)
 /dev/nvidia-caps/nvidia-cap21 $(spec_node $S2 /dev/nvidia-caps/nvidia-cap21)
 /dev/nvidia-caps/nvidia-cap22 $(spec_node $S2 /dev/nvidia-caps/nvidia-cap22)"
+# a container's spec without --gpu: the GPUs its record selects
+ctr=$h2/var/lib/lxc/one
+mkdir -p "$ctr/rootfs/etc"
+echo 12.4 >"$ctr/rootfs/etc/debian_version"
+printf 'lxc.rootfs.path = dir:/var/lib/lxc/one/rootfs\n' >"$ctr/config"
+run --sysroot "$h2" attach one --gpu 1 --quiet
+eq "CT attached to GPU 1: attach exit 0" "$rc" 0
+run --sysroot "$h2" cdi one --quiet
+out=$(cat "$ctr/rootfs/etc/cdi/lxgpu-nvidia.json")
+eq "CT attached to GPU 1: its spec has GPU 1 alone" "$(jqr '[.devices[].name] | join(" ")')" "1 $UUID1 all"
+eq "CT attached to GPU 1: all is its node" "$(nodes_of all)" "/dev/nvidia5 $(spec_node $S2 /dev/nvidia5)"
+run --sysroot "$h2" cdi one --gpu all --dry-run
+contains "CT, --gpu all: --gpu wins over the record" "$out" "+      \"name\": \"0\","
 
 # --- selections that match nothing, bad arguments
 run --sysroot "$h2" cdi --gpu 7
@@ -228,6 +275,41 @@ eq "CT: every hostPath exists in the container after lxgpu driver" "$missing" ""
 run --sysroot "$h" cdi c1
 eq "CT with GPU and driver: no warning" "$err" ""
 
+# driver --docker: the routes of the runtimes installed in the container
+rm -rf "$ct/rootfs/etc/cdi"
+run --sysroot "$h" driver c1 --docker
+eq "driver --docker, no runtime there: exit 1" "$rc" 1
+eq "driver --docker, no runtime there: one line naming both" "$err" \
+	"lxgpu: driver c1 --docker: neither nvidia-container-toolkit (/etc/nvidia-container-runtime/config.toml) nor podman is installed in it: install one there first"
+eq "driver --docker, no runtime there: nothing written" "$(ls -A "$ct/rootfs/etc")" debian_version
+mkdir -p "$ct/rootfs/usr/local/bin"
+printf '#!/bin/sh\n' >"$ct/rootfs/usr/local/bin/podman"
+run --sysroot "$h" driver c1 --docker --dry-run
+eq "driver --docker --dry-run, podman there: exit 0" "$rc" 0
+contains "driver --docker --dry-run: the spec's diff" "$out" "+++ b/etc/cdi/lxgpu-nvidia.json"
+eq "driver --docker --dry-run: nothing written" "$(ls -A "$ct/rootfs/etc")" debian_version
+run --sysroot "$h" driver c1 --docker
+eq "driver --docker, podman there: exit 0" "$rc" 0
+eq "driver --docker, podman there: says what" "$out" "container c1: wrote /etc/cdi/lxgpu-nvidia.json"
+eq "driver --docker: the spec lxgpu cdi writes" "$(jq -S . "$f")" "$(jq -S . <<<"$stdout_spec")"
+run --sysroot "$h" driver c1 --docker --json
+eq "driver --docker --json, again: nothing changed, no toolkit, the spec's path" \
+	"$(jqr '"\(.changed) \(.no_cgroups) \(.cdi.changed) \(.cdi.path)"')" "false null false /etc/cdi/lxgpu-nvidia.json"
+mkdir -p "$ct/rootfs/etc/nvidia-container-runtime"
+printf '[nvidia-container-cli]\nload-kmods = true\n' >"$ct/rootfs/etc/nvidia-container-runtime/config.toml"
+run --sysroot "$h" driver c1 --docker --cdi-version 0.6.0 --json
+eq "driver --docker, toolkit and podman, --cdi-version 0.6.0: both changed" \
+	"$(jqr '"\(.changed) \(.no_cgroups) \(.cdi.changed) \(.cdi.cdi.cdiVersion)"')" "true true true 0.6.0"
+eq "driver --docker: no-cgroups set in its section" \
+	"$(cat "$ct/rootfs/etc/nvidia-container-runtime/config.toml")" "[nvidia-container-cli]
+load-kmods = true
+no-cgroups = true"
+run --sysroot "$h" driver c1 --docker --cdi-version 0.3.0
+eq "driver --docker --cdi-version 0.3.0: exit 1, one line" "$rc $(wc -l <<<"$err")" "1 1"
+eq "driver --docker --cdi-version 0.3.0: the spec left as it was" "$(jq -r .cdiVersion "$f")" 0.6.0
+rm -rf "$ct/rootfs/usr/local/bin/podman" "$ct/rootfs/etc/nvidia-container-runtime"
+run --sysroot "$h" cdi c1 --quiet
+
 # a container that is not Debian: the libraries in /usr/lib64 (inject's choice)
 ct2=$h/var/lib/lxc/c2
 mkdir -p "$ct2/rootfs/etc"
@@ -265,5 +347,74 @@ ln -s "$outside/x.json" "$ct4/rootfs/etc/cdi/lxgpu-nvidia.json"
 run --sysroot "$h" cdi evil --quiet
 eq "the file a symlink: exit 1 (guest writes onto regular files only)" "$rc" 1
 eq "the file a symlink: nothing written outside" "$(ls -A "$outside")" ""
+
+# --- podman (4.3 on Debian 12, 5 on Debian 13) reads the spec and resolves
+# every device name: the OCI spec it makes for the container has the nodes
+# at the spec's numbers and the driver's files; that spec's run itself fails
+# or not (no GPU here), which is not judged. In a mount namespace of its own,
+# on a tmpfs /etc/cdi, with its storage in $TMP.
+PODMAN_TRY='spec=$1 dir=$2 device=$3
+mount -t tmpfs lxgpu-cdi /etc/cdi 2>/dev/null || { mkdir -p /etc/cdi && mount -t tmpfs lxgpu-cdi /etc/cdi; } || exit 1
+cp "$spec" /etc/cdi/lxgpu-nvidia.json || exit 1
+p() { podman --root "$dir/store" --runroot "$dir/run" --storage-driver vfs "$@"; }
+p image exists localhost/lxgpu-cdi || p import "$dir/img.tar" localhost/lxgpu-cdi >/dev/null || exit 1
+name=c$RANDOM$RANDOM
+p --log-level=debug run --name "$name" --device "$device" localhost/lxgpu-cdi true >"$dir/run.log" 2>&1
+id=$(p inspect "$name" --format "{{.ID}}" 2>/dev/null) || exit 0
+cp "$dir/store/vfs-containers/$id/userdata/config.json" "$dir/oci.json"'
+# podman_devices SPECFILE DEVICE: $pod_err (podman's CDI error, if any), and
+# $pod_devs: "path major:minor" of the /dev/nvidia* nodes in the OCI spec
+# podman made, one a line
+podman_devices() {
+	local d=$TMP/podman
+	rm -f "$d/oci.json" "$d/run.log"
+	unshare -m --propagation private bash -c "$PODMAN_TRY" podman-try "$1" "$d" "$2" >/dev/null 2>&1
+	pod_err=$(grep -oE 'unresolvable CDI devices[^"]*|failed to load CDI Spec[^"]*' "$d/run.log" 2>/dev/null)
+	pod_devs="no OCI spec"
+	[ -f "$d/oci.json" ] || return 0
+	pod_devs=$(jq -r '.linux.devices[] | select(.path | startswith("/dev/nvidia")) | "\(.path) \(.major):\(.minor)"' "$d/oci.json" | sort)
+}
+if ! command -v podman >/dev/null; then
+	skip "podman: resolves the spec's devices" "podman is not installed"
+else
+	pdir=$TMP/podman
+	mkdir -p "$pdir/img/bin"
+	cp "$(command -v busybox)" "$pdir/img/bin/busybox"
+	ln -s busybox "$pdir/img/bin/true"
+	tar -C "$pdir/img" -cf "$pdir/img.tar" .
+	pv=$(podman --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+')
+	run --sysroot "$h" cdi
+	printf '%s\n' "$out" >"$pdir/h100.json"
+	ctl="/dev/nvidia-uvm $(spec_node $S /dev/nvidia-uvm)
+/dev/nvidia-uvm-tools $(spec_node $S /dev/nvidia-uvm-tools)
+/dev/nvidiactl $(spec_node $S /dev/nvidiactl)"
+	for d in all 0 "$UUID"; do
+		podman_devices "$pdir/h100.json" "nvidia.com/gpu=$d"
+		eq "podman $pv: nvidia.com/gpu=$d resolves" "$pod_err" ""
+		eq "podman $pv: nvidia.com/gpu=$d gives nvidia0 and the control nodes, at the spec's numbers" \
+			"$pod_devs" "$(printf '%s\n' "/dev/nvidia0 $(spec_node $S /dev/nvidia0)" "$ctl" | sort)"
+	done
+	eq "podman $pv: the driver's files mounted read-only" \
+		"$(jq -r '.mounts[] | select(.destination == "/usr/bin/nvidia-smi" or (.destination | endswith("/libcuda.so.1"))) | "\(.destination) \(.options | join(","))"' "$pdir/oci.json" | sort)" \
+		"/usr/bin/nvidia-smi ro,nosuid,nodev,bind
+/usr/lib/x86_64-linux-gnu/libcuda.so.1 ro,nosuid,nodev,bind"
+	podman_devices "$pdir/h100.json" "nvidia.com/gpu=7"
+	contains "podman $pv: a name the spec lacks is unresolvable (the check can fail)" "$pod_err" \
+		"unresolvable CDI devices nvidia.com/gpu=7"
+	run --sysroot "$h2" cdi --gpu 1
+	printf '%s\n' "$out" >"$pdir/two.json"
+	podman_devices "$pdir/two.json" "nvidia.com/gpu=$UUID1"
+	eq "podman $pv: GPU 1 of two by its UUID: nvidia5 alone" "$(grep -v -e ctl -e uvm <<<"$pod_devs")" \
+		"/dev/nvidia5 $(spec_node $S2 /dev/nvidia5)"
+	# annotations (0.6.0): podman 4's CDI library refuses the whole spec
+	run --sysroot "$h" cdi --cdi-version 0.6.0
+	printf '%s\n' "$out" >"$pdir/v060.json"
+	podman_devices "$pdir/v060.json" nvidia.com/gpu=all
+	case $pv in
+	4.*) contains "podman $pv: the 0.6.0 spec with annotations is refused, as the default is not" \
+		"$pod_err" "unresolvable CDI devices nvidia.com/gpu=all" ;;
+	*) eq "podman $pv: the 0.6.0 spec resolves too" "$pod_err" "" ;;
+	esac
+fi
 
 done_testing

@@ -369,6 +369,24 @@ eq "lxgpu driver c1 --docker (the fix): then doctor's check is ✓" \
 	"$dk" "docker-no-cgroups ok null"
 rm -f "$r/usr/sbin/dockerd"
 
+# podman inside: it finds the GPU through a CDI spec in /etc/cdi
+podman_items() { # doctor c1: its podman check in $pm ("ID STATUS FIX")
+	run --sysroot "$h" doctor c1 --json
+	pm=$(jqr '[.containers[0].checks[] | select(.id | startswith("podman")) | "\(.id) \(.status) \(.fix)"] | join("|")')
+}
+podman_items
+eq "no podman: no podman check" "$pm" ""
+printf '\177ELF podman\n' >"$r/usr/bin/podman"
+chmod 755 "$r/usr/bin/podman"
+podman_items
+eq "podman without a CDI spec: ! with the fix" "$pm" "podman-cdi warning lxgpu driver c1 --docker"
+eq "podman without a spec: exit 0 (a warning)" "$rc" 0
+run --sysroot "$h" driver c1 --docker
+eq "driver c1 --docker (the fix): exit 0" "$rc" 0
+podman_items
+eq "then doctor's podman check is ✓" "$pm" "podman-cdi ok null"
+rm -f "$r/usr/bin/podman" "$r/etc/cdi/lxgpu-nvidia.json"
+
 ######## 4. doctor --explain: the messages users report
 # MESSAGE|KEYWORD: the message as people paste it, and a word the cause or fix
 # must hold, from the fix their threads arrived at. Sources (GitHub

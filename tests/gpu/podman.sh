@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/gpu/podman.sh: podman inside an LXC container, with the GPU through
-# the CDI spec `lxgpu cdi CT` writes. The LXC container (tests/gpu/lxc.sh
+# the CDI spec `lxgpu driver CT --docker` (`lxgpu cdi CT`) writes. The LXC container (tests/gpu/lxc.sh
 # "overlay": no NVIDIA user-space inside) gets the GPU (attach) and the host's
 # driver (--mode bind); podman 4.3 (Debian 12's, carried as .debs and
 # unpacked into /opt/podman inside) runs an image built there from a
@@ -46,6 +46,8 @@ for b in podman conmon crun; do
 	printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /opt/podman/usr/bin/%s "$@"\n' "$libs" "$b" >"$root/opt/podman/bin/$b"
 	chmod 755 "$root/opt/podman/bin/$b"
 done
+mkdir -p "$root/usr/local/bin"
+ln -sf /opt/podman/bin/podman "$root/usr/local/bin/podman"
 cat >"$root/etc/containers/containers.conf" <<'CONF'
 [containers]
 netns = "none"
@@ -62,7 +64,8 @@ printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroo
 echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$root/etc/containers/policy.json"
 
 expect "container starts (the hook binds the driver)" "$GPULXC" start "$ct"
-expect "lxgpu cdi CT writes /etc/cdi/lxgpu-nvidia.json" "$LXGPU" cdi "$ct"
+expect "lxgpu driver CT --docker (podman there) writes /etc/cdi/lxgpu-nvidia.json" "$LXGPU" driver "$ct" --docker
+expect "lxgpu cdi CT: the same spec, no change" sh -c "'$LXGPU' cdi '$ct' | grep -F 'no change'"
 say "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("spec:", d["cdiVersion"], d["kind"], [x["name"] for x in d["devices"]], "annotations" in d)' \
 	"$root/etc/cdi/lxgpu-nvidia.json")"
 expect "podman runs inside" "$GPULXC" exec "$ct" -- /opt/podman/bin/podman --version
