@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# TAP helpers shared by tests/cli/lib.sh and tests/lxc/lib.sh (sourced).
+# TAP helpers shared by tests/cli/lib.sh, tests/lxc/lib.sh and tests/gpu/lib.sh (sourced).
 tap_n=0
 tap_failed=0
 ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
@@ -21,5 +21,12 @@ contains() {
 	case $2 in
 	*"$3"*) ok "$1" ;;
 	*) not_ok "$1"; printf 'missing: %s\nin: %s\n' "$3" "$2" | diag ;;
+	esac
+}
+# lacks DESC HAYSTACK NEEDLE
+lacks() {
+	case $2 in
+	*"$3"*) not_ok "$1"; printf 'unexpected: %s\n' "$3" | diag ;;
+	*) ok "$1" ;;
 	esac
 }

@@ -14,12 +14,6 @@ check() {
 	local desc=$1 output; shift
 	if output=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; printf '%s\n' "$output" | diag; fi
 }
-lacks() {
-	case $2 in
-	*"$3"*) not_ok "$1"; printf 'unexpected: %s\n' "$3" | diag ;;
-	*) ok "$1" ;;
-	esac
-}
 
 # todo WHY DESC ACTUAL EXPECTED: eq for a known lxgpu bug, a TAP TODO (meson
 # counts its failure as expected, its pass as unexpected: then the fix is in

@@ -11,7 +11,9 @@
 # The .debs (about 12 MB), fetched where Debian's registry is reachable:
 #   apt-get download podman conmon crun golang-github-containers-common \
 #     golang-github-containers-image libgpgme11 libassuan0 \
-#     libdevmapper1.02.1 libsubid4 libyajl2
+#     libdevmapper1.02.1 libsubid4 libyajl2 libglib2.0-0 libffi8 \
+#     libpcre2-8-0 libseccomp2
+# (conmon needs GLib, which a GPU host's root need not have)
 # into $PODMAN_DEBS (default .carry/podman-debs).
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +66,8 @@ printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroo
 echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$root/etc/containers/policy.json"
 
 expect "container starts (the hook binds the driver)" "$GPULXC" start "$ct"
+missing=$("$GPULXC" exec "$ct" -- sh -c "for b in podman conmon crun; do LD_LIBRARY_PATH=$libs ldd /opt/podman/usr/bin/\$b | sed -n \"s|^|\$b: |; /not found/p\"; done")
+eq "podman, conmon and crun find every library they need" "$missing" ""
 expect "lxgpu driver CT --docker (podman there) writes /etc/cdi/lxgpu-nvidia.json" "$LXGPU" driver "$ct" --docker
 expect "lxgpu cdi CT: the same spec, no change" sh -c "'$LXGPU' cdi '$ct' | grep -F 'no change'"
 say "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("spec:", d["cdiVersion"], d["kind"], [x["name"] for x in d["devices"]], "annotations" in d)' \
@@ -114,7 +118,7 @@ cg=()
 prun() { "$GPULXC" exec "$ct" -- /opt/podman/bin/podman run --rm "${cg[@]}" "$@"; }
 if ! prun --device nvidia.com/gpu=all localhost/cudapy:test true >/dev/null 2>&1; then
 	cg=(--cgroups=disabled)
-	say "podman run needs --cgroups=disabled here: $(prun --device nvidia.com/gpu=all localhost/cudapy:test true 2>&1 | tail -n 1)"
+	say "podman run needs --cgroups=disabled here: $(prun --device nvidia.com/gpu=all localhost/cudapy:test true 2>&1 | grep -v "^$" | tail -n 2 | tr "\n" " ")"
 fi
 expect "podman --device nvidia.com/gpu=all: nvidia-smi -L in the nested container" \
 	prun --device nvidia.com/gpu=all localhost/cudapy:test nvidia-smi -L
