@@ -18,7 +18,6 @@ struct setting {
 struct settings {
 	struct setting *s;
 	size_t n, cap;
-	unsigned dev_rules; /* Proxmox's devN rules, added after the raw lines */
 };
 
 static void push(struct settings *l, bool allow, bool reset)
@@ -75,9 +74,10 @@ static void one(struct settings *l, enum conf_format format, const char *key, co
 			push(l, allow, true);
 		else if (dl_parse_rule(value, &type, &major, &minor))
 			push(l, allow, false);
-	} else if (format == CONF_PVE && dl_dev_key(key)) {
-		l->dev_rules++;
 	}
+	/* a devN gives a rule only while its node exists (Proxmox refuses the
+	 * start otherwise), and before the lxc.* lines, whose "a" empties the
+	 * list: no fence either */
 }
 
 /* A line the edit writes, "key: value" or "key = value". */
@@ -97,8 +97,7 @@ static void one_text(struct settings *l, enum conf_format format, const char *li
 	one(l, format, key, trimmed);
 }
 
-static void inserts(struct settings *l, const struct conf *c, const struct conf_edit *e,
-		    size_t at)
+static void inserts(struct settings *l, const struct conf *c, const struct conf_edit *e, size_t at)
 {
 	if (e && e->insert_at == at)
 		for (size_t k = 0; k < e->ninsert; k++)
@@ -136,7 +135,7 @@ bool devlist_opens_all(const struct conf *c, const struct conf_edit *e)
 	while (i > 0 && !l.s[i - 1].reset)
 		i--;
 	bool allowlist = i == 0 || !l.s[i - 1].allow;
-	bool fenced = allowlist && l.dev_rules > 0;
+	bool fenced = false;
 	for (; i < l.n; i++)
 		fenced |= allowlist || !l.s[i].allow;
 	free(l.s);

@@ -232,6 +232,17 @@ before=$(sha "$hconf")
 run --sysroot "$h100" sync 103 --prune --quiet
 eq "emptied list + an unparsable rule + dead 234: sync --prune exit 0" "$rc" 0
 unchanged "emptied list + an unparsable rule + dead 234: the rule stays" "$hconf" "$before"
+# nor is a devN: its rule exists only while its node does (Proxmox refuses
+# the start otherwise), and it comes before the lxc.* lines (found by
+# fuzz_owner: a devN of a node the host lacks was taken as a fence)
+printf '%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow:
+dev0: /dev/nvidia7
+lxc.cgroup2.devices.allow: c 234:* rwm
+$NV0" >"$hconf"
+before=$(sha "$hconf")
+run --sysroot "$h100" sync 103 --prune --quiet
+eq "emptied list + a devN of no node + dead 234: sync --prune exit 0" "$rc" 0
+unchanged "emptied list + a devN of no node + dead 234: the rule stays" "$hconf" "$before"
 printf '%s\n%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow: c 234:* rwm" "$NV0" >"$hconf"
 run --sysroot "$h100" sync 103 --prune --quiet
 eq "common.conf's list + dead 234: sync --prune exit 0" "$rc" 0
