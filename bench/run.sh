@@ -326,9 +326,13 @@ group_sync() {
 		local lxcdir=$root/etc/pve/lxc old
 		old=$(find "$lxcdir" -name '*.conf' -exec awk '/^\[/ { nextfile } /c ?(508|511):/ { print FILENAME; nextfile }' {} + | wc -l)
 		[ "$old" = 0 ] || die "sync: $n configs ($kind): $old configs still name the old major in their main section"
-		diff -rq "$want" "$lxcdir" >"$dir/diff" ||
+		if ! diff -rq "$want" "$lxcdir" >"$dir/diff"; then
+			local first
+			first=$(awk '$1 == "Files" { print $2; exit }' "$dir/diff")
+			[ -z "$first" ] || diff -u "$first" "$lxcdir/${first##*/}" | head -n 40 >&2
 			die "sync: $n configs ($kind): $(wc -l <"$dir/diff") configs not as sync must leave them," \
 				"or files that should not be there: $(head -n 3 "$dir/diff" | sed "s|$dir/||g" | tr '\n' ' ')"
+		fi
 		local again
 		again=$("$lxgpu" "${lxc_args[@]}" sync --all | tail -n 1)
 		[ "$again" = "$gpus in line, 0 changed, 0 failed" ] ||

@@ -73,11 +73,12 @@ void record_free(struct lxgpu_record *r)
 	r->render_gid = r->video_gid = -1;
 }
 
-/* Digits, at most max_digits of them: the number; -1 when none or more. */
+/* Digits, at most max_digits of them, no leading zero (lxgpu never writes
+ * one: "238:00" is not its item): the number; -1 otherwise. */
 static long item_number(const char **s, int max_digits)
 {
 	size_t n = strspn(*s, "0123456789");
-	if (n == 0 || n > (size_t)max_digits)
+	if (n == 0 || n > (size_t)max_digits || (n > 1 && **s == '0'))
 		return -1;
 	long v = strtol(*s, NULL, 10);
 	*s += n;

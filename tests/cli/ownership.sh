@@ -162,6 +162,16 @@ lxc.environment: LXGPU_REQUEST=v2,style=raw,rules=exact,guard=no"
 run --sysroot "$two" sync 101 --dry-run
 eq "0.1 record, upgraded: sync --dry-run exit 0" "$rc" 0
 
+# "238:00" in a 0.1 record is no item lxgpu wrote (it never writes a leading
+# zero): a hand-written c 238:0 stays at detach (found by fuzz_owner)
+printf '%s\n%s\n' "$MAIN" "lxc.environment: LXGPU_DEVICES=$U0
+lxc.environment: LXGPU_RULES=195:0,238:00
+lxc.cgroup2.devices.allow: c 195:0 rwm
+lxc.cgroup2.devices.allow: c 238:0 rwm" >"$conf"
+run --sysroot "$two" detach 101 --quiet
+eq "0.1 record with 238:00: detach exit 0" "$rc" 0
+eq "0.1 record with 238:00: its 195:0 gone, the hand-written 238:0 kept" "$(rules "$conf")" \
+	"lxc.cgroup2.devices.allow: c 238:0 rwm"
 # a record from a newer lxgpu: refused, nothing changed
 printf '%s\nlxc.environment: LXGPU_DEVICES=%s\nlxc.environment: LXGPU_REQUEST=v3,style=raw\n' "$MAIN" "$U0" >"$conf"
 before=$(sha "$conf")
