@@ -57,13 +57,15 @@ static void note(struct ct_driver *d, int status, const char *id, const char *fi
 }
 
 /* " and N more" after the first of n */
-static const char *more(size_t n)
+struct more {
+	char text[48];
+};
+static struct more more(size_t n)
 {
-	static char text[48];
-	text[0] = '\0';
+	struct more m = { "" };
 	if (n > 1)
-		snprintf(text, sizeof(text), " and %zu more", n - 1);
-	return text;
+		snprintf(m.text, sizeof(m.text), " and %zu more", n - 1);
+	return m;
 }
 
 static const char *blocked_fix(const char *id, char *fix, size_t size)
@@ -104,7 +106,7 @@ void ct_bind_targets_line(const struct lxgpu_ct *ct, const struct conf *conf, si
 {
 	printf("%s %s: its root (host uid %ld) may not create the driver's mount targets (%s%s): "
 	       "%s\n",
-	       ct_label(ct), ct->id, ct_host_id(conf, 'u', 0), first, more(blocked), done);
+	       ct_label(ct), ct->id, ct_host_id(conf, 'u', 0), first, more(blocked).text, done);
 }
 
 bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct conf *conf,
@@ -149,7 +151,7 @@ bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct con
 			note(d, PT_BAD, "driver-targets", blocked_fix(ct->id, fix, sizeof(fix)),
 			     "the driver hook cannot bind: the container's root (host uid %ld) may "
 			     "not create %s%s to bind onto, it starts without the driver",
-			     ct_host_id(conf, 'u', 0), first, more(blocked));
+			     ct_host_id(conf, 'u', 0), first, more(blocked).text);
 		else
 			note(d, PT_OK, "driver-bind", NULL,
 			     "driver bound at every start: the host's %s (lxc.hook.mount)", host);

@@ -9,7 +9,7 @@
  *   container this node's GPU's rules and nodes for this start
  *   (hook/starthost.c).
  *
- * MUST rules (tests/cli/driver.sh, tests/cli/hook.sh and tests/lxc/ check them):
+ * MUST rules (tests/cli/driver.sh, hook.sh, unpriv.sh and tests/lxc/ check them):
  * - check how it was called before doing anything: section "lxc", type
  *   "mount" with LXC_ROOTFS_MOUNT an absolute directory, or "pre-start" with
  *   LXC_CONFIG_FILE an absolute path;
