@@ -17,8 +17,8 @@
 #     without the driver, and the hook's warning is in LXC's DEBUG log; after
 #     `lxgpu sync` (it makes the files as the host's root) and a restart,
 #     nvidia-smi and the matmul run again, check and doctor exit 0.
-# The mount hook runs as host uid 100000: lxgpu runs from a copy in a
-# world-readable temp dir. Where the image has newuidmap without a range for
+# The mount hook runs as host uid 100000: lxgpu runs from a copy in a tmpfs
+# (0755, exec) of this mount namespace. Where the image has newuidmap without a range for
 # root in /etc/subuid, it is covered in this mount namespace by an empty
 # file, so that LXC (as root) writes the id maps itself, as it does where
 # uidmap is not installed.
@@ -36,17 +36,19 @@ U=100000 # the container's root on the host
 USERID=1000
 LOG=/tmp/lxc-$ct-debug.log
 
+# a tmpfs of this mount namespace: 0755 and exec whatever /tmp's options are
 bin=$(mktemp -d /tmp/lxgpu-unpriv.XXXXXX)
-chmod 755 "$bin"
-if ! cp "$LXGPU" "$bin/lxgpu" || ! chmod 755 "$bin/lxgpu"; then
-	echo "Bail out! cannot copy $LXGPU"
+if ! mount -t tmpfs -o mode=0755,size=64m lxgpu-unpriv "$bin" ||
+	! cp "$LXGPU" "$bin/lxgpu" || ! chmod 755 "$bin/lxgpu"; then
+	echo "Bail out! cannot put $LXGPU in a tmpfs at $bin"
 	exit 1
 fi
 LX=$bin/lxgpu
 cleanup() {
 	"$GPULXC" destroy "$ct" >/dev/null 2>&1
 	for m in "${covered[@]}"; do umount "$m" 2>/dev/null; done
-	rm -rf "$bin"
+	umount "$bin" 2>/dev/null
+	rmdir "$bin" 2>/dev/null
 }
 covered=()
 trap cleanup EXIT
