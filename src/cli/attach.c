@@ -14,6 +14,7 @@
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "config/idmap.h"
 #include "container/container.h"
@@ -25,6 +26,38 @@
 #include "plan/plan.h"
 #include "plan/sync.h"
 #include "util/xalloc.h"
+
+/* An unprivileged container whose root may not create the driver's mount
+ * targets (lxc.hook.mount runs as that root): which way works, in a line. */
+static void predict_bind(struct cli *cli, struct change *ch, enum rec_driver driver)
+{
+	struct lxgpu_err err = { 0 };
+	const char *version = lxgpu_nvidia_version(&ch->inv);
+	size_t blocked = 0;
+	char first[256], done[256];
+
+	if (ct_privileged(&ch->conf) || !version ||
+	    (driver != REC_DRIVER_NONE && driver != REC_DRIVER_BIND))
+		return;
+	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
+						     &ch->ct, &ch->conf, &err);
+	if (ctroot < 0 ||
+	    ct_bind_targets(cli, ctroot, &ch->conf, version, false, &blocked, first, sizeof(first),
+			    &err) < 0 ||
+	    blocked == 0)
+		return;
+	if (driver == REC_DRIVER_BIND)
+		snprintf(done, sizeof(done),
+			 "lxgpu sync %s makes them as the host's root, or use lxgpu driver %s "
+			 "--mode copy",
+			 ch->ct.id, ch->ct.id);
+	else
+		snprintf(done, sizeof(done),
+			 "lxgpu driver %s --mode copy works, and so does --mode bind, which makes "
+			 "them as the host's root",
+			 ch->ct.id);
+	ct_bind_targets_line(&ch->ct, &ch->conf, blocked, first, done);
+}
 
 int cmd_attach(struct cli *cli)
 {
@@ -90,6 +123,8 @@ int cmd_attach(struct cli *cli)
 	}
 	cluster_where_free(&where);
 	r = change_finish(cli, &ch, "attached to", true);
+	if (r == EXIT_OK && !cli->json && !cli->quiet)
+		predict_bind(cli, &ch, req.driver);
 	change_free(&ch);
 	return r;
 }

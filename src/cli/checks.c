@@ -18,6 +18,8 @@
 #include "cli/output.h"
 #include "util/fs.h"
 #include "guest/guest.h"
+#include "guest/inject.h"
+#include "inventory/driver_files.h"
 #include "check/passthrough.h"
 #include "util/xalloc.h"
 
@@ -54,6 +56,59 @@ static void note(struct ct_driver *d, int status, const char *id, const char *fi
 		d->worst = status;
 }
 
+/* " and N more" after the first of n */
+struct more {
+	char text[48];
+};
+static struct more more(size_t n)
+{
+	struct more m = { "" };
+	if (n > 1)
+		snprintf(m.text, sizeof(m.text), " and %zu more", n - 1);
+	return m;
+}
+
+static const char *blocked_fix(const char *id, char *fix, size_t size)
+{
+	snprintf(fix, size,
+		 "lxgpu sync %s (makes them as the host's root), or lxgpu driver %s --mode copy",
+		 id, id);
+	return fix;
+}
+
+int ct_bind_targets(struct cli *cli, int ctroot, const struct conf *conf, const char *version,
+		    bool make, size_t *blocked, char *first, size_t size, struct lxgpu_err *err)
+{
+	struct driver_files d;
+	struct inject_result res;
+	long uid = ct_host_id(conf, 'u', 0), gid = ct_host_id(conf, 'g', 0);
+
+	*blocked = 0;
+	first[0] = '\0';
+	/* two looks at directories before the host's ld.so.cache is read */
+	if (ct_privileged(conf) || !version || inject_may_dirs(ctroot, inject_may_ct_root, conf))
+		return 0;
+	if (driver_files_find(cli->rootfd, version, &d, err) < 0) {
+		lxgpu_err_clear(err); /* the hook and check say it where it matters */
+		return 0;
+	}
+	*blocked = inject_blocked(ctroot, &d, inject_may_ct_root, conf, first, size);
+	int r = 0;
+	if (*blocked > 0 && make)
+		r = inject_driver(cli->rootfd, ctroot, &d, INJECT_TARGETS, uid, gid, NULL, &res,
+				  err);
+	driver_files_free(&d);
+	return r;
+}
+
+void ct_bind_targets_line(const struct lxgpu_ct *ct, const struct conf *conf, size_t blocked,
+			  const char *first, const char *done)
+{
+	printf("%s %s: its root (host uid %ld) may not create the driver's mount targets (%s%s): "
+	       "%s\n",
+	       ct_label(ct), ct->id, ct_host_id(conf, 'u', 0), first, more(blocked).text, done);
+}
+
 bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct conf *conf,
 		    const struct pt_config *pt, const struct lxgpu_inventory *inv, bool running,
 		    struct ct_driver *d)
@@ -74,6 +129,12 @@ bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct con
 		     "the host has no NVIDIA driver loaded");
 		return true;
 	}
+	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, real_host, ct, conf, &err);
+	size_t blocked = 0;
+	char first[256] = "";
+	if (hook && ctroot >= 0)
+		ct_bind_targets(cli, ctroot, conf, host, false, &blocked, first, sizeof(first),
+				&err);
 	if (hook) {
 		char prog[PATH_MAX];
 		struct stat st;
@@ -86,11 +147,15 @@ bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct con
 			     "the driver hook runs %s, which does not exist on this host: the "
 			     "container cannot start",
 			     prog);
+		else if (blocked > 0)
+			note(d, PT_BAD, "driver-targets", blocked_fix(ct->id, fix, sizeof(fix)),
+			     "the driver hook cannot bind: the container's root (host uid %ld) may "
+			     "not create %s%s to bind onto, it starts without the driver",
+			     ct_host_id(conf, 'u', 0), first, more(blocked).text);
 		else
 			note(d, PT_OK, "driver-bind", NULL,
 			     "driver bound at every start: the host's %s (lxc.hook.mount)", host);
 	}
-	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, real_host, ct, conf, &err);
 	if (ctroot < 0) {
 		if (!hook)
 			note(d, PT_WARN, "driver-unknown", NULL, "%s", err.msg);

@@ -44,6 +44,16 @@ bool ct_driver_look(struct cli *cli, const struct lxgpu_ct *ct, const struct con
 		    const struct pt_config *pt, const struct lxgpu_inventory *inv, bool running,
 		    struct ct_driver *d);
 void ct_driver_free(struct ct_driver *d);
+/* Bind mode in an unprivileged container: the hook's mount targets for the
+ * host's driver `version` (files to bind onto, links) that the container's
+ * root cannot make itself, in directories of the host's ids (its idmap
+ * says): *blocked of them, the first in `first`; with `make`, made now as the
+ * host's root, owned by the container's root. */
+int ct_bind_targets(struct cli *cli, int ctroot, const struct conf *conf, const char *version,
+		    bool make, size_t *blocked, char *first, size_t size, struct lxgpu_err *err);
+/* The line that says so, ending in `done` ("made them as the host's root"). */
+void ct_bind_targets_line(const struct lxgpu_ct *ct, const struct conf *conf, size_t blocked,
+			  const char *first, const char *done);
 const char *ct_driver_mode_name(enum ct_driver_mode m);
 
 #endif

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "config/idmap.h"
 #include "cli/change.h"
+#include "cli/checks.h"
 #include "cli/inside.h"
 #include "cli/installer.h"
 #include "cli/output.h"
@@ -54,7 +55,24 @@ static int driver_bind(struct cli *cli, struct change *ch)
 		lxgpu_wrap(&err, "driver %s", ch->ct.id);
 		return cli_fail(&err);
 	}
-	return change_finish(cli, ch, "set the driver of", false);
+	/* the hook runs as an unprivileged container's root: what it may not
+	 * create, the host's root makes now (sync again after a driver update) */
+	size_t blocked = 0;
+	char first[256] = "";
+	_cleanup_close_ int ctroot = guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0,
+						     &ch->ct, &ch->conf, &err);
+	lxgpu_err_clear(&err); /* a root not reachable now: the hook's own look at start */
+	if (ctroot >= 0 && ct_bind_targets(cli, ctroot, &ch->conf, version, !cli->dry_run, &blocked,
+					   first, sizeof(first), &err) < 0) {
+		lxgpu_wrap(&err, "driver %s: the mount targets its root may not create", ch->ct.id);
+		return cli_fail(&err);
+	}
+	int r = change_finish(cli, ch, "set the driver of", false);
+	if (r == EXIT_OK && blocked > 0 && !cli->quiet && !cli->json)
+		ct_bind_targets_line(&ch->ct, &ch->conf, blocked, first,
+				     cli->dry_run ? "would make them as the host's root"
+						  : "made them as the host's root");
+	return r;
 }
 
 static int driver_copy(struct cli *cli, struct change *ch)

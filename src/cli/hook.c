@@ -21,6 +21,11 @@ int cmd_hook(struct cli *cli)
 		apply_log(cli->rootfd, "%s", err.msg);
 		return cli_fail(&err);
 	}
+	if (res.skipped[0]) {
+		/* LXC logs hook output at DEBUG only: the system log has it too */
+		fprintf(stderr, "lxgpu: warning: %s\n", res.skipped);
+		apply_log(cli->rootfd, "%s", res.skipped);
+	}
 	if (cli->verbose && call.kind == HOOK_MOUNT)
 		fprintf(stderr, "lxgpu: hook %s: bound %zu driver files\n", call.name, res.files);
 	if (cli->verbose && call.kind == HOOK_PRE_START)

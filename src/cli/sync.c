@@ -15,6 +15,7 @@
 #include "util/cleanup.h"
 #include "cli/cli.h"
 #include "cli/change.h"
+#include "cli/checks.h"
 #include "cli/facts.h"
 #include "cli/output.h"
 #include "cluster/cluster.h"
@@ -121,12 +122,30 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 	if (readable)
 		record_free(&rec);
 	dl_free(&s);
-	if (bound || mode == REC_DRIVER_BIND)
+	if ((bound || mode == REC_DRIVER_BIND) && (!bound || ct_privileged(c)))
 		return; /* bound at every start */
 	_cleanup_close_ int root =
 		guest_open_root(cli->rootfd, strcmp(cli->sysroot, "/") == 0, ct, c, &err);
 	if (root < 0)
 		return;
+	if (bound) {
+		/* by a hook that runs as the container's root: what that root may
+		 * not create, the host's root makes */
+		size_t blocked = 0;
+		char first[256];
+		if (ct_bind_targets(cli, root, c, host, !cli->dry_run, &blocked, first,
+				    sizeof(first), &err) < 0) {
+			snprintf(msg, size, "making the driver's mount targets failed: %.300s",
+				 err.msg);
+			*failed = true;
+		} else if (blocked > 0) {
+			snprintf(msg, size,
+				 "%s %zu mount targets of driver %s that its root may not create",
+				 cli->dry_run ? "would make" : "made", blocked, host);
+			*changed = true;
+		}
+		return;
+	}
 	_cleanup_free_ char *have = guest_driver_version(root, NULL);
 	if (!have || strcmp(have, host) == 0)
 		return;
@@ -251,8 +270,8 @@ static void sync_one(struct run *run, const char *id)
 			report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
 			goto done;
 		}
-		if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome,
-			      &err) < 0) {
+		if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) <
+		    0) {
 			report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 			goto done;
 		}

@@ -212,22 +212,31 @@ static int regular_or_absent(int dirfd, const char *name, const char *shown, boo
 	return 0;
 }
 
+int guest_placeholder(int dirfd, const char *name, long uid, long gid, const char *shown,
+		      struct lxgpu_err *err)
+{
+	bool exists;
+	int r;
+
+	if ((r = regular_or_absent(dirfd, name, shown, &exists, err)) < 0 || exists)
+		return r;
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lxgpu_fail(err, errno, "create %s in the container", shown);
+	if (uid >= 0 && fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
+		return lxgpu_fail(err, errno, "chown %s in the container", shown);
+	return 0;
+}
+
 int guest_bind_file(int srcfd, int dirfd, const char *name, const char *shown,
 		    struct lxgpu_err *err)
 {
 	char src[64], dst[64];
-	bool exists;
 	int r;
 
-	if ((r = regular_or_absent(dirfd, name, shown, &exists, err)) < 0)
+	if ((r = guest_placeholder(dirfd, name, -1, -1, shown, err)) < 0)
 		return r;
-	if (!exists) {
-		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				0644);
-		if (fd < 0)
-			return lxgpu_fail(err, errno, "create %s in the container", shown);
-		close(fd);
-	}
 	_cleanup_close_ int target = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
 		return lxgpu_fail(err, errno, "%s in the container", shown);

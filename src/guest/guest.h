@@ -33,6 +33,10 @@ bool guest_has_program(int ctroot, const char *name);
 /* A directory beneath the container's root, its missing parts made (and
  * owned by uid:gid when not -1); no symlink may stand on the path. */
 int guest_dir(int ctroot, const char *rel, long uid, long gid, struct lxgpu_err *err);
+/* An empty regular file dir/name to bind onto (owned by uid:gid when not
+ * -1), unless a regular file is there already. */
+int guest_placeholder(int dirfd, const char *name, long uid, long gid, const char *shown,
+		      struct lxgpu_err *err);
 /* Binds a host file (srcfd, O_PATH) read-only onto dir/name, made empty if
  * missing: only onto a regular file. */
 int guest_bind_file(int srcfd, int dirfd, const char *name, const char *shown,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "config/idmap.h"
 #include "util/fs.h"
 #include "guest/guest.h"
 #include "util/xalloc.h"
@@ -68,6 +69,108 @@ static long long total_size(int hostroot, const struct driver_files *d)
 	return total;
 }
 
+bool inject_may_self(int dirfd, const void *arg)
+{
+	(void)arg;
+	/* "." of the fd: no AT_EMPTY_PATH, which needs faccessat2 (Linux 5.8);
+	 * the hook's real ids are its effective ones */
+	return faccessat(dirfd, ".", W_OK | X_OK, 0) == 0;
+}
+
+bool inject_may_ct_root(int dirfd, const void *arg)
+{
+	struct stat st;
+	if (fstat(dirfd, &st) < 0)
+		return true; /* nothing to say: inject_driver says what fails */
+	return ct_root_may_write(arg, st.st_uid, st.st_gid, st.st_mode);
+}
+
+/* A directory of the container, or when it is missing (*missing) the nearest
+ * one above it that is there. */
+static int nearest_dir(int ctroot, const char *rel, bool *missing)
+{
+	_cleanup_free_ char *path = xstrdup(rel);
+	struct lxgpu_err err = { 0 };
+
+	*missing = false;
+	for (;;) {
+		int fd = fs_open_in_nosymlinks(ctroot, path, O_PATH | O_DIRECTORY, &err);
+		if (fd >= 0 || err.code != ENOENT)
+			return fd;
+		lxgpu_err_clear(&err);
+		*missing = true;
+		char *slash = strrchr(path, '/');
+		if (!slash)
+			return fs_open_in_nosymlinks(ctroot, ".", O_PATH | O_DIRECTORY, &err);
+		*slash = '\0';
+	}
+}
+
+/* dir/name is a regular file (target NULL) or a link to target. */
+static bool present(int dirfd, const char *name, const char *target)
+{
+	struct stat st;
+	char have[512];
+	if (!target)
+		return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	ssize_t n = readlinkat(dirfd, name, have, sizeof(have) - 1);
+	if (n < 0)
+		return false;
+	have[n] = '\0';
+	return strcmp(have, target) == 0;
+}
+
+bool inject_may_dirs(int ctroot, inject_may_fn may, const void *arg)
+{
+	const char *rel[2] = { guest_lib_dir(ctroot), "usr/bin" };
+	bool missing;
+	for (int k = 0; k < 2; k++) {
+		_cleanup_close_ int fd = nearest_dir(ctroot, rel[k], &missing);
+		if (fd >= 0 && !may(fd, arg))
+			return false;
+	}
+	return true;
+}
+
+size_t inject_blocked(int ctroot, const struct driver_files *d, inject_may_fn may, const void *arg,
+		      char *first, size_t size)
+{
+	const char *rel[2] = { guest_lib_dir(ctroot), "usr/bin" };
+	bool missing[2], may_make[2];
+	int fds[2];
+	size_t n = 0;
+
+	first[0] = '\0';
+	for (int k = 0; k < 2; k++) {
+		fds[k] = nearest_dir(ctroot, rel[k], &missing[k]);
+		may_make[k] = fds[k] < 0 || may(fds[k], arg);
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		const struct driver_file *f = &d->files[i];
+		int k = f->lib ? 0 : 1;
+		if (may_make[k])
+			continue;
+		/* the file, its links, and libcuda.so (as inject_driver makes them) */
+		bool dev_link = driver_version_of(f->name, "libcuda") != NULL;
+		for (size_t j = 0; j < f->nlinks; j++)
+			dev_link &= strcmp(f->links[j], "libcuda.so") != 0;
+		size_t nnames = 1 + f->nlinks + (dev_link ? 1 : 0);
+		for (size_t j = 0; j < nnames; j++) {
+			const char *name = j == 0           ? f->name
+					   : j <= f->nlinks ? f->links[j - 1]
+							    : "libcuda.so";
+			if (!missing[k] && present(fds[k], name, j == 0 ? NULL : f->name))
+				continue;
+			if (n++ == 0)
+				snprintf(first, size, "/%s/%s", rel[k], name);
+		}
+	}
+	for (int k = 0; k < 2; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	return n;
+}
+
 int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum inject_mode mode,
 		  long uid, long gid, struct progress *p, struct inject_result *res,
 		  struct lxgpu_err *err)
@@ -93,9 +196,10 @@ int inject_driver(int hostroot, int ctroot, const struct driver_files *d, enum i
 		_cleanup_close_ int src = fs_open_in(hostroot, f->path, O_PATH, 0, err);
 		if (src < 0)
 			return lxgpu_wrap(err, "the host's driver file");
-		r = mode == INJECT_BIND
-			    ? guest_bind_file(src, dir, f->name, shown, err)
-			    : guest_copy_file(src, dir, f->name, uid, gid, shown, p, err);
+		r = mode == INJECT_BIND ? guest_bind_file(src, dir, f->name, shown, err)
+		    : mode == INJECT_COPY
+			    ? guest_copy_file(src, dir, f->name, uid, gid, shown, p, err)
+			    : guest_placeholder(dir, f->name, uid, gid, shown, err);
 		if (r < 0)
 			return r;
 		res->files++;

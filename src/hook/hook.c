@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,22 @@ static int bind_driver(int hostroot, const struct hook_call *call, struct hook_r
 				   call->name);
 	if ((r = driver_files_find(hostroot, info.version, &d, err)) < 0)
 		return lxgpu_wrap(err, "hook %s", call->name);
+	/* all or nothing: a link to a file that is not bound would break more
+	 * than a container without the driver */
+	char first[256];
+	size_t blocked = inject_blocked(ctroot, &d, inject_may_self, NULL, first, sizeof(first));
+	if (blocked > 0) {
+		char more[48] = "";
+		if (blocked > 1)
+			snprintf(more, sizeof(more), " (and %zu more)", blocked - 1);
+		snprintf(res->skipped, sizeof(res->skipped),
+			 "hook %s: driver %s not bound, the container starts without it: its "
+			 "root may not create %s%s: run lxgpu sync %s (makes them as the host's "
+			 "root) or lxgpu driver %s --mode copy",
+			 call->name, info.version, first, more, call->name, call->name);
+		driver_files_free(&d);
+		return 0;
+	}
 	r = inject_driver(hostroot, ctroot, &d, INJECT_BIND, -1, -1, NULL, &ir, err);
 	driver_files_free(&d);
 	if (r < 0)

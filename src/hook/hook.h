@@ -9,7 +9,7 @@
  *   container this node's GPU's rules and nodes for this start
  *   (hook/starthost.c).
  *
- * MUST rules (tests/cli/driver.sh, tests/cli/hook.sh and tests/lxc/ check them):
+ * MUST rules (tests/cli/driver.sh, hook.sh, unpriv.sh and tests/lxc/ check them):
  * - check how it was called before doing anything: section "lxc", type
  *   "mount" with LXC_ROOTFS_MOUNT an absolute directory, or "pre-start" with
  *   LXC_CONFIG_FILE an absolute path;
@@ -21,6 +21,10 @@
  * - write on the host only NVIDIA's nodes (--guard) and, under /run/lxgpu/NAME,
  *   a tmpfs of the container's nodes;
  * - idempotent: a restart does it again in LXC's fresh mount namespace;
+ * - never fail a start for what the container's root may not do: the mount
+ *   hook runs as that root (LXC's child, in the container's user namespace),
+ *   and where it cannot make the files to bind onto (directories of the
+ *   host's root) it binds nothing and says so (hook_result.skipped);
  * - run no shell and nothing from the container; one line on stderr on error. */
 #ifndef LXGPU_HOOK_H
 #define LXGPU_HOOK_H
@@ -45,6 +49,7 @@ struct hook_call {
 
 struct hook_result {
 	size_t files;      /* mount: driver files bound */
+	char skipped[640]; /* mount: why nothing was bound and the start goes on; "" */
 	size_t nodes;      /* pre-start: nodes made for the container */
 	size_t host_nodes; /* pre-start, --guard: NVIDIA nodes made or repaired on the host */
 };

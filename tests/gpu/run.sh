@@ -14,7 +14,7 @@ export PATH=/opt/lxcroot/usr/bin:$PATH
 # lxgpu runs lxc-attach itself (check, copy, install): LXC's libraries from the unpacked .debs
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/opt/lxcroot/usr/lib/x86_64-linux-gnu:/opt/lxcroot/lib/x86_64-linux-gnu
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(discover attach driver cdi isolation top podman)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(discover attach driver cdi isolation top podman unpriv)
 rc=0
 for s in "${scenarios[@]}"; do
 	echo "== tests/gpu/$s.sh"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/idmap.h"
 
 static struct conf parse(const char *text, enum conf_format f)
 {
@@ -266,13 +267,52 @@ static void test_refusals(void **state)
 	conf_free(&c);
 }
 
+/* Who the container's root is on the host and what it may write, as the
+ * kernel decides in a user namespace (privileged_wrt_inode_uidgid: both of
+ * the inode's ids mapped, else generic_permission's owner/group/other bits). */
+static void test_idmap(void **state)
+{
+	(void)state;
+	struct conf pve = parse("arch: amd64\nunprivileged: 1\n", CONF_PVE);
+	assert_int_equal(ct_host_id(&pve, 'u', 0), 100000);
+	assert_int_equal(ct_inside_id(&pve, 'u', 100000), 0);
+	assert_int_equal(ct_inside_id(&pve, 'g', 165535), 65535);
+	assert_int_equal(ct_inside_id(&pve, 'u', 165536), -1);
+	assert_int_equal(ct_inside_id(&pve, 'u', 0), -1);
+	assert_true(ct_root_may_write(&pve, 100000, 100000, 0755));
+	assert_true(ct_root_may_write(&pve, 101000, 101000, 0500)); /* DAC override */
+	assert_false(ct_root_may_write(&pve, 0, 0, 0755));          /* other: r-x */
+	assert_true(ct_root_may_write(&pve, 0, 0, 0777));
+	assert_false(ct_root_may_write(&pve, 0, 100000, 0755)); /* group r-x */
+	assert_true(ct_root_may_write(&pve, 0, 100000, 0775));
+	assert_false(ct_root_may_write(&pve, 100000, 0, 0555)); /* owner, gid unmapped */
+	assert_true(ct_root_may_write(&pve, 100000, 0, 0755));
+	conf_free(&pve);
+
+	struct conf lxc = parse("lxc.idmap = u 0 200000 1000\nlxc.idmap = g 0 300000 1000\n"
+				"lxc.idmap = u 1000 1000 1\n",
+				CONF_LXC);
+	assert_int_equal(ct_host_id(&lxc, 'g', 0), 300000);
+	assert_int_equal(ct_inside_id(&lxc, 'u', 1000), 1000);
+	assert_int_equal(ct_inside_id(&lxc, 'u', 100000), -1); /* no Proxmox default */
+	assert_true(ct_root_may_write(&lxc, 200005, 300005, 0));
+	assert_false(ct_root_may_write(&lxc, 1000, 1000, 0755)); /* gid 1000 unmapped */
+	assert_false(ct_root_may_write(&lxc, 100000, 100000, 0755));
+	conf_free(&lxc);
+
+	struct conf priv = parse("lxc.rootfs.path = dir:/x\n", CONF_LXC);
+	assert_int_equal(ct_inside_id(&priv, 'u', 0), 0);
+	assert_true(ct_root_may_write(&priv, 0, 0, 0555));
+	conf_free(&priv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pve_grammar), cmocka_unit_test(test_lxc_grammar),
 		cmocka_unit_test(test_sections),    cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_placement),   cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_refusals),    cmocka_unit_test(test_idmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
