@@ -2,7 +2,7 @@
 # in the directory OUT, for bench/run.sh's sync figures; prints "GPU STALE"
 # (how many have GPU lines, how many of those sync must rewrite).
 #
-#   awk -v n=N -v out=OUT -v t=TEMPLATES [-v all=1] [-v expect=1] -f pve-configs.awk
+#   awk -v n=N -v out=OUT -v t=TEMPLATES [-v all=1] [-v want=WANT] -f pve-configs.awk
 #
 # TEMPLATES holds the GPU lines `lxgpu attach` wrote on the bench host: raw
 # (raw style), dev (dev style + --guard), stale508 and stale511 (raw with
@@ -23,9 +23,10 @@
 #     state of a host whose GPU containers all use raw lines after a kernel
 #     update moved nvidia-uvm's major.
 # Half of the GPU configs' snapshots carry the same GPU lines; sync edits the
-# main section only. expect=1 writes the configs as sync must leave them: the
-# stale main sections as synced508/synced511, everything else byte for byte
-# (the same random draws, so the same files otherwise).
+# main section only. want=WANT also writes, in the same pass, each config as
+# sync must leave it into the directory WANT: the stale main sections as
+# synced508/synced511, everything else byte for byte (one pass: two runs of
+# an awk need not draw the same numbers from one seed).
 function slurp(f,   l, s) { s = ""; while ((getline l < f) > 0) s = s l "\n"; close(f); return s }
 function pick(a, k) { return a[int(rand() * k) + 1] }
 function keys(id, parent, snaptime,   s) {
@@ -61,7 +62,6 @@ BEGIN {
 			else if (k % 4 == 1) { gpu = (k % 8 == 1) ? s508 : s511; stale++ }
 			else gpu = raw
 		}
-		main_gpu = (expect && gpu in synced) ? synced[gpu] : gpu
 		desc = ""
 		if (rand() < 0.3)
 			for (d = int(rand() * 3) + 1; d > 0; d--) desc = desc "#" pick(descs, 6) "\n"
@@ -80,14 +80,20 @@ BEGIN {
 		r = rand(); nsnap = r < 0.15 ? 1 : r < 0.20 ? 2 : 0
 		s1 = pick(snaps, 5); s2 = s1 "_2"
 		lxcl = raw_lxc
-		text = desc keys(id, nsnap == 0 ? "" : nsnap == 1 ? s1 : s2, "") main_gpu
+		head = desc keys(id, nsnap == 0 ? "" : nsnap == 1 ? s1 : s2, "")
 		snapgpu = (gpu != "" && rand() < 0.5) ? gpu : ""
+		snaps_text = ""
 		if (nsnap >= 1)
-			text = text "\n[" s1 "]\n" desc keys(id, "", 1718000000 + i) snapgpu
+			snaps_text = snaps_text "\n[" s1 "]\n" desc keys(id, "", 1718000000 + i) snapgpu
 		if (nsnap == 2)
-			text = text "\n[" s2 "]\n" keys(id, s1, 1719000000 + i) snapgpu
-		printf "%s", text > f
+			snaps_text = snaps_text "\n[" s2 "]\n" keys(id, s1, 1719000000 + i) snapgpu
+		printf "%s", head gpu snaps_text > f
 		close(f)
+		if (want != "") {
+			w = want "/" id ".conf"
+			printf "%s", head ((gpu in synced) ? synced[gpu] : gpu) snaps_text > w
+			close(w)
+		}
 	}
 	print gpus, stale
 }

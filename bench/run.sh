@@ -273,11 +273,12 @@ group_sync() {
 	rm -rf "$conf" "$root/var/lib/lxgpu" "$root/run/lock/lxc"
 	sync_rss=0 sync_rss_at=''
 
-	# gen N DIR all|mixed [expect]: generated configs; prints "GPU STALE"
+	# gen N DIR all|mixed [WANT]: generated configs, and in WANT each as sync
+	# must leave it; prints "GPU STALE"
 	gen() {
-		mkdir -p "$2"
+		mkdir -p "$2" ${4:+"$4"}
 		awk -v n="$1" -v out="$2" -v t="$tmpl" -v all="$([ "$3" = all ] && echo 1 || echo 0)" \
-			-v expect="${4:+1}" -f "$here/bench/pve-configs.awk"
+			-v want="${4:-}" -f "$here/bench/pve-configs.awk"
 	}
 	# reset PRISTINE: the host's configs as generated, no backups or locks
 	reset() {
@@ -290,9 +291,8 @@ group_sync() {
 	sync_vs_cp() {
 		local kind=$1 n=$2 runs=$3 pristine=$dir/pristine want=$dir/want counts gpus stale
 		rm -rf "$pristine" "$want"
-		counts=$(gen "$n" "$pristine" "$kind") || die "sync: generating $n configs"
+		counts=$(gen "$n" "$pristine" "$kind" "$want") || die "sync: generating $n configs"
 		read -r gpus stale <<<"$counts"
-		gen "$n" "$want" "$kind" expect >/dev/null || die "sync: generating $n expected configs"
 		local summary="$((gpus - stale)) in line, $stale changed, 0 failed"
 		local ts=() tc=() note='' r ms kib rc rss=0
 		for ((r = 0; r <= runs; r++)); do

@@ -75,6 +75,19 @@ static void host_source(const char *source, char *buf, size_t size)
 	snprintf(buf, size, "%s", plain);
 }
 
+/* The next whitespace-separated field of *rest, cut to size; false when
+ * there is none. */
+static bool next_field(const char **rest, char *buf, size_t size)
+{
+	const char *p = *rest + strspn(*rest, " \t");
+	size_t n = strcspn(p, " \t");
+	if (n == 0)
+		return false;
+	snprintf(buf, size, "%.*s", (int)n, p);
+	*rest = p + n;
+	return true;
+}
+
 static void push(struct model_mount **out, size_t *n, const struct model_mount *m)
 {
 	*out = realloc(*out, (*n + 1) * sizeof(**out));
@@ -92,7 +105,11 @@ bool model_mount_of(const struct model_config *c, size_t i, struct model_mount *
 		return false;
 	if (strcmp(l->key, "lxc.mount.entry") == 0) {
 		char source[256], target[256];
-		if (sscanf(l->value, "%255s %255s", source, target) != 2)
+		const char *rest = l->value;
+		/* whole fields: a longer one is cut here, never read as the next
+		 * (LXC's getmntent_r reads lines of up to PATH_MAX bytes) */
+		if (!next_field(&rest, source, sizeof(source)) ||
+		    !next_field(&rest, target, sizeof(target)))
 			return false;
 		host_source(source, out->source, sizeof(out->source));
 		model_target_of(target, out->target, sizeof(out->target));
