@@ -110,15 +110,14 @@ static char *normalize(const char *p, bool relative)
 	return out;
 }
 
-/* An fstab field with its octal escapes ("\040" for a space) read. */
+/* An fstab field with its octal escapes ("\040" for a space) read. Fields
+ * end at a space or a tab only, as glibc's getmntent_r (which LXC reads its
+ * mount entries with) splits them: "/\vdev/x dev/x" mounts onto dev/x. */
 static char *fstab_field(const char **s)
 {
-	const char *p = *s;
-	while (isspace((unsigned char)*p))
-		p++;
+	const char *p = *s + strspn(*s, " \t");
 	const char *start = p;
-	while (*p && !isspace((unsigned char)*p))
-		p++;
+	p += strcspn(p, " \t");
 	char *out = xstrndup(start, (size_t)(p - start)), *o = out;
 	for (const char *q = out; *q; q++) {
 		if (q[0] == '\\' && q[1] >= '0' && q[1] <= '3' && q[2] >= '0' && q[2] <= '7' &&

@@ -258,6 +258,16 @@ run --sysroot "$h100" sync 103 --prune --quiet
 eq "common.conf's list + dead 234: sync --prune exit 0" "$rc" 0
 eq "common.conf's list + dead 234: the rule removed" "$(sed -n '6,$p' "$hconf")" "$NV0"
 
+######## a mount entry's fields end at a space or a tab (glibc's getmntent_r,
+# which LXC reads them with): "/<VT>dev/x dev/nvidia0" mounts onto dev/nvidia0,
+# so attach takes it as that node's entry (found by fuzz_owner)
+printf '%s\n%s\n' "$MAIN" "lxc.mount.entry: /$(printf '\v')dev/x dev/nvidia0 none bind,optional,create=file" >"$conf"
+run --sysroot "$two" attach 101 --gpu 0 --quiet
+eq "source with a VT: attach exit 0" "$rc" 0
+eq "source with a VT: one entry on dev/nvidia0, lxgpu's" \
+	"$(grep -a 'dev/nvidia0 none' "$conf")" \
+	"lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file"
+
 ######## "dev05" is no devN to Proxmox (its keys are dev0 to dev255, pct.conf(5))
 printf '%s\n%s\n' "$MAIN" "dev05: /dev/nvidia0
 dev256: /dev/nvidia0" >"$conf"
