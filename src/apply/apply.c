@@ -102,7 +102,9 @@ static int write_undo(int state, const char *name, const char *before, size_t bl
 	char head[96];
 	int n = snprintf(head, sizeof(head), UNDO_MAGIC "%zu %zu %016llx\n", blen, alen,
 			 (unsigned long long)undo_hash(before, blen, after, alen));
-	struct iovec iov[3] = { { head, (size_t)n }, { (void *)before, blen }, { (void *)after, alen } };
+	struct iovec iov[3] = { { head, (size_t)n },
+				{ (void *)before, blen },
+				{ (void *)after, alen } };
 	size_t total = (size_t)n + blen + alen;
 	_cleanup_close_ int fd =
 		openat(state, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -125,7 +127,8 @@ static int write_undo(int state, const char *name, const char *before, size_t bl
 				if (k < 0 && errno == EINTR)
 					continue;
 				if (k < 0)
-					return lxgpu_fail(err, errno, "write /" STATE_DIR "/%s", name);
+					return lxgpu_fail(err, errno, "write /" STATE_DIR "/%s",
+							  name);
 				p += k;
 				left -= (size_t)k;
 			}
@@ -232,11 +235,12 @@ static mode_t process_umask(void)
 	return (mode_t)cached;
 }
 
-/* Writes `file` in dirfd through a temp file and rename; `mode` for new files.
- * durable: on disk (the file, then the directory) before it returns; without,
- * the name is still the old file or the new one, whole. */
+/* Writes `file` in dirfd through a temp file, on disk before the rename, and
+ * the rename; `mode` for new files. sync_dir: the directory on disk too
+ * before it returns; without (a batch syncs it later), the name is the old
+ * file or the new one, whole, whenever it stops. */
 static int replace_file(int dirfd, const char *file, const char *shown, const char *text,
-			size_t len, mode_t mode, bool durable, struct lxgpu_err *err)
+			size_t len, mode_t mode, bool sync_dir, struct lxgpu_err *err)
 {
 	char tmp[512];
 	struct stat st;
@@ -263,9 +267,9 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	/* keep the owner too (best effort: pmxcfs has only root's) */
 	if (exists)
 		(void)!fchown(fd, st.st_uid, st.st_gid);
-	if ((r = write_all(fd, text, len)) < 0 || ((mode & process_umask()) && fchmod(fd, mode) < 0) ||
-	    (durable && fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) ||
-	    close(TAKE_FD(fd)) < 0) {
+	if ((r = write_all(fd, text, len)) < 0 ||
+	    ((mode & process_umask()) && fchmod(fd, mode) < 0) ||
+	    (fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) || close(TAKE_FD(fd)) < 0) {
 		int e = r < 0 ? -r : errno;
 		unlinkat(dirfd, tmp, 0);
 		/* pmxcfs answers EACCES to every write without quorum (§3.3) */
@@ -278,7 +282,7 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 		return lxgpu_fail(err, e, "rename over %s", shown);
 	}
 	/* the rename lasts only once the directory is on disk (dirfd may be O_PATH) */
-	if (durable) {
+	if (sync_dir) {
 		_cleanup_close_ int dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dir >= 0)
 			(void)fsync(dir);
@@ -300,6 +304,49 @@ static int pve_writable(const struct lxgpu_ct *ct, struct lxgpu_err *err)
 			err, EROFS,
 			"/etc/pve is read-only (this node has no quorum): nothing changed");
 	return 0;
+}
+
+/* apply_batch: the directories whose renames wait for one fsync each. */
+#define BATCH_DIRS 16
+static struct {
+	bool on;
+	size_t n;
+	char *dir[BATCH_DIRS];
+	int fd[BATCH_DIRS];
+} batch;
+
+void apply_batch_begin(void)
+{
+	batch.on = true;
+}
+
+void apply_batch_end(void)
+{
+	for (size_t i = 0; i < batch.n; i++) {
+		(void)fsync(batch.fd[i]);
+		close(batch.fd[i]);
+		free(batch.dir[i]);
+	}
+	memset(&batch, 0, sizeof(batch));
+}
+
+/* The config's directory in the batch: false when there is none, or no
+ * room (the caller then syncs it now). */
+static bool batch_dir(const struct lxgpu_ct *ct)
+{
+	if (!batch.on)
+		return false;
+	for (size_t i = 0; i < batch.n; i++)
+		if (strcmp(batch.dir[i], ct->dir) == 0)
+			return true;
+	if (batch.n == BATCH_DIRS)
+		return false;
+	int fd = openat(ct->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	batch.fd[batch.n] = fd;
+	batch.dir[batch.n++] = xstrdup(ct->dir);
+	return true;
 }
 
 int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
@@ -331,7 +378,10 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 	_cleanup_free_ char *undo = backup_name(ct, "undo");
 	if ((r = write_undo(state, undo, old, oldlen, new_text, newlen, err)) < 0)
 		return r;
-	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, true, err);
+	if ((r = replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, !batch_dir(ct),
+			      err)) < 0)
+		return r;
+	return 0;
 }
 
 /* The config before lxgpu's last change, when the config is still what

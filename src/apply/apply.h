@@ -36,6 +36,11 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err);
  * the file's lock. */
 int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
 	       mode_t mode, struct lxgpu_err *err);
+/* Between these, apply_write leaves each config directory's fsync (what
+ * makes a rename last) to apply_batch_end, one a directory instead of one a
+ * config: `sync --all`. Each file is still on disk before its rename. */
+void apply_batch_begin(void);
+void apply_batch_end(void);
 /* One line to the system log (the host's /dev/log, beneath the root). */
 void apply_log(int rootfd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

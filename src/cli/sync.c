@@ -454,8 +454,10 @@ int cmd_sync(struct cli *cli)
 	} else {
 		nids = (size_t)cli->nargs;
 	}
+	apply_batch_begin();
 	for (size_t i = 0; i < nids; i++)
 		sync_one(&run, cli->all ? ct_id(&ids, i) : cli->args[i]);
+	apply_batch_end();
 	ct_ids_free(&ids);
 	cluster_where_free(&where);
 	json_t *published = publish(&run);
