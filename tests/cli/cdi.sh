@@ -359,7 +359,7 @@ cp "$spec" /etc/cdi/lxgpu-nvidia.json || exit 1
 p() { podman --root "$dir/store" --runroot "$dir/run" --storage-driver vfs "$@"; }
 p image exists localhost/lxgpu-cdi || p import "$dir/img.tar" localhost/lxgpu-cdi >/dev/null || exit 1
 name=c$RANDOM$RANDOM
-p --log-level=debug run --name "$name" --device "$device" localhost/lxgpu-cdi true >"$dir/run.log" 2>&1
+p --log-level=debug run --network=none --name "$name" --device "$device" localhost/lxgpu-cdi true >"$dir/run.log" 2>&1
 id=$(p inspect "$name" --format "{{.ID}}" 2>/dev/null) || exit 0
 cp "$dir/store/vfs-containers/$id/userdata/config.json" "$dir/oci.json"'
 # podman_devices SPECFILE DEVICE: $pod_err (podman's CDI error, if any), and
@@ -368,7 +368,9 @@ cp "$dir/store/vfs-containers/$id/userdata/config.json" "$dir/oci.json"'
 podman_devices() {
 	local d=$TMP/podman
 	rm -f "$d/oci.json" "$d/run.log"
-	unshare -m --propagation private bash -c "$PODMAN_TRY" podman-try "$1" "$d" "$2" >/dev/null 2>&1
+	pod_setup=ok
+	unshare -m --propagation private bash -c "$PODMAN_TRY" podman-try "$1" "$d" "$2" >"$d/setup.log" 2>&1 ||
+		pod_setup=$(tail -n 1 "$d/setup.log")
 	pod_err=$(grep -oE 'unresolvable CDI devices[^"]*|failed to load CDI Spec[^"]*' "$d/run.log" 2>/dev/null)
 	pod_devs="no OCI spec"
 	[ -f "$d/oci.json" ] || return 0
@@ -388,6 +390,12 @@ else
 	ctl="/dev/nvidia-uvm $(spec_node $S /dev/nvidia-uvm)
 /dev/nvidia-uvm-tools $(spec_node $S /dev/nvidia-uvm-tools)
 /dev/nvidiactl $(spec_node $S /dev/nvidiactl)"
+	# podman itself must work here (an image, a tmpfs /etc/cdi): else say so
+	podman_devices "$pdir/h100.json" nvidia.com/gpu=all
+fi
+if command -v podman >/dev/null && [ "$pod_setup" != ok ]; then
+	skip "podman $pv: resolves the spec's devices" "podman cannot run here: $pod_setup"
+elif command -v podman >/dev/null; then
 	for d in all 0 "$UUID"; do
 		podman_devices "$pdir/h100.json" "nvidia.com/gpu=$d"
 		eq "podman $pv: nvidia.com/gpu=$d resolves" "$pod_err" ""
