@@ -68,7 +68,7 @@ static double pct(const double *sorted, int n, double p)
 	return sorted[i];
 }
 
-static void die(const char *what)
+static __attribute__((noreturn)) void die(const char *what)
 {
 	fprintf(stderr, "bench-harness: %s: %s\n", what, strerror(errno));
 	exit(1);

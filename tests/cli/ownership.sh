@@ -233,26 +233,21 @@ $NV0" >"$hconf"
 	unchanged "$what, emptied list + dead 234: the rule stays (the only fence)" "$hconf" "$before"
 done
 # a rule LXC cannot parse ("C", upper case) is no fence: fixed, it would
-# leave the list empty
-printf '%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow:
-lxc.cgroup2.devices.allow: C 238:0 rwm
+# leave the list empty; nor is a devN: its rule exists only while its node
+# does (Proxmox refuses the start otherwise), and it comes before the lxc.*
+# lines (found by fuzz_owner: a devN of a node the host lacks was taken as a
+# fence)
+for extra in "lxc.cgroup2.devices.allow: C 238:0 rwm|an unparsable rule" \
+	"dev0: /dev/nvidia7|a devN of no node"; do
+	printf '%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow:
+${extra%%|*}
 lxc.cgroup2.devices.allow: c 234:* rwm
 $NV0" >"$hconf"
-before=$(sha "$hconf")
-run --sysroot "$h100" sync 103 --prune --quiet
-eq "emptied list + an unparsable rule + dead 234: sync --prune exit 0" "$rc" 0
-unchanged "emptied list + an unparsable rule + dead 234: the rule stays" "$hconf" "$before"
-# nor is a devN: its rule exists only while its node does (Proxmox refuses
-# the start otherwise), and it comes before the lxc.* lines (found by
-# fuzz_owner: a devN of a node the host lacks was taken as a fence)
-printf '%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow:
-dev0: /dev/nvidia7
-lxc.cgroup2.devices.allow: c 234:* rwm
-$NV0" >"$hconf"
-before=$(sha "$hconf")
-run --sysroot "$h100" sync 103 --prune --quiet
-eq "emptied list + a devN of no node + dead 234: sync --prune exit 0" "$rc" 0
-unchanged "emptied list + a devN of no node + dead 234: the rule stays" "$hconf" "$before"
+	before=$(sha "$hconf")
+	run --sysroot "$h100" sync 103 --prune --quiet
+	eq "emptied list + ${extra#*|} + dead 234: sync --prune exit 0" "$rc" 0
+	unchanged "emptied list + ${extra#*|} + dead 234: the rule stays" "$hconf" "$before"
+done
 printf '%s\n%s\n%s\n' "$MAIN" "lxc.cgroup2.devices.allow: c 234:* rwm" "$NV0" >"$hconf"
 run --sysroot "$h100" sync 103 --prune --quiet
 eq "common.conf's list + dead 234: sync --prune exit 0" "$rc" 0

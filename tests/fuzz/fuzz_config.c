@@ -5,6 +5,7 @@
  * - attach never touches anything after the main section.
  * The first byte picks the format (Proxmox or LXC) and the attach style. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,20 +16,12 @@
 #include "plan/plan.h"
 #include "plan/sync.h"
 
+#include "fuzz_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static struct lxgpu_inventory inv;
-
-#include <stdio.h>
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(int ok, int line)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_config: property at line %d does not hold\n", line);
-		abort();
-	}
-}
 
 static void node(const char *path, enum lxgpu_node_role role, unsigned major, unsigned minor,
 		 int gpu)

@@ -10,16 +10,9 @@
 #include "util/dpkg.h"
 #include "guest/cuda.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(int ok, int line)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_guest: property at line %d does not hold\n", line);
-		abort();
-	}
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

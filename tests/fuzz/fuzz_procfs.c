@@ -2,32 +2,23 @@
  * The first byte picks the parser; the rest is the text. Besides not
  * crashing, each parser's output must keep its documented shape. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inventory/procfs.h"
 #include "util/version.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
-#include <stdio.h>
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(int ok, int line)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_procfs: property at line %d does not hold\n", line);
-		abort();
-	}
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	/* A copy without a terminating NUL: parsers must respect the length. */
-	char *text = malloc(size - 1 ? size - 1 : 1);
-	memcpy(text, data + 1, size - 1);
-	size_t len = size - 1;
+	size_t len;
+	char *text = fuzz_text(data, size, &len);
 
 	switch (data[0] % 10) {
 	case 0: {

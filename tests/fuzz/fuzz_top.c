@@ -8,24 +8,16 @@
 
 #include "top/parse.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(int ok, int line)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_top: property at line %d does not hold\n", line);
-		abort();
-	}
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	char *text = malloc(size - 1 ? size - 1 : 1);
-	memcpy(text, data + 1, size - 1);
-	size_t len = size - 1;
+	size_t len;
+	char *text = fuzz_text(data, size, &len);
 
 	switch (data[0] % 4) {
 	case 0: {

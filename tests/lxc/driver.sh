@@ -87,26 +87,7 @@ lxc_traps lxc_cleanup
 
 # ---------------------------------------------------------------- setup ----
 # the spec's driver section is driver A; B: the same files renamed, A's removed
-awk '/^# == driver-files/ { f = 1 } f' "$DRIVER_SPEC" >"$TMP/driver-$A.spec"
-grep -q "^ldcache /etc/ld.so.cache" "$TMP/driver-$A.spec" ||
-	bail "$DRIVER_SPEC has no driver-files section with an ldcache"
-{
-	echo "# the host's driver updated from $A to $B"
-	awk '$1 == "line" || $1 == "elf" { print "remove", $2 }' "$TMP/driver-$A.spec"
-	sed "s/${A//./\\.}/$B/g" "$TMP/driver-$A.spec"
-	echo "file /proc/driver/nvidia/version <<END"
-	echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  $B  Release Build  (dvs-builder@U22-I3-AF03-09-1)  "
-	echo "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) "
-	echo "END"
-	echo "line /sys/module/nvidia/version $B"
-	echo "line /sys/module/nvidia_uvm/version $B"
-} >"$TMP/driver-$B.spec"
-
-if ! "$MKHOST" "$SPEC" "$TMP/driver-$A.spec" "$FAKE" >"$TMP/mkhost.log" 2>&1; then
-	diag <"$TMP/mkhost.log"
-	bail "mkhost $SPEC + driver $A failed"
-fi
-mkdir -p "$W/lxc" "$FAKE$W/lxc" "$FAKE/proc/net"
+driver_host "$A" "$B"
 
 # The hook runs `$LXGPU --sysroot $FAKE hook`, in unprivileged containers as
 # host uid 100000: that uid must reach the binary and the fake host.

@@ -151,3 +151,30 @@ lxc_traps() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 }
+
+# driver_host A B: the fake host $FAKE ($SPEC with NVIDIA's driver A, the
+# driver-files section of $DRIVER_SPEC) and the host specs of the driver for
+# mkhost: $TMP/driver-A.spec, and $TMP/driver-B.spec, the host's driver
+# updated from A to B in place; $W/lxc made on the host and in $FAKE
+driver_host() {
+	local a=$1 b=$2
+	awk '/^# == driver-files/ { f = 1 } f' "$DRIVER_SPEC" >"$TMP/driver-$a.spec"
+	grep -q "^ldcache /etc/ld.so.cache" "$TMP/driver-$a.spec" ||
+		bail "$DRIVER_SPEC has no driver-files section with an ldcache"
+	{
+		echo "# the host's driver updated from $a to $b"
+		awk '$1 == "line" || $1 == "elf" { print "remove", $2 }' "$TMP/driver-$a.spec"
+		sed "s/${a//./\\.}/$b/g" "$TMP/driver-$a.spec"
+		echo "file /proc/driver/nvidia/version <<END"
+		echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  $b  Release Build  (dvs-builder@U22-I3-AF03-09-1)  "
+		echo "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) "
+		echo "END"
+		echo "line /sys/module/nvidia/version $b"
+		echo "line /sys/module/nvidia_uvm/version $b"
+	} >"$TMP/driver-$b.spec"
+	if ! "$MKHOST" "$SPEC" "$TMP/driver-$a.spec" "$FAKE" >"$TMP/mkhost.log" 2>&1; then
+		diag <"$TMP/mkhost.log"
+		bail "mkhost $SPEC + driver $a failed"
+	fi
+	mkdir -p "$W/lxc" "$FAKE$W/lxc" "$FAKE/proc/net"
+}

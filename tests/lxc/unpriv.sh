@@ -45,24 +45,7 @@ lxc_tmp lxgpu-lxc-unpriv
 lxc_traps lxc_cleanup
 
 # ---------------------------------------------------------------- setup ----
-awk '/^# == driver-files/ { f = 1 } f' "$DRIVER_SPEC" >"$TMP/driver-$A.spec"
-grep -q "^ldcache /etc/ld.so.cache" "$TMP/driver-$A.spec" ||
-	bail "$DRIVER_SPEC has no driver-files section with an ldcache"
-{
-	awk '$1 == "line" || $1 == "elf" { print "remove", $2 }' "$TMP/driver-$A.spec"
-	sed "s/${A//./\\.}/$B/g" "$TMP/driver-$A.spec"
-	echo "file /proc/driver/nvidia/version <<END"
-	echo "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  $B  Release Build  (dvs-builder@U22-I3-AF03-09-1)  "
-	echo "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) "
-	echo "END"
-	echo "line /sys/module/nvidia/version $B"
-	echo "line /sys/module/nvidia_uvm/version $B"
-} >"$TMP/driver-$B.spec"
-if ! "$MKHOST" "$SPEC" "$TMP/driver-$A.spec" "$FAKE" >"$TMP/mkhost.log" 2>&1; then
-	diag <"$TMP/mkhost.log"
-	bail "mkhost $SPEC + driver $A failed"
-fi
-mkdir -p "$W/lxc" "$FAKE$W/lxc" "$FAKE/proc/net"
+driver_host "$A" "$B"
 if ! setpriv --reuid 100000 --regid 100000 --clear-groups -- "$LXGPU" --help >/dev/null 2>&1; then
 	mkdir -p "$TMP/bin"
 	cp "$LXGPU" "$TMP/bin/lxgpu"
