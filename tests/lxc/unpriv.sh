@@ -131,8 +131,12 @@ stop "$CT"
 start "host $B, no targets: the hook does not fail the start"
 eq "running" "$(lxc-info -P "$W/lxc" -n "$CT" -s -H)" RUNNING
 warning=$(grep -o "lxgpu: warning: hook $CT: .*" "$W/logs/$CT.log" | head -n 1)
-eq "LXC's log (DEBUG: the hook's output): the warning, with the fix" "$warning" \
-	"lxgpu: warning: hook $CT: driver $B not bound, the container starts without it: its root may not create $DEB/libcuda.so.$B (and $((n - 1)) more): run lxgpu sync $CT (makes them as the host's root) or lxgpu driver $CT --mode copy"
+# LXC cuts a log line at its buffer (LXC 6.0 after ~130 characters of the
+# hook's output, with this test's long hook command before them): the
+# warning's start in the DEBUG log; its whole text is checked in
+# tests/cli/unpriv.sh, where the hook's stderr is read directly
+contains "LXC's log (DEBUG: the hook's output): the warning" "$warning" \
+	"lxgpu: warning: hook $CT: driver $B not bound, the container starts without it"
 if grep -q "Script exited with status\|Failed to run mount hooks" "$W/logs/$CT.log"; then
 	not_ok "LXC's log: no hook failure"
 else ok "LXC's log: no hook failure"; fi
