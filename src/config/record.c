@@ -150,7 +150,10 @@ static int read_request(struct lxgpu_record *r, const char *value, struct lxgpu_
 	char *t = strtok_r(copy, ",", &save);
 	int version;
 	char extra;
-	if (!t || sscanf(t, "v%d%c", &version, &extra) != 1 || version < 2)
+	/* "v" and a number as lxgpu writes it: no sign, space or leading zero */
+	size_t digits = t && t[0] == 'v' ? strspn(t + 1, "0123456789") : 0;
+	if (digits == 0 || digits > 6 || t[1] == '0' || t[1 + digits] ||
+	    sscanf(t, "v%d%c", &version, &extra) != 1 || version < 2)
 		return lxgpu_failx(err, EINVAL, "LXGPU_REQUEST: no version (v2) at its start");
 	if (version > RECORD_VERSION)
 		return lxgpu_failx(err, EPROTO,

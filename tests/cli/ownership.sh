@@ -189,6 +189,15 @@ run --sysroot "$two" attach 101
 eq "unreadable request: attach exit 1" "$rc" 1
 contains "unreadable request: names the field" "$err" "LXGPU_REQUEST: cannot read 'style=fast'"
 unchanged "unreadable request: config unchanged" "$conf" "$before"
+# a version lxgpu never writes ("v02", found by fuzz_owner): no record lxgpu
+# trusts, so detach takes nothing
+printf '%s\nlxc.environment: LXGPU_DEVICES=%s\nlxc.environment: LXGPU_REQUEST=v02,style=raw\nlxc.environment: LXGPU_WROTE=c195:0\nlxc.cgroup2.devices.allow: c 195:0 rwm\n' \
+	"$MAIN" "$U0" >"$conf"
+before=$(sha "$conf")
+run --sysroot "$two" detach 101
+eq "request v02: detach exit 1, one line" "$rc $(wc -l <<<"$err")" "1 1"
+contains "request v02: says why" "$err" "LXGPU_REQUEST: no version (v2) at its start"
+unchanged "request v02: config unchanged" "$conf" "$before"
 
 ######## detach of hand-written lines only: nothing lxgpu did not write
 printf '%s\n%s\n' "$MAIN" "$GUIDE" >"$conf"
