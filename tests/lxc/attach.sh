@@ -76,13 +76,6 @@ lx_ok() { # DESC ARGS...
 create() { # NAME priv|unpriv
 	tb create "$W" "$1" "$2" >/dev/null || { tail -n 20 "$TMP/testbed.log" | diag; bail "lxc-create $1 failed"; }
 }
-start() { # NAME
-	if tb start "$W" "$1"; then ok "lxc-start $1"; else
-		not_ok "lxc-start $1"
-		grep -E 'ERROR|WARN' "$W/logs/$1.log" 2>/dev/null | tail -n 20 | diag
-		bail "container $1 did not start"
-	fi
-}
 probe() { tb probe "$W" "$1" "$2" rw; }
 inside() { local n=$1; shift; tb attach "$W" "$n" -- /bin/sh -c "$*"; }
 

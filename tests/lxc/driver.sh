@@ -147,13 +147,6 @@ create() {
 		[ "$2" = priv ] || chown 100000:100000 "$W/lxc/$1/rootfs/etc/debian_version"
 	fi
 }
-start() { # NAME
-	if tb start "$W" "$1"; then ok "lxc-start $1"; else
-		not_ok "lxc-start $1"
-		grep -E 'ERROR|WARN|lxgpu' "$W/logs/$1.log" 2>/dev/null | tail -n 20 | diag
-		bail "container $1 did not start"
-	fi
-}
 # inside NAME SCRIPT: sh -c SCRIPT in the container, its stderr with its stdout
 inside() { lxc-attach -P "$W/lxc" -n "$1" -- /bin/sh -c "exec 2>&1; $2"; }
 # snap NAME LIBDIR VERSION: what a process in the container finds, a line each:

@@ -40,6 +40,15 @@ change() { diff --unchanged-line-format= --old-line-format='-%L' --new-line-form
 # after lxc_skips: TB, and W (the testbed's WORKDIR) from lxc_tmp
 tb() { "$TB" "$@" 2>>"$TMP/testbed.log"; }
 stop() { tb stop "$W" "$1" -k; }
+# start NAME [WHY]: lxc-start NAME as a test; when it fails, the errors of
+# LXC's log, and bail out (nothing after it can run)
+start() {
+	if tb start "$W" "$1"; then ok "lxc-start $1${2:+ ($2)}"; else
+		not_ok "lxc-start $1${2:+ ($2)}"
+		grep -E 'ERROR|WARN|lxgpu' "$W/logs/$1.log" 2>/dev/null | tail -n 20 | diag
+		bail "container $1 did not start"
+	fi
+}
 
 # ---------------------------------------------------------------- skips ----
 # lxc_need_root [ALSO]: skip unless root; ALSO: what else needs it

@@ -63,13 +63,6 @@ lx() { # ARGS...: as driver.sh's; sets $out, $err, $rc
 	rc=$?
 	err=$(cat "$TMP/stderr")
 }
-start() {
-	if tb start "$W" "$CT"; then ok "lxc-start $CT${1:+ ($1)}"; else
-		not_ok "lxc-start $CT${1:+ ($1)}"
-		grep -E 'ERROR|WARN|lxgpu' "$W/logs/$CT.log" 2>/dev/null | tail -n 20 | diag
-		bail "container $CT did not start"
-	fi
-}
 inside() { lxc-attach -P "$W/lxc" -n "$CT" -- /bin/sh -c "exec 2>&1; $1"; }
 # what the container sees: libcuda.so.1's link and text, how many read-only
 # mounts on files in $DEB
@@ -104,7 +97,7 @@ n=$(ls -A "$root$DEB" | wc -l) # files and links a bind needs there, of any vers
 lx check "$CT"
 ran "check, stopped: exit 0" 0
 contains "check, stopped: bound at every start" "$out" "driver bound at every start: the host's $A"
-start "driver $A"
+start "$CT" "driver $A"
 s=$(seen)
 eq "inside: libcuda.so.1 is $A's file" "$(line 1 <<<"$s")" "libcuda.so.$A: stand-in for libcuda.so.$A"
 ro=$(line 2 <<<"$s")
@@ -128,7 +121,7 @@ contains "check, host now $B: the container's root may not make B's targets" "$o
 contains "check, host now $B: names sync and copy" "$out" \
 	"lxgpu sync $CT (makes them as the host's root), or lxgpu driver $CT --mode copy"
 stop "$CT"
-start "host $B, no targets: the hook does not fail the start"
+start "$CT" "host $B, no targets: the hook does not fail the start"
 eq "running" "$(lxc-info -P "$W/lxc" -n "$CT" -s -H)" RUNNING
 warning=$(grep -o "lxgpu: warning: hook $CT: .*" "$W/logs/$CT.log" | head -n 1)
 # LXC cuts a log line at its buffer (LXC 6.0 after ~130 characters of the
@@ -150,7 +143,7 @@ lx sync "$CT"
 ran "sync: exit 0" 0
 contains "sync: made B's targets" "$out" "$CT changed: made "
 eq "sync: A's placeholders gone" "$(find "$root$DEB" -name "*.so.$A" | wc -l)" 0
-start "after sync"
+start "$CT" "after sync"
 eq "inside: libcuda.so.1 is $B's file" "$(seen | line 1)" "libcuda.so.$B: stand-in for libcuda.so.$B"
 lx check "$CT"
 ran "check after sync and restart: exit 0" 0
