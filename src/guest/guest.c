@@ -403,8 +403,8 @@ char *guest_driver_version(int ctroot, char **where)
 			v = driver_version_of(fs_basename(target), "libnvidia-ml");
 		}
 		if (!v) {
-			int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			_cleanup_closedir_ DIR *dir = dup >= 0 ? fdopendir(dup) : NULL;
+			_cleanup_closedir_ DIR *dir =
+				fs_fdopendir(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 			struct dirent *de;
 			while (dir && !v && (de = readdir(dir)))
 				if ((v = driver_version_of(de->d_name, "libnvidia-ml")))

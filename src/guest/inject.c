@@ -37,14 +37,10 @@ static bool other_version_of_ours(const char *name, const struct driver_files *d
  * the links point at this version; each update would otherwise leave a set. */
 static void prune_other_versions(int libdir, const struct driver_files *d)
 {
-	int fd = openat(libdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	_cleanup_closedir_ DIR *dir =
+		fs_fdopendir(openat(libdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!dir)
 		return;
-	_cleanup_closedir_ DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
 	for (struct dirent *e; (e = readdir(dir));) {
 		struct stat st;
 		if (!other_version_of_ours(e->d_name, d) ||

@@ -172,14 +172,24 @@ int fs_opendir_in(int rootfd, const char *path, void **dirp, struct lxgpu_err *e
 	int fd = fs_open_in(rootfd, path, O_RDONLY | O_DIRECTORY, 0, err);
 	if (fd < 0)
 		return fd;
+	DIR *d = fs_fdopendir(fd);
+	if (!d)
+		return lxgpu_fail(err, errno, "%s", shown(path, buf, sizeof(buf)));
+	*dirp = d;
+	return 0;
+}
+
+DIR *fs_fdopendir(int fd)
+{
+	if (fd < 0)
+		return NULL;
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		int e = errno;
 		close(fd);
-		return lxgpu_fail(err, e, "%s", shown(path, buf, sizeof(buf)));
+		errno = e;
 	}
-	*dirp = d;
-	return 0;
+	return d;
 }
 
 const char *fs_basename(const char *path)

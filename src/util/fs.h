@@ -14,6 +14,7 @@
 #ifndef LXGPU_FS_H
 #define LXGPU_FS_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -43,6 +44,8 @@ int fs_lstat_in(int rootfd, const char *path, struct stat *st, struct lxgpu_err 
 int fs_readlink_child(int dirfd, const char *name, char *buf, size_t size, struct lxgpu_err *err);
 /* Directory of `path` beneath rootfd as a DIR stream. */
 int fs_opendir_in(int rootfd, const char *path, void **dirp, struct lxgpu_err *err);
+/* fdopendir(3) that owns fd: fd is closed when it fails too (NULL, errno). */
+DIR *fs_fdopendir(int fd);
 
 /* mkdir -p beneath rootfd; every prefix is resolved in the root again. */
 int fs_mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err *err);

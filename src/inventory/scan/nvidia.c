@@ -220,11 +220,9 @@ static void scan_caps_dir(int devfd, struct lxgpu_inventory *inv)
 	int fd = fs_open_child(devfd, "nvidia-caps", O_RDONLY | O_DIRECTORY, &err);
 	if (fd < 0)
 		return;
-	_cleanup_closedir_ DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
+	_cleanup_closedir_ DIR *dir = fs_fdopendir(fd);
+	if (!dir)
 		return;
-	}
 	struct dirent *de;
 	unsigned n;
 	while ((de = readdir(dir)))
@@ -403,11 +401,9 @@ void inv_scan_nvidia_nodes(int rootfd, struct lxgpu_inventory *inv)
 		inv_add_finding(inv, "dev-unreadable", LXGPU_ERROR, NULL, "%s", err.msg);
 		return;
 	}
-	_cleanup_closedir_ DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
+	_cleanup_closedir_ DIR *dir = fs_fdopendir(fd);
+	if (!dir)
 		return;
-	}
 	size_t first = inv->nnodes;
 	while ((de = readdir(dir))) {
 		enum lxgpu_node_role role;
