@@ -99,7 +99,7 @@ static void doctor_podman(int ctroot, const char *fix, struct doctor_list *out)
 {
 	static const char *const specs[] = { "etc/cdi/lxgpu-nvidia.json", "etc/cdi/lxgpu-amd.json",
 					     "etc/cdi/lxgpu-intel.json" };
-	if (!exists(ctroot, "usr/bin/podman") && !exists(ctroot, "usr/local/bin/podman"))
+	if (!fs_has_program(ctroot, "podman"))
 		return;
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		if (exists(ctroot, specs[i])) {
@@ -119,7 +119,7 @@ void doctor_docker(int ctroot, const char *ct_id, struct doctor_list *out)
 	char fix[128];
 	snprintf(fix, sizeof(fix), "lxgpu driver %s --docker", ct_id);
 	doctor_podman(ctroot, fix, out);
-	if (!exists(ctroot, "usr/bin/dockerd") && !exists(ctroot, "usr/sbin/dockerd"))
+	if (!fs_has_program(ctroot, "dockerd"))
 		return;
 	_cleanup_free_ char *text = NULL;
 	struct lxgpu_err err = { 0 };

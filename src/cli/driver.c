@@ -225,7 +225,7 @@ static int driver_docker(struct cli *cli, struct change *ch)
 	bool toolkit =
 		dirfd >= 0 && fs_read_child(dirfd, TOOLKIT_FILE, 1u << 20, &text, &len, &err) == 0;
 	lxgpu_err_clear(&err);
-	bool podman = guest_has_program(root, "podman");
+	bool podman = fs_has_program(root, "podman");
 	if (!toolkit && !podman)
 		return cli_error(
 			EXIT_FAILED,

@@ -137,19 +137,6 @@ const char *guest_lib_dir(int ctroot)
 	return "usr/lib64";
 }
 
-bool guest_has_program(int ctroot, const char *name)
-{
-	static const char *const dirs[] = { "usr/bin", "usr/sbin", "usr/local/bin" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		struct stat st;
-		struct lxgpu_err err = { 0 };
-		_cleanup_free_ char *path = xasprintf("%s/%s", dirs[i], name);
-		if (fs_lstat_in(ctroot, path, &st, &err) == 0)
-			return true;
-	}
-	return false;
-}
-
 int guest_dir(int ctroot, const char *rel, long uid, long gid, struct lxgpu_err *err)
 {
 	_cleanup_free_ char *prefix = xstrdup(rel);

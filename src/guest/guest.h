@@ -27,9 +27,6 @@ long guest_parse_group(const char *text, size_t len, const char *group);
  * Debian's multiarch usr/lib/<triplet>, else usr/lib64 (libnvidia-container's
  * choice, nvc_info.c of NVIDIA/libnvidia-container). */
 const char *guest_lib_dir(int ctroot);
-/* Whether the container has program name where a package or an admin puts
- * one: /usr/bin, /usr/sbin, /usr/local/bin. */
-bool guest_has_program(int ctroot, const char *name);
 /* A directory beneath the container's root, its missing parts made (and
  * owned by uid:gid when not -1); no symlink may stand on the path. */
 int guest_dir(int ctroot, const char *rel, long uid, long gid, struct lxgpu_err *err);

@@ -221,3 +221,16 @@ int fs_mkdirs_in(int rootfd, const char *path, mode_t mode, struct lxgpu_err *er
 			return 0;
 	}
 }
+
+bool fs_has_program(int rootfd, const char *name)
+{
+	static const char *const dirs[] = { "usr/bin", "usr/sbin", "usr/local/bin" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct stat st;
+		struct lxgpu_err err = { 0 };
+		_cleanup_free_ char *path = xasprintf("%s/%s", dirs[i], name);
+		if (fs_lstat_in(rootfd, path, &st, &err) == 0)
+			return true;
+	}
+	return false;
+}

@@ -15,6 +15,7 @@
 #define LXGPU_FS_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,6 +45,9 @@ int fs_lstat_in(int rootfd, const char *path, struct stat *st, struct lxgpu_err 
 int fs_readlink_child(int dirfd, const char *name, char *buf, size_t size, struct lxgpu_err *err);
 /* Directory of `path` beneath rootfd as a DIR stream. */
 int fs_opendir_in(int rootfd, const char *path, void **dirp, struct lxgpu_err *err);
+/* Whether the root has program name where a package or an admin puts one:
+ * /usr/bin, /usr/sbin, /usr/local/bin. */
+bool fs_has_program(int rootfd, const char *name);
 /* fdopendir(3) that owns fd: fd is closed when it fails too (NULL, errno). */
 DIR *fs_fdopendir(int fd);
 
