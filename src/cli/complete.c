@@ -128,13 +128,14 @@ static int open_root(const struct line *l)
 static void offer_cts(const struct line *l)
 {
 	struct ct_ids ids;
+	char buf[CT_ID_BUF];
 	int rootfd = open_root(l);
 	if (rootfd < 0)
 		return;
 	const char *lxcpath = l->lxcpath && l->lxcpath[0] == '/' ? l->lxcpath : "/var/lib/lxc";
 	size_t n = ct_list(rootfd, lxcpath, &ids);
 	for (size_t i = 0; i < n; i++)
-		offer(l->cur, ct_id(&ids, i));
+		offer(l->cur, ct_id(&ids, i, buf));
 	ct_ids_free(&ids);
 	close(rootfd);
 }

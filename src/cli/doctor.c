@@ -169,9 +169,10 @@ int cmd_doctor(struct cli *cli)
 		worst = w > worst ? w : worst;
 	} else {
 		struct ct_ids ids;
+		char buf[CT_ID_BUF];
 		size_t n = ct_list(cli->rootfd, cli->lxcpath, &ids);
 		for (size_t i = 0; i < n; i++) {
-			int w = doctor_ct(cli, ct_id(&ids, i), cts, false);
+			int w = doctor_ct(cli, ct_id(&ids, i, buf), cts, false);
 			worst = w > worst ? w : worst;
 		}
 		ct_ids_free(&ids);

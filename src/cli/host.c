@@ -210,7 +210,9 @@ static size_t copied_drivers(struct cli *cli, struct copied **out)
 		_cleanup_free_ char *text = NULL;
 		size_t len;
 		bool bound = false;
-		if (ct_open(cli->rootfd, ct_id(&ids, i), cli->lxcpath, &ct, &err) < 0)
+		char buf[CT_ID_BUF];
+		const char *id = ct_id(&ids, i, buf);
+		if (ct_open(cli->rootfd, id, cli->lxcpath, &ct, &err) < 0)
 			continue;
 		if (ct_read(&ct, &text, &len, &err) == 0 &&
 		    conf_parse(text, len, ct.format, &c, &err) == 0) {
@@ -225,7 +227,7 @@ static size_t copied_drivers(struct cli *cli, struct copied **out)
 			char *have = root >= 0 ? guest_driver_version(root, NULL) : NULL;
 			if (have)
 				(*out)[n++] =
-					(struct copied){ .id = xstrdup(ct_id(&ids, i)),
+					(struct copied){ .id = xstrdup(id),
 							 .version = have,
 							 .running = ct_running(cli->rootfd, &ct) };
 			conf_free(&c);

@@ -141,9 +141,10 @@ static size_t scan_containers(struct cli *cli, const struct lxgpu_inventory *inv
 	struct ct_ids ids;
 	size_t nids = ct_list(cli->rootfd, cli->lxcpath, &ids), n = 0;
 	struct ct_status s;
+	char buf[CT_ID_BUF];
 	*out = NULL;
 	for (size_t i = 0; i < nids; i++)
-		if (judge_ct(cli, inv, ct_id(&ids, i), &s))
+		if (judge_ct(cli, inv, ct_id(&ids, i, buf), &s))
 			add_status(out, &n, &s);
 	ct_ids_free(&ids);
 	return n;

@@ -414,6 +414,7 @@ int cmd_sync(struct cli *cli)
 {
 	struct run run = { .cli = cli };
 	struct ct_ids ids = { 0 };
+	char buf[CT_ID_BUF];
 	size_t nids;
 
 	if (!cli->all && cli->nargs == 0)
@@ -456,7 +457,7 @@ int cmd_sync(struct cli *cli)
 	}
 	apply_batch_begin();
 	for (size_t i = 0; i < nids; i++)
-		sync_one(&run, cli->all ? ct_id(&ids, i) : cli->args[i]);
+		sync_one(&run, cli->all ? ct_id(&ids, i, buf) : cli->args[i]);
 	apply_batch_end();
 	ct_ids_free(&ids);
 	cluster_where_free(&where);

@@ -116,6 +116,7 @@ int cmd_unhook(struct cli *cli)
 {
 	struct tally t = { .results = cli->json ? json_array() : NULL };
 	struct ct_ids ids = { 0 };
+	char buf[CT_ID_BUF];
 	size_t n = 0;
 
 	if (cli->all == (cli->nargs > 0)) {
@@ -136,7 +137,7 @@ int cmd_unhook(struct cli *cli)
 	if (cli->all) {
 		n = ct_list(cli->rootfd, cli->lxcpath, &ids);
 		for (size_t i = 0; i < n; i++)
-			unhook_one(cli, &t, ct_id(&ids, i));
+			unhook_one(cli, &t, ct_id(&ids, i, buf));
 		ct_ids_free(&ids);
 	} else {
 		for (int i = 0; i < cli->nargs; i++)

@@ -196,31 +196,58 @@ int ct_pve_container_version(int rootfd)
 	return 0;
 }
 
-/* Numeric ids (Proxmox's) first, by value; then names. */
-static int id_order(const void *a, const void *b, void *arg)
+/* VMIDs first, by value; then names. */
+static int id_order(uint32_t x, uint32_t y, const char *names)
 {
-	const char *names = arg;
-	const char *x = names + *(const uint32_t *)a, *y = names + *(const uint32_t *)b;
-	bool nx = all_digits(x), ny = all_digits(y);
-	if (nx != ny)
-		return nx ? -1 : 1;
-	if (nx && strlen(x) != strlen(y))
-		return strlen(x) < strlen(y) ? -1 : 1;
-	return strcmp(x, y);
+	if ((x & CT_ID_VMID) != (y & CT_ID_VMID))
+		return x & CT_ID_VMID ? -1 : 1;
+	if (x & CT_ID_VMID)
+		return x < y ? -1 : x > y;
+	return strcmp(names + x, names + y);
 }
 
-/* One buffer of names and an array of offsets: sync --all over 100,000
- * containers keeps about 1 MB of ids, not a string each. */
-static void add_id(struct ct_ids *l, const char *name, size_t len, size_t *names_cap,
-		   size_t *at_cap)
+static void sift_down(uint32_t *at, size_t root, size_t n, const char *names)
 {
-	if (l->names_len + len + 1 > UINT32_MAX)
+	for (size_t child; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && id_order(at[child], at[child + 1], names) < 0)
+			child++;
+		if (id_order(at[root], at[child], names) >= 0)
+			return;
+		uint32_t t = at[root];
+		at[root] = at[child];
+		at[child] = t;
+	}
+}
+
+/* In place: glibc's qsort would allocate a copy of the array (400 KB at
+ * 100,000 containers). */
+static void sort_ids(uint32_t *at, size_t n, const char *names)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(at, i, n, names);
+	for (size_t end = n; end-- > 1;) {
+		uint32_t t = at[0];
+		at[0] = at[end];
+		at[end] = t;
+		sift_down(at, 0, end, names);
+	}
+}
+
+static void add_id(struct ct_ids *l, uint32_t at, size_t *at_cap)
+{
+	xgrow(&l->at, at_cap, l->n + 1, sizeof(*l->at));
+	l->at[l->n++] = at;
+}
+
+static void add_name(struct ct_ids *l, const char *name, size_t len, size_t *names_cap,
+		     size_t *at_cap)
+{
+	if (l->names_len + len + 1 >= CT_ID_VMID)
 		return;
 	xgrow(&l->names, names_cap, l->names_len + len + 1, 1);
-	xgrow(&l->at, at_cap, l->n + 1, sizeof(*l->at));
 	memcpy(l->names + l->names_len, name, len);
 	l->names[l->names_len + len] = '\0';
-	l->at[l->n++] = (uint32_t)l->names_len;
+	add_id(l, (uint32_t)l->names_len, at_cap);
 	l->names_len += len + 1;
 }
 
@@ -243,7 +270,7 @@ size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out)
 			memcpy(id, de->d_name, len - 5);
 			id[len - 5] = '\0';
 			if (all_digits(id) && ct_arg_valid(id, &why))
-				add_id(out, id, len - 5, &names_cap, &at_cap);
+				add_id(out, CT_ID_VMID | (uint32_t)strtoul(id, NULL, 10), &at_cap);
 		}
 	}
 	_cleanup_closedir_ DIR *ldir = NULL;
@@ -260,11 +287,10 @@ size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out)
 			if (fstatat(dirfd(ldir), config, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
-			add_id(out, de->d_name, strlen(de->d_name), &names_cap, &at_cap);
+			add_name(out, de->d_name, strlen(de->d_name), &names_cap, &at_cap);
 		}
 	}
-	if (out->n > 1)
-		qsort_r(out->at, out->n, sizeof(*out->at), id_order, out->names);
+	sort_ids(out->at, out->n, out->names);
 	return out->n;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -34,16 +35,24 @@ int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_er
  * <lxcpath>/<name>/config (on Proxmox, the generated /var/lib/lxc/<vmid> is
  * skipped); ids in order, Proxmox's first. */
 struct ct_ids {
-	char *names; /* NUL-terminated, one after another */
+	char *names; /* LXC names, NUL-terminated, one after another */
 	size_t names_len;
-	uint32_t *at; /* id i is names + at[i] */
+	uint32_t *at; /* id i: a VMID (CT_ID_VMID set), or names + at[i] */
 	size_t n;
 };
+/* A VMID is kept as its number: sync --all over 100,000 Proxmox containers
+ * keeps 400 KB of ids. VMIDs are below 2^30. */
+#define CT_ID_VMID 0x80000000u
+#define CT_ID_BUF  16
 /* Returns how many (out->n). */
 size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out);
-static inline const char *ct_id(const struct ct_ids *l, size_t i)
+/* Id i as text; a VMID is written into buf. */
+static inline const char *ct_id(const struct ct_ids *l, size_t i, char buf[CT_ID_BUF])
 {
-	return l->names + l->at[i];
+	if (!(l->at[i] & CT_ID_VMID))
+		return l->names + l->at[i];
+	snprintf(buf, CT_ID_BUF, "%u", (unsigned)(l->at[i] & ~CT_ID_VMID));
+	return buf;
 }
 void ct_ids_free(struct ct_ids *l);
 
