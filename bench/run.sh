@@ -18,7 +18,9 @@
 #             state after a kernel update moved nvidia-uvm's major) <= 3, and
 #             every changed config written through a temp file, an fsync and a
 #             rename (strace, when there) and left exactly as sync must leave
-#             it; 10k configs 2.5% changed <= 1.5, and the time per config at
+#             it; a second reference there, bench/sync-floor: the writes alone
+#             (lock, undo file, temp, fsync, rename per config; no parsing),
+#             for how much of the time they take; 10k configs 2.5% changed <= 1.5, and the time per config at
 #             1k, 10k and 100k, flat: 100k/1k <= 1.5; peak RSS of sync (the
 #             largest of its runs; the figure names which).
 #   hook      the start hook as LXC runs it, the process alone, each run in a
@@ -99,11 +101,12 @@ lxgpu=$build/lxgpu
 harness=$build/bench/bench-harness
 floor=$build/bench/discover-floor
 null=$build/bench/bench-null
+sync_floor=$build/bench/sync-floor
 if [ "$(id -u)" != 0 ]; then
 	echo "bench/run.sh: needs root (fake hosts with device nodes, tmpfs, mount namespaces)" >&2
 	exit 77
 fi
-for f in "$lxgpu" "$harness" "$floor" "$null"; do
+for f in "$lxgpu" "$harness" "$floor" "$null" "$sync_floor"; do
 	[ -x "$f" ] || { echo "bench/run.sh: no $f: build $build first" >&2; exit 1; }
 done
 if [ -z "$json" ]; then
@@ -294,8 +297,15 @@ group_sync() {
 		counts=$(gen "$n" "$pristine" "$kind" "$want") || die "sync: generating $n configs"
 		read -r gpus stale <<<"$counts"
 		local summary="$((gpus - stale)) in line, $stale changed, 0 failed"
-		local ts=() tc=() note='' r ms kib rc rss=0
+		local ts=() tc=() tf=() note='' r ms kib rc rss=0
 		for ((r = 0; r <= runs; r++)); do
+			# all changed: the writes alone too (bench/sync_floor.c), first,
+			# so that what the checks below read is sync's
+			if [ "$kind" = all ]; then
+				reset "$pristine"
+				"$harness" --once "$dir/m" "$sync_floor" "$root" >/dev/null || die "sync: sync-floor failed"
+				[ $r -eq 0 ] || tf+=("$(cut -d' ' -f1 "$dir/m")")
+			fi
 			reset "$pristine"
 			rc=0
 			"$harness" --once "$dir/m" "$lxgpu" "${lxc_args[@]}" sync --all >"$dir/out" 2>&1 || rc=$?
@@ -341,6 +351,11 @@ group_sync() {
 		read -r cp_ms c10 c90 < <(stats "${tc[@]}")
 		log "  $n configs, $gpus GPU, $stale changed; ${#ts[@]} runs$note:" \
 			"sync $sync_ms ms (p10 $s10, p90 $s90, peak RSS $rss KiB), cp -r $cp_ms ms (p10 $c10, p90 $c90)"
+		floor_ms=''
+		if [ ${#tf[@]} -gt 0 ]; then
+			read -r floor_ms f10 f90 < <(stats "${tf[@]}")
+			log "  the writes alone (sync-floor): $floor_ms ms (p10 $f10, p90 $f90)"
+		fi
 		if [ "$rss" -gt "$sync_rss" ]; then
 			sync_rss=$rss sync_rss_at="$n configs, $([ "$kind" = all ] && echo all || echo 2.5%) changed"
 		fi
@@ -353,7 +368,8 @@ group_sync() {
 
 	log "== sync --all vs cp -r ($(stat -fc %T "$root")): sync and cp alternate, one warm-up round, medians"
 	sync_vs_cp all "$all_size" "$(sync_runs_for "$all_size")"
-	figure sync.all "sync --all, $all_size configs all changed / cp -r" "$sync_ms" ms "cp -r=$cp_ms" "ratio<=3" any
+	figure sync.all "sync --all, $all_size configs all changed / cp -r" "$sync_ms" ms \
+		"cp -r=$cp_ms;sync-floor=$floor_ms" "ratio<=3" any
 
 	# every changed config written durably: renamed into place from a temp
 	# file that was fsync'ed (or fdatasync'ed, or after a syncfs) before

@@ -21,7 +21,7 @@ fi
 fake=$(mktemp -d /tmp/lxgpu-bench-selftest.XXXXXX)
 trap 'rm -rf "$fake"' EXIT
 mkdir "$fake/bench"
-for f in bench-harness discover-floor bench-null; do
+for f in bench-harness discover-floor bench-null sync-floor; do
 	ln -s "$build/bench/$f" "$fake/bench/$f"
 done
 cat >"$fake/lxgpu" <<EOF

@@ -203,8 +203,16 @@ static void sync_one(struct run *run, const char *id)
 	_cleanup_close_ int lock = -EBADF;
 
 	if (ct_open(cli->rootfd, id, cli->lxcpath, &ct, &err) < 0 ||
-	    ct_read(&ct, &text, &len, &err) < 0 || conf_parse(text, len, ct.format, &c, &err) < 0) {
+	    ct_read(&ct, &text, &len, &err) < 0) {
 		report(run, id, ct.path ? ct.path : id, R_FAILED, err.msg, NULL, NULL, NULL);
+		goto done;
+	}
+	if (!dl_text_may_scan(text, len)) {
+		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
+		goto done;
+	}
+	if (conf_parse(text, len, ct.format, &c, &err) < 0) {
+		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
 	if (sync_edit(&c, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {

@@ -297,6 +297,17 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 	}
 }
 
+bool dl_text_may_scan(const char *text, size_t len)
+{
+	if (memchr(text, '\0', len) || memmem(text, len, "lxc.", 4))
+		return true;
+	const char *end = text + len;
+	for (const char *p = text; (p = memmem(p, (size_t)(end - p), "dev", 3)); p += 3)
+		if (end - p > 3 && isdigit((unsigned char)p[3]))
+			return true;
+	return false;
+}
+
 void dl_free(struct dl_scan *s)
 {
 	for (size_t i = 0; i < s->n; i++) {

@@ -70,6 +70,12 @@ struct dl_scan {
 
 void dl_scan(const struct conf *c, struct dl_scan *out);
 void dl_free(struct dl_scan *s);
+/* Whether a config's text could give dl_scan an entry, or a reset: false only
+ * when no "lxc." and no "dev" before a digit appears anywhere (every key it
+ * looks at is one of those) and no NUL byte does (conf_parse refuses that
+ * text: its caller should hear why). sync --all skips most configs so,
+ * without parsing them. */
+bool dl_text_may_scan(const char *text, size_t len);
 
 /* "c 195:0 rwm", "b *:* m", "a": false when it is not a device rule. */
 bool dl_parse_rule(const char *value, char *type, int *major, int *minor);

@@ -84,6 +84,32 @@ static int explain_missing_vmid(int rootfd, const char *vmid, struct lxgpu_err *
 	return lxgpu_failx(err, ENOENT, "no container %s (no /etc/pve/lxc/%s.conf)", vmid, vmid);
 }
 
+/* /etc/pve/lxc, opened once per root and listing: sync --all opens thousands
+ * of configs there, and the walk beneath the root cost more than a dup. A
+ * new listing opens it again (pmxcfs may have been mounted anew since). */
+static struct {
+	int root, dir;
+} pve_lxc = { -1, -ENOENT };
+
+static void pve_lxc_forget(void)
+{
+	if (pve_lxc.dir >= 0)
+		close(pve_lxc.dir);
+	pve_lxc.root = -1;
+	pve_lxc.dir = -ENOENT;
+}
+
+static int pve_lxc_dir(int rootfd)
+{
+	if (pve_lxc.root != rootfd) {
+		struct lxgpu_err e = { 0 };
+		pve_lxc_forget();
+		pve_lxc.root = rootfd;
+		pve_lxc.dir = fs_open_in(rootfd, "etc/pve/lxc", O_PATH | O_DIRECTORY, 0, &e);
+	}
+	return pve_lxc.dir < 0 ? pve_lxc.dir : fcntl(pve_lxc.dir, F_DUPFD_CLOEXEC, 3);
+}
+
 int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
 	    struct lxgpu_err *err)
 {
@@ -93,9 +119,9 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	memset(ct, 0, sizeof(*ct));
 	ct->dirfd = -EBADF;
 	ct->id = xstrdup(arg);
-	/* Proxmox's directory, opened once: it is also the config's */
+	/* Proxmox's directory: it is also the config's */
 	if (all_digits(arg))
-		ct->dirfd = fs_open_in(rootfd, "etc/pve/lxc", O_PATH | O_DIRECTORY, 0, &e);
+		ct->dirfd = pve_lxc_dir(rootfd);
 	if (ct->dirfd >= 0) {
 		ct->format = CONF_PVE;
 		ct->dir = xstrdup("/etc/pve/lxc");
@@ -260,6 +286,7 @@ size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out)
 	char id[256];
 
 	memset(out, 0, sizeof(*out));
+	pve_lxc_forget();
 	_cleanup_closedir_ DIR *pdir = NULL;
 	if (fs_opendir_in(rootfd, "etc/pve/lxc", (void **)&pdir, &err) == 0) {
 		while ((de = readdir(pdir))) {

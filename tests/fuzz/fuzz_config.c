@@ -2,7 +2,8 @@
  * - an unchanged parse renders the same bytes;
  * - attach then detach of an input without GPU lines gives the input back
  *   (with a final newline added where attach had to add one);
- * - attach never touches anything after the main section.
+ * - attach never touches anything after the main section;
+ * - a text dl_text_may_scan rules out scans to nothing.
  * The first byte picks the format (Proxmox or LXC) and the attach style. */
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* only inputs without device lines: attach then detach must give them back */
 	struct dl_scan scan;
 	dl_scan(&c, &scan);
+	/* sync --all skips a text dl_text_may_scan rules out: it must hold nothing */
+	check(dl_text_may_scan(text, len) || (scan.n == 0 && scan.reset_end == 0));
 	bool clean = scan.n == 0 && conf_first_invalid(&c) < 0;
 	dl_free(&scan);
 	struct lxgpu_plan plan;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/devlines.h"
 #include "config/idmap.h"
 
 static struct conf parse(const char *text, enum conf_format f)
@@ -306,6 +307,46 @@ static void test_idmap(void **state)
 	conf_free(&priv);
 }
 
+/* dl_text_may_scan: false only where dl_scan would find nothing; each text
+ * it passes has a line dl_scan reports. */
+static void test_may_scan(void **state)
+{
+	(void)state;
+	static const char *const skipped[] = {
+		"arch: amd64\nhostname: web\nmemory: 512\n",
+		"description: devices%3A none\nnet0: name=eth0,bridge=vmbr0\n",
+		"",
+		"# lxc dev notes\n[snap]\nostype: debian\n",
+		"hostname: dev\n",
+	};
+	static const struct {
+		const char *text;
+		enum conf_format format;
+	} kept[] = {
+		{ "arch: amd64\nlxc.cgroup2.devices.allow: c 195:0 rwm\n", CONF_PVE },
+		{ "dev0: /dev/nvidia0\n", CONF_PVE },
+		{ "lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind 0 0\n", CONF_LXC },
+		{ "memory: 512\nlxc.cgroup2.devices.allow:\n", CONF_PVE },
+	};
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+		assert_false(dl_text_may_scan(skipped[i], strlen(skipped[i])));
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		struct conf c;
+		struct dl_scan s;
+		struct lxgpu_err err = { 0 };
+		assert_true(dl_text_may_scan(kept[i].text, strlen(kept[i].text)));
+		assert_int_equal(
+			conf_parse(kept[i].text, strlen(kept[i].text), kept[i].format, &c, &err),
+			0);
+		dl_scan(&c, &s);
+		assert_true(s.n > 0 || s.reset_end > 0);
+		dl_free(&s);
+		conf_free(&c);
+	}
+	/* a NUL byte: conf_parse says why, so the text is not skipped */
+	assert_true(dl_text_may_scan("arch: amd64\n\0\n", 14));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_sections),    cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_placement),   cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_refusals),    cmocka_unit_test(test_idmap),
+		cmocka_unit_test(test_may_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
