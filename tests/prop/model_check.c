@@ -87,7 +87,13 @@ struct domain {
 	bool in;
 };
 
+/* 64 and 45 bytes: a devN value of 511 bytes up to ",s" */
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X45 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
 static const struct domain domains[] = {
+	{ "NVIDIA: a long devN value read whole", "h100", 0,
+	  "dev1: path=/dev/nvidia" X64 X64 X64 X64 X64 X64 X64 X45 ",size=32G", true },
 	{ "NVIDIA: 195, any minor", "intel-nvidia-drm", 1, "lxc.cgroup2.devices.allow: c 195:* rwm",
 	  true },
 	{ "NVIDIA: nvidia-uvm's major now", "intel-nvidia-drm", 1,

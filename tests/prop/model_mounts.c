@@ -16,8 +16,11 @@
 
 void model_dev_path(const char *value, char *path, size_t size, bool *deny_write)
 {
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s", value);
+	/* the whole value: one cut short could end in a token of its own
+	 * (",size=32G" cut to ",s", read as the path) */
+	char *buf = strdup(value);
+	if (!buf)
+		abort();
 	path[0] = '\0';
 	*deny_write = false;
 	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
@@ -29,6 +32,7 @@ void model_dev_path(const char *value, char *path, size_t size, bool *deny_write
 		else if (!strchr(tok, '='))
 			snprintf(path, size, "%s", tok);
 	}
+	free(buf);
 }
 
 bool model_dev_key(const char *key)

@@ -88,11 +88,14 @@ void model_record(const struct model_config *c, struct model_record *out)
 			       ? 2
 			       : 1;
 	out->wildcard = out->version == 2 && strstr(request, ",rules=wildcard") != NULL;
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s", devices);
+	/* the whole value: one cut short could end in an id of its own */
+	char *buf = strdup(devices);
+	if (!buf)
+		abort();
 	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && out->nids < MODEL_MAX_GPUS;
 	     tok = strtok_r(NULL, ",", &save))
 		snprintf(out->ids[out->nids++], sizeof(out->ids[0]), "%s", tok);
+	free(buf);
 }
 
 void model_record_free(struct model_record *r)
