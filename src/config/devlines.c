@@ -150,6 +150,16 @@ static bool known_dir(const char *p)
 	       strcmp(p, "/dev/dri/by-path") == 0 || strcmp(p, "/dev") == 0;
 }
 
+/* Whether a comma-separated option list holds this option, whole. */
+static bool has_option(const char *opts, const char *option)
+{
+	size_t n = strlen(option);
+	for (const char *p = opts; (p = strstr(p, option)); p += n)
+		if ((p == opts || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 static void scan_mount(struct dl_scan *out, size_t line, const char *v)
 {
 	const char *p = v;
@@ -165,8 +175,7 @@ static void scan_mount(struct dl_scan *out, size_t line, const char *v)
 	e->path = normalize(node ? node : src, false);
 	e->target = normalize(dst, true);
 	/* LXC's create=dir makes a directory to mount on (lxc.container.conf(5)) */
-	_cleanup_free_ char *o = xasprintf(",%s,", opts);
-	e->dir = strstr(o, ",create=dir,") != NULL || known_dir(e->path);
+	e->dir = has_option(opts, "create=dir") || known_dir(e->path);
 }
 
 /* A devN value: "[path=]/dev/x[,gid=N][,mode=0NNN][,uid=N][,deny-write=1]". */

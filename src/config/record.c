@@ -205,14 +205,13 @@ static bool lxgpu_shape(const struct conf *c, const struct dl_entry *e)
 	const char *v = c->lines[e->line].value;
 	switch (e->kind) {
 	case DL_RULE: {
-		char tail[16];
+		char want[48];
 		if (e->legacy || e->deny || e->type != 'c' || e->major < 0)
 			return false;
 		if (e->minor < 0)
-			snprintf(tail, sizeof(tail), "*");
+			snprintf(want, sizeof(want), "c %d:* rwm", e->major);
 		else
-			snprintf(tail, sizeof(tail), "%d", e->minor);
-		_cleanup_free_ char *want = xasprintf("c %d:%s rwm", e->major, tail);
+			snprintf(want, sizeof(want), "c %d:%d rwm", e->major, e->minor);
 		return strcmp(v, want) == 0;
 	}
 	case DL_MOUNT: {
@@ -221,9 +220,11 @@ static bool lxgpu_shape(const struct conf *c, const struct dl_entry *e)
 		const char *src = v;
 		if (e->via_hook) /* "/run/lxgpu/NAME" + P */
 			src = strstr(v + strlen(DL_HOOK_NODES) + 1, "/");
-		_cleanup_free_ char *want =
-			xasprintf("%s %s none bind,optional,create=file", e->path, e->path + 1);
-		return src && strcmp(src, want) == 0;
+		/* "P P' none bind,optional,create=file", P' = P without its "/" */
+		size_t n = strlen(e->path);
+		return src && n > 0 && strncmp(src, e->path, n) == 0 && src[n] == ' ' &&
+		       strncmp(src + n + 1, e->path + 1, n - 1) == 0 &&
+		       strcmp(src + 2 * n, " none bind,optional,create=file") == 0;
 	}
 	case DL_DEV: {
 		/* "P[,gid=G],mode=0NNN", as plan_lines writes it */
@@ -330,18 +331,23 @@ bool record_owns(const struct lxgpu_record *r, const struct conf *c, const struc
 	return false;
 }
 
-static char *join(char *s, const char *sep, const char *item)
+/* "NAME=" + item, or s + "," + item: one realloc, no reformatting */
+static char *join(char *s, const char *item)
 {
-	char *t = xasprintf("%s%s%s", s, s[strlen(s) - 1] == '=' ? "" : sep, item);
-	free(s);
-	return t;
+	size_t n = strlen(s), k = strlen(item);
+	bool first = s[n - 1] == '=';
+	s = xrealloc(s, n + k + 2);
+	if (!first)
+		s[n++] = ',';
+	memcpy(s + n, item, k + 1);
+	return s;
 }
 
 char *record_devices_value(const struct lxgpu_record *r)
 {
 	char *s = xstrdup("LXGPU_DEVICES=");
 	for (size_t i = 0; i < r->ndevices; i++)
-		s = join(s, ",", r->devices[i]);
+		s = join(s, r->devices[i]);
 	return s;
 }
 
@@ -372,9 +378,9 @@ char *record_wrote_value(const struct lxgpu_record *r)
 		else
 			snprintf(item, sizeof(item), "%c%d:%d", r->rules[i].type, r->rules[i].major,
 				 r->rules[i].minor);
-		s = join(s, ",", item);
+		s = join(s, item);
 	}
 	for (size_t i = 0; i < r->nnodes; i++)
-		s = join(s, ",", r->nodes[i]);
+		s = join(s, r->nodes[i]);
 	return s;
 }
