@@ -14,44 +14,12 @@
 #include "container/container.h"
 #include "util/fs.h"
 
-static char root[256];
-static int rootfd = -1;
-
-static void put(const char *rel)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("arch: amd64\n", f);
-	fclose(f);
-}
-
-static void mk(const char *rel)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
-}
+#include "scratch.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/lxgpu-test-container.XXXXXX");
-	if (!mkdtemp(root))
-		return -1;
-	struct lxgpu_err err = { 0 };
-	rootfd = fs_open_root(root, &err);
-	return rootfd < 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[512];
-	close(rootfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return scratch_make("container") < 0 ? -1 : scratch_open();
 }
 
 static void test_vmids_by_value_then_names(void **state)
@@ -80,7 +48,7 @@ static void test_vmids_by_value_then_names(void **state)
 		"var/lib/lxc/101/config",      "var/lib/lxc/.hidden/config",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		put(files[i]);
+		put(files[i], "arch: amd64\n");
 
 	static const char *const want[] = { "100", "999", "2000", "999999999", "alpha", "web" };
 	struct ct_ids ids;
@@ -103,7 +71,7 @@ static void test_many_in_order(void **state)
 	mk("many/etc/pve/lxc");
 	for (int id = 5099; id >= 100; id -= 7) {
 		snprintf(rel, sizeof(rel), "many/etc/pve/lxc/%d.conf", id);
-		put(rel);
+		put(rel, "arch: amd64\n");
 	}
 	struct lxgpu_err err = { 0 };
 	char path[512];
@@ -129,5 +97,5 @@ int main(void)
 		cmocka_unit_test(test_vmids_by_value_then_names),
 		cmocka_unit_test(test_many_in_order),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, scratch_remove);
 }

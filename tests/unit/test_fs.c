@@ -17,25 +17,7 @@
 
 #include "util/fs.h"
 
-static char root[256];
-static int rootfd = -1;
-
-static void put(const char *rel, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void mk(const char *rel)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
-}
+#include "scratch.h"
 
 static void ln(const char *target, const char *rel)
 {
@@ -47,8 +29,7 @@ static void ln(const char *target, const char *rel)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/lxgpu-test-fs.XXXXXX");
-	if (!mkdtemp(root))
+	if (scratch_make("fs") < 0)
 		return -1;
 	mk("etc");
 	put("etc/hostname", "inside\n");
@@ -56,18 +37,7 @@ static int setup(void **state)
 	mk("a/b");
 	ln("/etc/hostname", "abs-link");
 	ln("../../../../../../etc/hostname", "a/b/dotdot-link");
-	struct lxgpu_err err = { 0 };
-	rootfd = fs_open_root(root, &err);
-	return rootfd < 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[512];
-	close(rootfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return scratch_open();
 }
 
 static void read_expect(const char *path, const char *want)
@@ -204,5 +174,5 @@ int main(void)
 		cmocka_unit_test(test_cloexec),
 		cmocka_unit_test(test_messages_name_host_paths),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, scratch_remove);
 }
