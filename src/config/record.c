@@ -150,8 +150,9 @@ static int read_request(struct lxgpu_record *r, const char *value, struct lxgpu_
 	char *t = strtok_r(copy, ",", &save);
 	int version;
 	char extra;
-	/* "v" and a number as lxgpu writes it: no sign, space or leading zero */
-	size_t digits = t && t[0] == 'v' ? strspn(t + 1, "0123456789") : 0;
+	/* "v" and a number as lxgpu writes it, first (strtok skips a leading
+	 * ","): no sign, space or leading zero */
+	size_t digits = t == copy && t[0] == 'v' ? strspn(t + 1, "0123456789") : 0;
 	if (digits == 0 || digits > 6 || t[1] == '0' || t[1 + digits] ||
 	    sscanf(t, "v%d%c", &version, &extra) != 1 || version < 2)
 		return lxgpu_failx(err, EINVAL, "LXGPU_REQUEST: no version (v2) at its start");
@@ -162,12 +163,24 @@ static int read_request(struct lxgpu_record *r, const char *value, struct lxgpu_
 				   version, RECORD_VERSION);
 	r->version = version;
 	r->style = LXGPU_STYLE_RAW;
+	/* each key once: lxgpu writes no other, and two would be read two ways */
+	static const char *const keys[] = {
+		"style", "rules", "guard", "render", "video", "driver"
+	};
+	bool seen[ARRAY_SIZE(keys)] = { false };
 	while ((t = strtok_r(NULL, ",", &save))) {
 		char *eq = strchr(t, '=');
 		const char *v = eq ? eq + 1 : "";
 		if (eq)
 			*eq = '\0';
 		bool ok = true;
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			if (strcmp(t, keys[k]) == 0) {
+				ok = !seen[k];
+				seen[k] = true;
+			}
+		if (!ok)
+			return lxgpu_failx(err, EINVAL, "LXGPU_REQUEST: '%s' twice", t);
 		if (strcmp(t, "style") == 0 && (ok = !strcmp(v, "raw") || !strcmp(v, "dev")))
 			r->style = v[0] == 'd' ? LXGPU_STYLE_DEV : LXGPU_STYLE_RAW;
 		else if (strcmp(t, "rules") == 0 &&

@@ -198,6 +198,17 @@ run --sysroot "$two" detach 101
 eq "request v02: detach exit 1, one line" "$rc $(wc -l <<<"$err")" "1 1"
 contains "request v02: says why" "$err" "LXGPU_REQUEST: no version (v2) at its start"
 unchanged "request v02: config unchanged" "$conf" "$before"
+# ",v2,..." (found by fuzz_owner: strtok skipped the empty first item) and a
+# key given twice: no record lxgpu trusts either
+for bad in ',v2,style=raw' 'v2,rules=wildcard,rules=exact'; do
+	printf '%s\nlxc.environment: LXGPU_DEVICES=%s\nlxc.environment: LXGPU_REQUEST=%s\nlxc.environment: LXGPU_WROTE=c195:0\nlxc.cgroup2.devices.allow: c 195:0 rwm\n' \
+		"$MAIN" "$U0" "$bad" >"$conf"
+	before=$(sha "$conf")
+	run --sysroot "$two" detach 101
+	eq "request $bad: detach exit 1, one line" "$rc $(wc -l <<<"$err")" "1 1"
+	contains "request $bad: says why" "$err" "LXGPU_REQUEST: "
+	unchanged "request $bad: config unchanged" "$conf" "$before"
+done
 
 ######## detach of hand-written lines only: nothing lxgpu did not write
 printf '%s\n%s\n' "$MAIN" "$GUIDE" >"$conf"
