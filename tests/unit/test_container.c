@@ -60,7 +60,7 @@ static void test_vmids_by_value_then_names(void **state)
 	ct_ids_free(&ids);
 }
 
-/* More than one heap of ids: the in-place sort over thousands, in reverse. */
+/* Hundreds of VMIDs made in reverse order: the in-place sort orders them. */
 static void test_many_in_order(void **state)
 {
 	(void)state;
