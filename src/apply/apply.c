@@ -378,10 +378,8 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 	_cleanup_free_ char *undo = backup_name(ct, "undo");
 	if ((r = write_undo(state, undo, old, oldlen, new_text, newlen, err)) < 0)
 		return r;
-	if ((r = replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, !batch_dir(ct),
-			      err)) < 0)
-		return r;
-	return 0;
+	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, !batch_dir(ct),
+			    err);
 }
 
 /* The config before lxgpu's last change, when the config is still what

@@ -116,35 +116,52 @@ static bool present(int dirfd, const char *name, const char *target)
 	return strcmp(have, target) == 0;
 }
 
+/* The two directories a bind makes entries in (libraries, programs), or
+ * the nearest one above each: whether `may` allows entries there. The fds
+ * stay open for the caller (-1 where none could be opened). */
+struct bind_dirs {
+	const char *rel[2];
+	int fd[2];
+	bool missing[2], may_make[2];
+};
+
+static void bind_dirs_open(int ctroot, inject_may_fn may, const void *arg, struct bind_dirs *b)
+{
+	b->rel[0] = guest_lib_dir(ctroot);
+	b->rel[1] = "usr/bin";
+	for (int k = 0; k < 2; k++) {
+		b->fd[k] = nearest_dir(ctroot, b->rel[k], &b->missing[k]);
+		b->may_make[k] = b->fd[k] < 0 || may(b->fd[k], arg);
+	}
+}
+
+static void bind_dirs_close(struct bind_dirs *b)
+{
+	for (int k = 0; k < 2; k++)
+		if (b->fd[k] >= 0)
+			close(b->fd[k]);
+}
+
 bool inject_may_dirs(int ctroot, inject_may_fn may, const void *arg)
 {
-	const char *rel[2] = { guest_lib_dir(ctroot), "usr/bin" };
-	bool missing;
-	for (int k = 0; k < 2; k++) {
-		_cleanup_close_ int fd = nearest_dir(ctroot, rel[k], &missing);
-		if (fd >= 0 && !may(fd, arg))
-			return false;
-	}
-	return true;
+	struct bind_dirs b;
+	bind_dirs_open(ctroot, may, arg, &b);
+	bind_dirs_close(&b);
+	return b.may_make[0] && b.may_make[1];
 }
 
 size_t inject_blocked(int ctroot, const struct driver_files *d, inject_may_fn may, const void *arg,
 		      char *first, size_t size)
 {
-	const char *rel[2] = { guest_lib_dir(ctroot), "usr/bin" };
-	bool missing[2], may_make[2];
-	int fds[2];
+	struct bind_dirs b;
 	size_t n = 0;
 
 	first[0] = '\0';
-	for (int k = 0; k < 2; k++) {
-		fds[k] = nearest_dir(ctroot, rel[k], &missing[k]);
-		may_make[k] = fds[k] < 0 || may(fds[k], arg);
-	}
+	bind_dirs_open(ctroot, may, arg, &b);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct driver_file *f = &d->files[i];
 		int k = f->lib ? 0 : 1;
-		if (may_make[k])
+		if (b.may_make[k])
 			continue;
 		/* the file, its links, and libcuda.so (as inject_driver makes them) */
 		bool dev_link = driver_version_of(f->name, "libcuda") != NULL;
@@ -155,15 +172,13 @@ size_t inject_blocked(int ctroot, const struct driver_files *d, inject_may_fn ma
 			const char *name = j == 0           ? f->name
 					   : j <= f->nlinks ? f->links[j - 1]
 							    : "libcuda.so";
-			if (!missing[k] && present(fds[k], name, j == 0 ? NULL : f->name))
+			if (!b.missing[k] && present(b.fd[k], name, j == 0 ? NULL : f->name))
 				continue;
 			if (n++ == 0)
-				snprintf(first, size, "/%s/%s", rel[k], name);
+				snprintf(first, size, "/%s/%s", b.rel[k], name);
 		}
 	}
-	for (int k = 0; k < 2; k++)
-		if (fds[k] >= 0)
-			close(fds[k]);
+	bind_dirs_close(&b);
 	return n;
 }
 

@@ -89,15 +89,7 @@ lxc_traps lxc_cleanup
 # the spec's driver section is driver A; B: the same files renamed, A's removed
 driver_host "$A" "$B"
 
-# The hook runs `$LXGPU --sysroot $FAKE hook`, in unprivileged containers as
-# host uid 100000: that uid must reach the binary and the fake host.
-if ! setpriv --reuid 100000 --regid 100000 --clear-groups -- "$LXGPU" --help >/dev/null 2>&1; then
-	echo "# $LXGPU is not executable by uid 100000 (an unprivileged container's root): using a copy in $TMP"
-	mkdir -p "$TMP/bin"
-	cp "$LXGPU" "$TMP/bin/lxgpu"
-	chmod 755 "$TMP/bin" "$TMP/bin/lxgpu"
-	LXGPU=$TMP/bin/lxgpu
-fi
+lxgpu_for_ct_root
 LXGPU_ABS=$(readlink -f "$LXGPU")
 FAKE_ABS=$(cd "$FAKE" && pwd -P)
 eq "uid 100000 reads the fake host's driver files and ld.so.cache" \
@@ -108,16 +100,7 @@ eq "uid 100000 reads the fake host's driver files and ld.so.cache" \
 # shellcheck disable=SC2086 # NODES: a list of names
 lxc_make_nodes "$FAKE" $NODES
 
-# lx ARGS...: lxgpu --sysroot FAKE --lxcpath W/lxc ARGS, W/lxc seen at FAKE/W/lxc;
-# sets $out, $err, $rc
-lx() {
-	cat /proc/net/unix >"$FAKE/proc/net/unix"
-	out=$(unshare -m --propagation private -- sh -c \
-		'mount --bind "$1" "$2" || exit 99; shift 2; exec "$@"' \
-		sh "$W/lxc" "$FAKE$W/lxc" "$LXGPU" --sysroot "$FAKE" --lxcpath "$W/lxc" "$@" 2>"$TMP/stderr")
-	rc=$?
-	err=$(cat "$TMP/stderr")
-}
+lx() { lx_fake "$@"; }
 # lx_host ARGS...: lxgpu on this machine (no --sysroot), --lxcpath W/lxc, with
 # $TMP/proc-driver on /proc/driver and $TMP/var-log, $TMP/var-lib on /var/log, /var/lib
 lx_host() {

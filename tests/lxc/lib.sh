@@ -187,3 +187,27 @@ driver_host() {
 	fi
 	mkdir -p "$W/lxc" "$FAKE$W/lxc" "$FAKE/proc/net"
 }
+
+# lxgpu_for_ct_root: the hook runs `$LXGPU --sysroot $FAKE hook`, in an
+# unprivileged container as host uid 100000: that uid must reach the binary
+# (else $LXGPU becomes a copy in $TMP/bin)
+lxgpu_for_ct_root() {
+	setpriv --reuid 100000 --regid 100000 --clear-groups -- "$LXGPU" --help >/dev/null 2>&1 && return
+	echo "# $LXGPU is not executable by uid 100000 (an unprivileged container's root): using a copy in $TMP"
+	mkdir -p "$TMP/bin"
+	cp "$LXGPU" "$TMP/bin/lxgpu"
+	chmod 755 "$TMP/bin" "$TMP/bin/lxgpu"
+	LXGPU=$TMP/bin/lxgpu
+}
+
+# lx_fake ARGS...: lxgpu --sysroot $FAKE --lxcpath $W/lxc ARGS, $W/lxc seen at
+# $FAKE$W/lxc and this machine's LXC sockets in $FAKE; sets $out, $err, $rc
+lx_fake() {
+	cat /proc/net/unix >"$FAKE/proc/net/unix"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	out=$(unshare -m --propagation private -- sh -c \
+		'mount --bind "$1" "$2" || exit 99; shift 2; exec "$@"' \
+		sh "$W/lxc" "$FAKE$W/lxc" "$LXGPU" --sysroot "$FAKE" --lxcpath "$W/lxc" "$@" 2>"$TMP/stderr")
+	rc=$?
+	err=$(cat "$TMP/stderr")
+}

@@ -46,23 +46,11 @@ lxc_traps lxc_cleanup
 
 # ---------------------------------------------------------------- setup ----
 driver_host "$A" "$B"
-if ! setpriv --reuid 100000 --regid 100000 --clear-groups -- "$LXGPU" --help >/dev/null 2>&1; then
-	mkdir -p "$TMP/bin"
-	cp "$LXGPU" "$TMP/bin/lxgpu"
-	chmod 755 "$TMP/bin" "$TMP/bin/lxgpu"
-	LXGPU=$TMP/bin/lxgpu
-fi
+lxgpu_for_ct_root
 # shellcheck disable=SC2086 # NODES: a list of names
 lxc_make_nodes "$FAKE" $NODES
 
-lx() { # ARGS...: as driver.sh's; sets $out, $err, $rc
-	cat /proc/net/unix >"$FAKE/proc/net/unix"
-	out=$(unshare -m --propagation private -- sh -c \
-		'mount --bind "$1" "$2" || exit 99; shift 2; exec "$@"' \
-		sh "$W/lxc" "$FAKE$W/lxc" "$LXGPU" --sysroot "$FAKE" --lxcpath "$W/lxc" "$@" 2>"$TMP/stderr")
-	rc=$?
-	err=$(cat "$TMP/stderr")
-}
+lx() { lx_fake "$@"; }
 inside() { lxc-attach -P "$W/lxc" -n "$CT" -- /bin/sh -c "exec 2>&1; $1"; }
 # what the container sees: libcuda.so.1's link and text, how many read-only
 # mounts on files in $DEB
