@@ -24,6 +24,10 @@
 
 /* Takes the container's config lock; returns the lock fd (close to release). */
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err);
+/* Removes the temp file a killed run left beside the config: apply_lock
+ * does, but in a batch only the write that follows does (it retries the
+ * name); a batch that takes the lock and does not write calls this. */
+void apply_drop_temp(const struct lxgpu_ct *ct);
 /* Replaces the config with `new`, keeping `old` for undo. The lock must be held. */
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
 		const char *new_text, size_t newlen, struct lxgpu_err *err);

@@ -32,7 +32,14 @@
 #include "config/record.h"
 #include "plan/plan.h"
 #include "plan/sync.h"
+#include "util/ahead.h"
 #include "util/xalloc.h"
+
+/* Configs read and planned ahead of the one being written, and the threads
+ * that do it: the writes (lock, undo file, temp, fsync, rename) are the
+ * larger share of a config's time, so two threads keep the writer busy. */
+#define SYNC_AHEAD   16
+#define SYNC_WORKERS 2
 
 enum result { R_IN_LINE, R_CHANGED, R_WOULD, R_FAILED, R_NO_GPU, R_UNMANAGED };
 
@@ -101,27 +108,16 @@ static void report(struct run *run, const char *id, const char *path, enum resul
 
 /* A copied driver of another version is copied again; a bound one needs
  * nothing; an installed one can only be installed again, by its owner. */
-static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf *c, char *msg,
-			size_t size, bool *changed, bool *failed)
+static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf *c,
+			enum rec_driver mode, char *msg, size_t size, bool *changed, bool *failed)
 {
 	struct cli *cli = run->cli;
 	struct lxgpu_err err = { 0 };
-	struct lxgpu_record rec;
-	struct dl_scan s;
 	const char *host = lxgpu_nvidia_version(&run->inv);
 	*changed = false;
 	if (!host)
 		return;
-	dl_scan(c, &s);
-	bool readable = record_read(c, &s, &rec, &err) == 0;
-	enum rec_driver mode = readable ? rec.driver : REC_DRIVER_NONE;
-	bool bound = false;
-	for (size_t i = 0; i < s.n; i++)
-		bound |= s.entries[i].kind == DL_HOOK &&
-			 strcmp(dl_hook_name(c, &s.entries[i]), "mount") == 0;
-	if (readable)
-		record_free(&rec);
-	dl_free(&s);
+	bool bound = dl_has_hook(c, "mount");
 	if ((bound || mode == REC_DRIVER_BIND) && (!bound || ct_privileged(c)))
 		return; /* bound at every start */
 	_cleanup_close_ int root =
@@ -184,43 +180,84 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 		driver_files_free(&d);
 }
 
-static void sync_one(struct run *run, const char *id)
+/* What a worker makes of one config before the writer takes it (ahead.h):
+ * read, parsed and planned, with nothing written or printed. */
+struct prepared {
+	const char *id;
+	char id_buf[CT_ID_BUF];
+	struct lxgpu_ct ct;
+	char *text;
+	size_t len;
+	struct conf c;
+	struct conf_edit e;
+	struct edit_report rep;
+	struct lxgpu_plan plan;
+	enum sync_outcome outcome;
+	char *out; /* SYNC_EDIT: the config as the edit leaves it */
+	size_t outlen;
+	bool failed;  /* err says why */
+	bool scanned; /* text may hold GPU lines (dl_text_may_scan) */
+	struct lxgpu_err err;
+};
+
+/* The reads and the plan of one config: on a worker thread (ahead.h), so
+ * nothing here writes, prints or touches run but to read it. */
+static void prepare(const struct run *run, const char *id, struct prepared *p)
+{
+	p->id = id;
+	p->ct.dirfd = -EBADF;
+	if (ct_open(run->cli->rootfd, id, run->cli->lxcpath, &p->ct, &p->err) < 0 ||
+	    ct_read(&p->ct, &p->text, &p->len, &p->err) < 0) {
+		p->failed = true;
+		return;
+	}
+	p->scanned = dl_text_may_scan(p->text, p->len);
+	if (!p->scanned)
+		return;
+	p->failed = conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
+		    sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
+			      &p->outcome, &p->err) < 0;
+	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run)
+		p->out = conf_render(&p->c, &p->e, &p->outlen);
+}
+
+static void prepared_free(void *ctx, void *item)
+{
+	(void)ctx;
+	struct prepared *p = item;
+	conf_edit_free(&p->e);
+	edit_report_free(&p->rep);
+	plan_free(&p->plan);
+	conf_free(&p->c);
+	free(p->out);
+	free(p->text);
+	ct_close(&p->ct);
+}
+
+/* The rest, on the thread that writes: in the order of the ids. */
+static void sync_one(struct run *run, struct prepared *p)
 {
 	struct cli *cli = run->cli;
+	const char *id = p->id;
 	struct lxgpu_err err = { 0 };
-	struct lxgpu_ct ct;
-	struct conf c = { 0 }, fresh = { 0 };
-	const struct conf *now = &c;
-	struct conf_edit e = { 0 };
-	struct edit_report rep = { 0 };
-	struct lxgpu_plan plan = { 0 };
-	enum sync_outcome outcome;
-	_cleanup_free_ char *text = NULL, *again = NULL, *out = NULL, *diff = NULL;
+	struct lxgpu_ct *ct = &p->ct;
+	struct conf fresh = { 0 };
+	const struct conf *now = &p->c;
+	enum sync_outcome outcome = p->outcome;
+	_cleanup_free_ char *again = NULL, *rendered = NULL, *diff = NULL;
 	_cleanup_free_ const char **added = NULL;
-	size_t len, len2, outlen;
+	size_t len2, outlen = p->outlen;
+	const char *out = p->out;
 	char msg[512] = "";
-	bool copied = false, copy_failed = false;
+	bool copied = false, copy_failed = false, written = false;
 	_cleanup_close_ int lock = -EBADF;
 
-	if (ct_open(cli->rootfd, id, cli->lxcpath, &ct, &err) < 0 ||
-	    ct_read(&ct, &text, &len, &err) < 0) {
-		report(run, id, ct.path ? ct.path : id, R_FAILED, err.msg, NULL, NULL, NULL);
+	if (p->failed) {
+		report(run, id, ct->path ? ct->path : id, R_FAILED, p->err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (!dl_text_may_scan(text, len)) {
-		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
-		goto done;
-	}
-	if (conf_parse(text, len, ct.format, &c, &err) < 0) {
-		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
-		goto done;
-	}
-	if (sync_edit(&c, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) < 0) {
-		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
-		goto done;
-	}
-	if (outcome == SYNC_NO_GPU) {
-		report(run, id, ct.path, R_NO_GPU, NULL, NULL, NULL, NULL);
+	if (!p->scanned || outcome == SYNC_NO_GPU) {
+		report(run, id, ct->path, R_NO_GPU, NULL, NULL, NULL, NULL);
 		goto done;
 	}
 	if (outcome == SYNC_UNMANAGED) {
@@ -229,87 +266,100 @@ static void sync_one(struct run *run, const char *id)
 			 "hand-written GPU lines, left alone (lxgpu attach %s "
 			 "adopts them)",
 			 id);
-		report(run, id, ct.path, R_UNMANAGED, msg, NULL, NULL, NULL);
+		report(run, id, ct->path, R_UNMANAGED, msg, NULL, NULL, NULL);
 		goto done;
 	}
-	resync_copy(run, &ct, &c, msg, sizeof(msg), &copied, &copy_failed);
+	/* mode: the record's (sync_edit planned from it) */
+	resync_copy(run, ct, &p->c, p->plan.record.driver, msg, sizeof(msg), &copied, &copy_failed);
 	if (outcome == SYNC_IN_LINE) {
-		report(run, id, ct.path,
+		report(run, id, ct->path,
 		       copy_failed ? R_FAILED
 		       : copied    ? (cli->dry_run ? R_WOULD : R_CHANGED)
 				   : R_IN_LINE,
 		       msg[0] ? msg : NULL, NULL, NULL, NULL);
 		goto done;
 	}
-	const char *locked = ct.format == CONF_PVE ? conf_get(&c, "lock") : NULL;
+	const char *locked = ct->format == CONF_PVE ? conf_get(&p->c, "lock") : NULL;
 	if (locked) {
 		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
-		report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
+		report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (run->pve_readonly && ct.format == CONF_PVE) {
-		report(run, id, ct.path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
+	if (run->pve_readonly && ct->format == CONF_PVE) {
+		report(run, id, ct->path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
 		       NULL, NULL);
 		goto done;
 	}
 	if (cli->dry_run) {
-		diff = conf_diff(&c, &e, ct.path + 1);
-		report(run, id, ct.path, R_WOULD, msg[0] ? msg : NULL, &e, &c, diff);
+		diff = conf_diff(&p->c, &p->e, ct->path + 1);
+		report(run, id, ct->path, R_WOULD, msg[0] ? msg : NULL, &p->e, &p->c, diff);
 		goto done;
 	}
 	/* the write: under the lock, from a fresh read; decided again only when
 	 * the config changed since the first read */
-	lock = apply_lock(cli->rootfd, &ct, APPLY_LOCK_TIMEOUT_MS, &err);
-	if (lock < 0 || ct_read(&ct, &again, &len2, &err) < 0) {
-		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+	lock = apply_lock(cli->rootfd, ct, APPLY_LOCK_TIMEOUT_MS, &err);
+	if (lock < 0 || ct_read(ct, &again, &len2, &err) < 0) {
+		report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (len2 != len || memcmp(again, text, len) != 0) {
-		conf_edit_free(&e);
-		edit_report_free(&rep);
-		plan_free(&plan);
-		if (conf_parse(again, len2, ct.format, &fresh, &err) < 0) {
-			report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+	if (len2 != p->len || memcmp(again, p->text, p->len) != 0) {
+		conf_edit_free(&p->e);
+		edit_report_free(&p->rep);
+		plan_free(&p->plan);
+		if (conf_parse(again, len2, ct->format, &fresh, &err) < 0) {
+			report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
 			goto done;
 		}
-		locked = ct.format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
+		locked = ct->format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
 		if (locked) {
 			snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
-			report(run, id, ct.path, R_FAILED, msg, NULL, NULL, NULL);
+			report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
 			goto done;
 		}
-		if (sync_edit(&fresh, id, &run->inv, &run->facts, &plan, &e, &rep, &outcome, &err) <
-		    0) {
-			report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+		if (sync_edit(&fresh, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
+			      &outcome, &err) < 0) {
+			report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
 			goto done;
 		}
 		if (outcome != SYNC_EDIT) {
-			report(run, id, ct.path, R_IN_LINE, NULL, NULL, NULL, NULL);
+			report(run, id, ct->path, R_IN_LINE, NULL, NULL, NULL, NULL);
 			goto done;
 		}
 		now = &fresh;
+		out = rendered = conf_render(now, &p->e, &outlen);
 	}
-	out = conf_render(now, &e, &outlen);
-	if (apply_write(cli->rootfd, &ct, again, len2, out, outlen, &err) < 0) {
-		report(run, id, ct.path, R_FAILED, err.msg, NULL, NULL, NULL);
+	if (apply_write(cli->rootfd, ct, again, len2, out, outlen, &err) < 0) {
+		report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
+	written = true;
 	size_t nadded;
-	free(added);
-	added = conf_edit_added(&e, &nadded);
+	added = conf_edit_added(&p->e, &nadded);
 	apply_log(cli->rootfd, "sync %s: %zu lines added, %zu removed, GPUs %s", id, nadded,
-		  rep.nremoved, plan.devices ? plan.devices : "");
+		  p->rep.nremoved, p->plan.devices ? p->plan.devices : "");
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
 		 msg[0] ? "; " : "", nadded,
-		 ct_running(cli->rootfd, &ct) ? " (applies at its next start)" : "");
-	report(run, id, ct.path, copy_failed ? R_FAILED : R_CHANGED, msg, &e, now, NULL);
+		 ct_running(cli->rootfd, ct) ? " (applies at its next start)" : "");
+	report(run, id, ct->path, copy_failed ? R_FAILED : R_CHANGED, msg, &p->e, now, NULL);
 done:
-	conf_edit_free(&e);
-	edit_report_free(&rep);
-	plan_free(&plan);
+	if (lock >= 0 && !written)
+		apply_drop_temp(ct); /* what apply_lock leaves to a batch's write */
 	conf_free(&fresh);
-	conf_free(&c);
-	ct_close(&ct);
+}
+
+/* The configs, read and planned ahead on worker threads (ahead.h). */
+struct sync_list {
+	const struct run *run;
+	struct ct_ids ids;
+	bool all;
+};
+
+static void prepare_item(void *ctx, size_t i, void *item)
+{
+	const struct sync_list *l = ctx;
+	struct prepared *p = item;
+	/* a VMID's text in the item's buffer, which outlives this call */
+	prepare(l->run, l->all ? ct_id(&l->ids, i, p->id_buf) : l->run->cli->args[i], p);
 }
 
 /* pmxcfs without quorum shows its files 0440 and directories 0555 and
@@ -421,8 +471,7 @@ static void make_nodes(struct run *run, json_t *doc)
 int cmd_sync(struct cli *cli)
 {
 	struct run run = { .cli = cli };
-	struct ct_ids ids = { 0 };
-	char buf[CT_ID_BUF];
+	struct sync_list list = { .run = &run, .all = cli->all };
 	size_t nids;
 
 	if (!cli->all && cli->nargs == 0)
@@ -459,15 +508,23 @@ int cmd_sync(struct cli *cli)
 			"Proxmox configs not synced, this node's GPUs not published\n",
 			cli->dry_run ? "checked" : "made");
 	if (cli->all) {
-		nids = ct_list(cli->rootfd, cli->lxcpath, &ids);
+		nids = ct_list(cli->rootfd, cli->lxcpath, &list.ids);
 	} else {
 		nids = (size_t)cli->nargs;
 	}
+	/* reading and planning the next configs while this one is written:
+	 * the writes stay on this thread, one at a time, in order */
+	struct ahead *configs =
+		ahead_start(nids, SYNC_AHEAD, sizeof(struct prepared), ahead_workers(SYNC_WORKERS),
+			    prepare_item, prepared_free, &list);
 	apply_batch_begin();
-	for (size_t i = 0; i < nids; i++)
-		sync_one(&run, cli->all ? ct_id(&ids, i, buf) : cli->args[i]);
+	for (size_t i = 0; i < nids; i++) {
+		sync_one(&run, ahead_take(configs, i));
+		ahead_give_back(configs, i);
+	}
 	apply_batch_end();
-	ct_ids_free(&ids);
+	ahead_stop(configs);
+	ct_ids_free(&list.ids);
 	cluster_where_free(&where);
 	json_t *published = publish(&run);
 	int code = run.counts[R_FAILED]                  ? EXIT_FAILED

@@ -271,6 +271,12 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 			continue;
 		const char *k = l->key, *v = l->value;
 		bool legacy = false, deny = false;
+		if (!starts(k, "lxc.")) {
+			/* Proxmox's own keys: only devN passes a device */
+			if (c->format == CONF_PVE && dl_dev_key(k))
+				scan_dev(out, i, k, v);
+			continue;
+		}
 		/* LXC: an empty value clears the rules of its key before it */
 		if (!v[0] &&
 		    (strcmp(k, "lxc.cgroup2") == 0 || (rule_key(k, &legacy, &deny) && !legacy)))
@@ -290,8 +296,6 @@ void dl_scan(const struct conf *c, struct dl_scan *out)
 			e->minor = minor;
 		} else if (strcmp(k, "lxc.mount.entry") == 0) {
 			scan_mount(out, i, v);
-		} else if (c->format == CONF_PVE && dl_dev_key(k)) {
-			scan_dev(out, i, k, v);
 		} else if (strcmp(k, "lxc.environment") == 0 ||
 			   strcmp(k, "lxc.environment.runtime") == 0) {
 			scan_env(out, i, v);
@@ -352,6 +356,17 @@ const char *dl_hook_name(const struct conf *c, const struct dl_entry *e)
 	if (strcmp(c->lines[e->line].key, "lxc.include") == 0)
 		return "start-host"; /* lxgpu's include names that hook */
 	return c->lines[e->line].key + strlen("lxc.hook.");
+}
+
+bool dl_has_hook(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->main_end; i++) {
+		const struct conf_line *l = &c->lines[i];
+		if (l->kind == CONF_KEY && starts(l->key, "lxc.hook.") &&
+		    strcmp(l->key + strlen("lxc.hook."), name) == 0 && runs_lxgpu(l->value))
+			return true;
+	}
+	return false;
 }
 
 bool dl_duplicate_dev(const struct conf *c, size_t *first, size_t *second)

@@ -86,6 +86,9 @@ bool dl_parse_rule(const char *value, char *type, int *major, int *minor);
 bool dl_rule_dead(const struct dl_entry *x, const unsigned *live, size_t nlive);
 /* The hook key's name: "pre-start" for lxc.hook.pre-start. */
 const char *dl_hook_name(const struct conf *c, const struct dl_entry *e);
+/* Whether c's main section has lxgpu's lxc.hook.<name> line (a DL_HOOK of
+ * that name), without a whole dl_scan. */
+bool dl_has_hook(const struct conf *c, const char *name);
 /* Whether a GPU driver's node could sit at this host path: /dev/nvidia*,
  * /dev/dri, /dev/kfd (for messages and 0.1 records). */
 bool dl_gpu_path(const char *path);

@@ -149,17 +149,26 @@ static int duplicate_dev(const struct conf *c, struct lxgpu_err *err)
 			   c->lines[first].key, first + 1, second + 1);
 }
 
-/* conf_edit_init, dl_scan and record_read, undone on failure. */
-static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
-		 struct dl_scan *s, struct lxgpu_record *r, struct lxgpu_err *err)
+/* An empty edit and report, for a config lxgpu may edit (no devN twice). */
+static int begin_edit(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
+		      struct lxgpu_err *err)
 {
 	int ret;
 	memset(rep, 0, sizeof(*rep));
 	conf_edit_init(e, c);
-	dl_scan(c, s);
-	if ((ret = duplicate_dev(c, err)) < 0) {
-		dl_free(s);
+	if ((ret = duplicate_dev(c, err)) < 0)
 		conf_edit_free(e);
+	return ret;
+}
+
+/* begin_edit, dl_scan and record_read, undone on failure. */
+static int begin(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
+		 struct dl_scan *s, struct lxgpu_record *r, struct lxgpu_err *err)
+{
+	int ret;
+	dl_scan(c, s);
+	if ((ret = begin_edit(c, e, rep, err)) < 0) {
+		dl_free(s);
 		return ret;
 	}
 	if (record_read(c, s, r, err) < 0) {
@@ -259,20 +268,19 @@ static void replace_records(const struct conf *c, const struct dl_scan *s,
 	}
 }
 
-int edit_attach(const struct conf *c, const struct edit_want *w, const struct edit_opts *o,
-		struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err)
+/* edit_attach once begin_edit has run: on failure the edit and report are
+ * freed, s and old are the caller's. */
+static int attach(const struct conf *c, const struct dl_scan *s, const struct lxgpu_record *old,
+		  const struct edit_want *w, const struct edit_opts *o, struct conf_edit *e,
+		  struct edit_report *rep, struct lxgpu_err *err)
 {
-	struct dl_scan s;
-	struct lxgpu_record old;
 	_cleanup_free_ bool *kept = xcalloc(w->nlines + 1, sizeof(bool));
 	int r;
 
-	if ((r = begin(c, e, rep, &s, &old, err)) < 0)
-		return r;
 	if ((r = pending_conflicts(c, w, err)) < 0)
 		goto fail;
-	for (size_t i = 0; i < s.n; i++) {
-		const struct dl_entry *x = &s.entries[i];
+	for (size_t i = 0; i < s->n; i++) {
+		const struct dl_entry *x = &s->entries[i];
 		if (x->kind == DL_OTHER) {
 			keep_other(rep, c, x->line);
 		} else if (x->kind == DL_HOOK) {
@@ -282,7 +290,7 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 			if (strcmp(hook, "pre-start") == 0 || strcmp(hook, "post-stop") == 0 ||
 			    strcmp(hook, "start-host") == 0)
 				report_remove(rep, e, x->line, EDIT_OURS);
-		} else if (x->kind == DL_RECORD || record_owns(&old, c, x)) {
+		} else if (x->kind == DL_RECORD || record_owns(old, c, x)) {
 			report_remove(rep, e, x->line, EDIT_OURS);
 		} else if (domain_covers(w->domain, x)) {
 			report_remove(rep, e, x->line, EDIT_ADOPTED);
@@ -295,8 +303,8 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 			report_kept(rep, x->line, NOTE_WIDER);
 		}
 	}
-	keep_in_place(c, w, s.reset_end, e, rep, kept);
-	replace_records(c, &s, w, e, kept);
+	keep_in_place(c, w, s->reset_end, e, rep, kept);
+	replace_records(c, s, w, e, kept);
 	char **lines = xcalloc(w->nlines + 1, sizeof(char *));
 	for (size_t k = 0; k < w->nlines; k++)
 		lines[k] = xstrdup(w->lines[k]);
@@ -313,15 +321,36 @@ int edit_attach(const struct conf *c, const struct edit_want *w, const struct ed
 	free(lines);
 	if (r < 0)
 		goto fail;
-	record_free(&old);
-	dl_free(&s);
 	return 0;
 fail:
-	record_free(&old);
-	dl_free(&s);
 	edit_report_free(rep);
 	conf_edit_free(e);
 	return r;
+}
+
+int edit_attach(const struct conf *c, const struct edit_want *w, const struct edit_opts *o,
+		struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err)
+{
+	struct dl_scan s;
+	struct lxgpu_record old;
+	int r;
+
+	if ((r = begin(c, e, rep, &s, &old, err)) < 0)
+		return r;
+	r = attach(c, &s, &old, w, o, e, rep, err);
+	record_free(&old);
+	dl_free(&s);
+	return r;
+}
+
+int edit_attach_seen(const struct conf *c, const struct dl_scan *s, const struct lxgpu_record *old,
+		     const struct edit_want *w, const struct edit_opts *o, struct conf_edit *e,
+		     struct edit_report *rep, struct lxgpu_err *err)
+{
+	int r;
+	if ((r = begin_edit(c, e, rep, err)) < 0)
+		return r;
+	return attach(c, s, old, w, o, e, rep, err);
 }
 
 int edit_detach(const struct conf *c, struct conf_edit *e, struct edit_report *rep,

@@ -67,6 +67,11 @@ struct edit_opts {
  * staged in [pve:pending] for a node w passes, no free devN. */
 int edit_attach(const struct conf *c, const struct edit_want *w, const struct edit_opts *o,
 		struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err);
+/* edit_attach of a config whose dl_scan and record the caller has read
+ * (sync reads them first). */
+int edit_attach_seen(const struct conf *c, const struct dl_scan *s, const struct lxgpu_record *old,
+		     const struct edit_want *w, const struct edit_opts *o, struct conf_edit *e,
+		     struct edit_report *rep, struct lxgpu_err *err);
 /* The edit that removes lxgpu's lines (its record says which), nothing else. */
 int edit_detach(const struct conf *c, struct conf_edit *e, struct edit_report *rep,
 		struct lxgpu_err *err);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,29 +86,49 @@ static int explain_missing_vmid(int rootfd, const char *vmid, struct lxgpu_err *
 }
 
 /* /etc/pve/lxc, opened once per root and listing: sync --all opens thousands
- * of configs there, and the walk beneath the root cost more than a dup. A
- * new listing opens it again (pmxcfs may have been mounted anew since). */
+ * of configs there, and the walk beneath the root cost more than the open.
+ * A new listing opens it again (pmxcfs may have been mounted anew since).
+ * Every Proxmox container shares the fd (lent: how many hold it now; one
+ * still held at a new listing keeps the old fd open). */
 static struct {
 	int root, dir;
-} pve_lxc = { -1, -ENOENT };
+	unsigned lent;
+} pve_lxc = { -1, -ENOENT, 0 };
+/* sync opens containers on several threads (util/ahead.h) */
+static pthread_mutex_t pve_lxc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pve_lxc_forget(void)
 {
-	if (pve_lxc.dir >= 0)
+	if (pve_lxc.dir >= 0 && pve_lxc.lent == 0)
 		close(pve_lxc.dir);
 	pve_lxc.root = -1;
 	pve_lxc.dir = -ENOENT;
+	pve_lxc.lent = 0;
 }
 
-static int pve_lxc_dir(int rootfd)
+/* The shared fd, lent to one more container; negative when there is none. */
+static int pve_lxc_lend(int rootfd)
 {
+	pthread_mutex_lock(&pve_lxc_lock);
 	if (pve_lxc.root != rootfd) {
 		struct lxgpu_err e = { 0 };
 		pve_lxc_forget();
 		pve_lxc.root = rootfd;
 		pve_lxc.dir = fs_open_in(rootfd, "etc/pve/lxc", O_PATH | O_DIRECTORY, 0, &e);
 	}
-	return pve_lxc.dir < 0 ? pve_lxc.dir : fcntl(pve_lxc.dir, F_DUPFD_CLOEXEC, 3);
+	int fd = pve_lxc.dir;
+	if (fd >= 0)
+		pve_lxc.lent++;
+	pthread_mutex_unlock(&pve_lxc_lock);
+	return fd;
+}
+
+static void pve_lxc_give_back(int fd)
+{
+	pthread_mutex_lock(&pve_lxc_lock);
+	if (fd == pve_lxc.dir && pve_lxc.lent > 0)
+		pve_lxc.lent--;
+	pthread_mutex_unlock(&pve_lxc_lock);
 }
 
 int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
@@ -120,9 +141,8 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	ct->dirfd = -EBADF;
 	ct->id = xstrdup(arg);
 	/* Proxmox's directory: it is also the config's */
-	if (all_digits(arg))
-		ct->dirfd = pve_lxc_dir(rootfd);
-	if (ct->dirfd >= 0) {
+	if (all_digits(arg) && (ct->dirfd = pve_lxc_lend(rootfd)) >= 0) {
+		ct->dirfd_shared = true;
 		ct->format = CONF_PVE;
 		ct->dir = xstrdup("/etc/pve/lxc");
 		ct->file = xasprintf("%s.conf", arg);
@@ -150,7 +170,9 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 
 void ct_close(struct lxgpu_ct *ct)
 {
-	if (ct->dirfd >= 0)
+	if (ct->dirfd_shared)
+		pve_lxc_give_back(ct->dirfd);
+	else if (ct->dirfd >= 0)
 		close(ct->dirfd);
 	free(ct->id);
 	free(ct->dir);
@@ -286,7 +308,9 @@ size_t ct_list(int rootfd, const char *lxcpath, struct ct_ids *out)
 	char id[256];
 
 	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&pve_lxc_lock);
 	pve_lxc_forget();
+	pthread_mutex_unlock(&pve_lxc_lock);
 	_cleanup_closedir_ DIR *pdir = NULL;
 	if (fs_opendir_in(rootfd, "etc/pve/lxc", (void **)&pdir, &err) == 0) {
 		while ((de = readdir(pdir))) {

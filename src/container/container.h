@@ -20,6 +20,7 @@ struct lxgpu_ct {
 	char *path;     /* dir/file, host view, for messages */
 	char *lxcpath;  /* where LXC keeps its runtime state: /var/lib/lxc for Proxmox */
 	int dirfd;      /* the config's directory, beneath the host root */
+	bool dirfd_shared; /* /etc/pve/lxc's fd, which ct_close leaves open */
 };
 
 /* Checks a CT argument alone: EXIT_USAGE-worthy when false, *why says why. */

@@ -297,12 +297,6 @@ static void make_record(struct lxgpu_plan *p, const struct plan_request *req)
 	/* the container's own groups, so that sync plans what attach planned */
 	r->render_gid = req->privileged ? -1 : req->render_gid;
 	r->video_gid = req->privileged ? -1 : req->video_gid;
-	for (size_t i = 0; p->style != LXGPU_STYLE_DEV && i < p->nrules; i++) {
-		unsigned major;
-		char minor[16];
-		if (sscanf(p->rules[i], "c %u:%15[0-9*]", &major, minor) == 2)
-			record_add_rule(r, 'c', (int)major, minor[0] == '*' ? -1 : atoi(minor));
-	}
 	for (size_t i = 0; i < p->nnodes; i++) {
 		record_add_node(r, p->nodes[i].node->path);
 		p->paths = xrealloc(p->paths, (p->npaths + 1) * sizeof(char *));
@@ -372,11 +366,16 @@ int plan_build(const struct lxgpu_inventory *inv, const struct plan_request *req
 		/* --wildcard opens every minor of the domain's majors; 226 is every
 		 * GPU's (DRM), so a DRI node's rule stays exact */
 		bool dri = n->role == LXGPU_NODE_DRI_CARD || n->role == LXGPU_NODE_DRI_RENDER;
-		if (req->wildcard && !dri)
+		bool every_minor = req->wildcard && !dri;
+		if (every_minor)
 			snprintf(rule, sizeof(rule), "c %u:* rwm", n->major);
 		else
 			snprintf(rule, sizeof(rule), "c %u:%u rwm", n->major, n->minor);
 		add_rule(out, rule);
+		/* the record's rules: what the rule lines give (devN gives its own) */
+		if (out->style != LXGPU_STYLE_DEV)
+			record_add_rule(&out->record, 'c', (int)n->major,
+					every_minor ? -1 : (int)n->minor);
 	}
 	make_record(out, req);
 	return 0;

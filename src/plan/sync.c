@@ -43,8 +43,10 @@ void sync_opts(const struct lxgpu_inventory *inv, bool prune, struct edit_opts *
 		o->live[o->nlive++] = inv->majors.majors[i].major;
 }
 
-int sync_plan_edit(const struct conf *c, const struct lxgpu_plan *plan, const struct edit_opts *o,
-		   struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err)
+/* sync_plan_edit; s and rec: c's, when the caller has read them already. */
+static int plan_edit(const struct conf *c, const struct dl_scan *s, const struct lxgpu_record *rec,
+		     const struct lxgpu_plan *plan, const struct edit_opts *o, struct conf_edit *e,
+		     struct edit_report *rep, struct lxgpu_err *err)
 {
 	char **lines;
 	size_t n;
@@ -54,9 +56,16 @@ int sync_plan_edit(const struct conf *c, const struct lxgpu_plan *plan, const st
 			       .paths = plan->paths,
 			       .npaths = plan->npaths,
 			       .domain = &plan->domain };
-	int r = edit_attach(c, &w, o, e, rep, err);
+	int r = s ? edit_attach_seen(c, s, rec, &w, o, e, rep, err)
+		  : edit_attach(c, &w, o, e, rep, err);
 	plan_lines_free(lines, n);
 	return r;
+}
+
+int sync_plan_edit(const struct conf *c, const struct lxgpu_plan *plan, const struct edit_opts *o,
+		   struct conf_edit *e, struct edit_report *rep, struct lxgpu_err *err)
+{
+	return plan_edit(c, NULL, NULL, plan, o, e, rep, err);
 }
 
 /* Whether the config has a GPU line lxgpu did not write (for the outcome). */
@@ -105,10 +114,9 @@ int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_invent
 		return 0;
 	}
 	if (rec.ndevices == 0) {
-		dl_free(&s);
-		record_free(&rec);
-		return lxgpu_failx(err, ENOENT,
-				   "lxgpu's record names no GPU (LXGPU_DEVICES): run lxgpu attach");
+		r = lxgpu_failx(err, ENOENT,
+				"lxgpu's record names no GPU (LXGPU_DEVICES): run lxgpu attach");
+		goto out;
 	}
 	for (size_t i = 0; i < rec.ndevices; i++)
 		if (!plan_selector_floating(rec.devices[i]) &&
@@ -117,21 +125,20 @@ int sync_edit(const struct conf *c, const char *ct_id, const struct lxgpu_invent
 					"GPU %s is not on this host (moved to another node, or "
 					"removed?)",
 					rec.devices[i]);
-			dl_free(&s);
-			record_free(&rec);
-			return r;
+			goto out;
 		}
 	sync_request(&rec, c, &s, ct_id, f, &req);
-	dl_free(&s);
-	r = plan_build(inv, &req, plan, err);
-	record_free(&rec);
-	if (r < 0)
-		return r;
+	if ((r = plan_build(inv, &req, plan, err)) < 0)
+		goto out;
 	conf_edit_free(e);
-	if ((r = sync_plan_edit(c, plan, &o, e, rep, err)) < 0) {
+	/* the scan and record read above are the edit's too */
+	if ((r = plan_edit(c, &s, &rec, plan, &o, e, rep, err)) < 0) {
 		conf_edit_init(e, c);
-		return r;
+		goto out;
 	}
 	*outcome = conf_edit_changes(e, c) ? SYNC_EDIT : SYNC_IN_LINE;
-	return 0;
+out:
+	record_free(&rec);
+	dl_free(&s);
+	return r;
 }

@@ -113,6 +113,11 @@ int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, st
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* a regular file that gave its whole size with room to spare is at
+		 * its end (a short read of a regular file is one); /proc's size 0
+		 * never matches */
+		if (n == (size_t)st.st_size && n < cap)
+			break;
 	}
 	if (n > max)
 		return lxgpu_failx(err, EFBIG, "%s: larger than %zu bytes", what, max);

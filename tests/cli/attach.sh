@@ -86,6 +86,43 @@ run --sysroot "$h" undo 101
 eq "undo, a byte of the undo file changed: exit 1" "$rc" 1
 contains "undo, a byte of the undo file changed: says it is damaged" "$err" "pve-101.undo is damaged"
 unchanged "undo, a byte of the undo file changed: config unchanged" "$conf" "$detached"
+# the hash as docs/lxgpu.1.in gives it, computed here; and a version 1 file
+# (FNV-1a 64 a byte at a time, what lxgpu wrote before) still undoes
+# undo_file FILE [1]: FILE's two configs with the header recomputed: by
+# version 2's rule, or rewritten as version 1
+undo_file() {
+	python3 - "$@" <<'PY'
+import struct, sys
+path = sys.argv[1]
+data = open(path, "rb").read()
+head, body = data.split(b"\n", 1)
+b, a = int(head.split()[2]), int(head.split()[3])
+M, P = (1 << 64) - 1, 0x100000001b3
+def bytewise(h, s):
+    for c in s:
+        h = ((h ^ c) * P) & M
+    return h
+def words(h, s):
+    n = len(s) // 8 * 8
+    for i in range(0, n, 8):
+        h = ((h ^ struct.unpack("<Q", s[i:i + 8])[0]) * P) & M
+        h ^= h >> 32
+    return bytewise(h, s[n:])
+f = bytewise if len(sys.argv) > 2 else words
+h = f(f(0xcbf29ce484222325, body[:b]), body[b:b + a])
+version = 1 if len(sys.argv) > 2 else 2
+sys.stdout.buffer.write(b"lxgpu-undo %d %d %d %016x\n" % (version, b, a, h) + body)
+PY
+}
+run --sysroot "$h" attach 101 --quiet
+attached=$(sha "$conf")
+eq "undo file: version 2, its hash as the man page says" "$(undo_file "$ufile" | sha256sum)" \
+	"$(sha256sum <"$ufile")"
+undo_file "$ufile" 1 >"$TMP/v1.undo" && cp "$TMP/v1.undo" "$ufile"
+check "undo file rewritten as version 1" grep -q '^lxgpu-undo 1 ' "$ufile"
+run --sysroot "$h" undo 101
+eq "undo from a version 1 undo file: exit 0" "$rc" 0
+unchanged "undo from a version 1 undo file: the config before attach is back" "$conf" "$detached"
 # lxgpu 0.2's .before/.after pair still undoes
 rm -f "$ufile"
 printf '%s\n' "$MAIN" >"$h/var/lib/lxgpu/backup/pve-101.before"

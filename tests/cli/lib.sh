@@ -70,14 +70,14 @@ one_line_error() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # undo_sha FILE before|after: the sha256 of one of the two configs in lxgpu's
-# undo file (docs/lxgpu.1.in, FILES: a line "lxgpu-undo 1 B A HASH", then B
+# undo file (docs/lxgpu.1.in, FILES: a line "lxgpu-undo 2 B A HASH", then B
 # bytes before, A bytes after); "torn" when the sizes do not add up
 undo_sha() {
 	local head b a _x size
 	head=$(head -n 1 "$1" 2>/dev/null) || { echo missing; return; }
 	read -r _x _x b a _x <<<"$head"
 	size=$(stat -c %s "$1")
-	case $head in "lxgpu-undo 1 "*) ;; *) echo torn; return ;; esac
+	case $head in "lxgpu-undo 2 "*) ;; *) echo torn; return ;; esac
 	[ $((${#head} + 1 + b + a)) = "$size" ] || { echo torn; return; }
 	if [ "$2" = before ]; then
 		tail -c +$((${#head} + 2)) "$1" | head -c "$b" | sha256sum | cut -d' ' -f1
