@@ -131,8 +131,10 @@ static void pve_lxc_give_back(int fd)
 	pthread_mutex_unlock(&pve_lxc_lock);
 }
 
-int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
-	    struct lxgpu_err *err)
+/* ct_open; listed: ct_list has just seen the config, and the caller reads it
+ * next (which fails on one gone since): no stat of it here. */
+static int open_ct(int rootfd, const char *arg, const char *lxcpath, bool listed,
+		   struct lxgpu_ct *ct, struct lxgpu_err *err)
 {
 	struct stat st;
 	struct lxgpu_err e = { 0 };
@@ -158,6 +160,8 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	lxgpu_err_clear(&e);
 	if (ct->dirfd < 0)
 		ct->dirfd = fs_open_in(rootfd, ct->dir, O_PATH | O_DIRECTORY, 0, &e);
+	if (ct->dirfd >= 0 && listed)
+		return 0;
 	if (ct->dirfd < 0 || fstatat(ct->dirfd, ct->file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (ct->format == CONF_PVE)
 			return explain_missing_vmid(rootfd, arg, err);
@@ -166,6 +170,18 @@ int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *c
 	if (!S_ISREG(st.st_mode))
 		return lxgpu_failx(err, EINVAL, "%s is not a regular file", ct->path);
 	return 0;
+}
+
+int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
+	    struct lxgpu_err *err)
+{
+	return open_ct(rootfd, arg, lxcpath, false, ct, err);
+}
+
+int ct_open_listed(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
+		   struct lxgpu_err *err)
+{
+	return open_ct(rootfd, arg, lxcpath, true, ct, err);
 }
 
 void ct_close(struct lxgpu_ct *ct)
@@ -192,38 +208,69 @@ int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_er
 	return fs_read_fd(fd, ct->path, CONF_MAX, text, len, err);
 }
 
-/* /proc/net/unix, read once per run: sync --all asks for every container. */
-static const char *unix_sockets(int rootfd, size_t *len)
-{
-	static char *text;
-	static size_t text_len;
-	static int text_root = -1;
-	struct lxgpu_err err = { 0 };
+/* The abstract socket names of /proc/net/unix, read once per run and sorted:
+ * sync --all and status ask for every container, and a node that runs
+ * hundreds has a file of thousands of lines (a search of it per container
+ * made sync quadratic). Main thread only. */
+static struct {
+	int root;
+	char **names; /* "@<path>", sorted */
+	size_t n;
+} sockets = { -1, NULL, 0 };
 
-	if (text_root != rootfd) {
-		/* a root without it is asked once too */
-		free(text);
-		text = NULL;
-		text_len = 0;
-		text_root = rootfd;
-		if (fs_read_in(rootfd, "proc/net/unix", 64u << 20, &text, &text_len, &err) < 0)
-			text = NULL;
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_sockets(int rootfd)
+{
+	_cleanup_free_ char *text = NULL;
+	struct lxgpu_err err = { 0 };
+	size_t len, cap = 0;
+
+	for (size_t i = 0; i < sockets.n; i++)
+		free(sockets.names[i]);
+	free(sockets.names);
+	sockets.names = NULL;
+	sockets.n = 0;
+	sockets.root = rootfd; /* a root without the file is asked once too */
+	if (fs_read_in(rootfd, "proc/net/unix", 64u << 20, &text, &len, &err) < 0)
+		return;
+	/* "Num RefCount Protocol Flags Type St Inode Path": the path is what
+	 * follows the seventh field, to the end of the line */
+	for (char *line = text, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		char *p = line;
+		for (int field = 0; field < 7 && *p; field++) {
+			p += strspn(p, " ");
+			p += strcspn(p, " ");
+		}
+		p += strspn(p, " ");
+		if (*p != '@')
+			continue;
+		xgrow(&sockets.names, &cap, sockets.n + 1, sizeof(char *));
+		sockets.names[sockets.n++] = xstrdup(p);
 	}
-	*len = text_len;
-	return text;
+	if (sockets.n > 1)
+		qsort(sockets.names, sockets.n, sizeof(char *), compare_names);
 }
 
 bool ct_running(int rootfd, const struct lxgpu_ct *ct)
 {
 	char want[600];
-	size_t len;
-	const char *text = unix_sockets(rootfd, &len);
+	const char *key = want;
 
+	if (sockets.root != rootfd)
+		load_sockets(rootfd);
 	/* LXC's abstract command socket: "@<lxcpath>/<name>/command" (Proxmox:
 	 * PVE::LXC::check_running). */
-	int n = snprintf(want, sizeof(want), " @%s/%s/command\n",
+	int n = snprintf(want, sizeof(want), "@%s/%s/command",
 			 strcmp(ct->lxcpath, "/") ? ct->lxcpath : "", ct->id);
-	return text && n > 0 && memmem(text, len, want, (size_t)n) != NULL;
+	return n > 0 && (size_t)n < sizeof(want) && sockets.n > 0 &&
+	       bsearch(&key, sockets.names, sockets.n, sizeof(char *), compare_names) != NULL;
 }
 
 int ct_pve_container_version(int rootfd)

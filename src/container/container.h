@@ -28,6 +28,10 @@ bool ct_arg_valid(const char *arg, const char **why);
 /* Finds the container's config beneath rootfd. */
 int ct_open(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
 	    struct lxgpu_err *err);
+/* ct_open of an id ct_list gave: no check that the config is there (the
+ * read that follows says so if it went since), one lookup less a container. */
+int ct_open_listed(int rootfd, const char *arg, const char *lxcpath, struct lxgpu_ct *ct,
+		   struct lxgpu_err *err);
 void ct_close(struct lxgpu_ct *ct);
 /* Reads the config (at most CONF_MAX bytes; a regular file, not followed). */
 int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err);

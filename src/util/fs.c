@@ -90,8 +90,9 @@ int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, st
 	if (!S_ISREG(st.st_mode))
 		return lxgpu_failx(err, EINVAL, "%s: not a regular file", what);
 
-	/* /proc and /sys report size 0 or a page: read until EOF, whatever st_size says. */
-	size_t cap = (size_t)st.st_size + 1 > 4096 ? (size_t)st.st_size + 1 : 4096;
+	/* /proc and /sys report size 0 or a page: read until EOF, whatever st_size
+	 * says; a file with a size gets a buffer of its size (sync holds dozens) */
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	if (cap > max + 1)
 		cap = max + 1;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);

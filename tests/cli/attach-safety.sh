@@ -9,13 +9,17 @@
 #  3. rounds of parallel attaches of different GPUs on a two-GPU host: the file
 #     ends as exactly one GPU's attached state, the one the changes predict;
 #  4. a dead run's temp file goes with the next run, even one that writes
-#     nothing; every fsync (the directories' too) succeeds.
+#     nothing; every fsync (the directories' too) succeeds;
+#  5. sync --all killed at random moments (its worker threads too): every
+#     config the old or the new bytes, and the next run finishes the job.
 # The valid states (detached/attached; GPU 0's/GPU 1's) are recorded before
 # any kill or race, from normal runs; every later check compares against them.
 #
 # SAFETY_RUNS (default 200) kills; SAFETY_ROUNDS (default 20) rounds of
 # SAFETY_PAR (default 4) parallel attaches; SAFETY_MAX_DELAY_MS: the range of
-# the uniform kill delays (default: 1.3 x the estimated time of the rename).
+# the uniform kill delays (default: 1.3 x the estimated time of the rename);
+# SAFETY_SYNC_RUNS (default 40) kills of sync --all over SAFETY_SYNC_CONFIGS
+# (default 100) configs.
 # The counts are printed as "# ..." lines.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -415,6 +419,67 @@ if command -v strace >/dev/null; then
 		tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP strace saw no rename (cannot trace here?)"
 	fi
 fi
+
+# --- 5. sync --all killed at random moments: its configs are read and planned
+# on worker threads while one thread writes them (src/cli/sync.c); each
+# config is still the old or the new bytes, never anything else, and the next
+# sync --all finishes the job and leaves no temp file.
+SYNC_N=${SAFETY_SYNC_CONFIGS:-100}
+SYNC_RUNS=${SAFETY_SYNC_RUNS:-40}
+printf '%s\n' "$MAIN" >"$conf" # a config of a usual size: sync reads hundreds
+run --sysroot "$h" attach 101 --quiet
+# the state after a kernel update moved nvidia-uvm's major (238 -> 508),
+# then every config of a node with $SYNC_N containers like it
+sed -i '/^\[/,$!s/c 238:/c 508:/; /^\[/,$!s/c238:/c508:/g' "$conf"
+grep -q 'c 508:0 rwm' "$conf" || bail "could not make the config stale"
+rm -f "$bak"/pve-101.*
+mkdir -p "$TMP/stale"
+for ((i = 1000; i < 1000 + SYNC_N; i++)); do cp "$conf" "$TMP/stale/$i.conf"; done
+rm "$conf"
+S_OLD=$(sha "$TMP/stale/1000.conf")
+restore() { rm -f "$dir"/*; cp "$TMP/stale/"*.conf "$dir/"; }
+restore
+run --sysroot "$h" sync --all --quiet
+eq "sync --all of $SYNC_N stale configs: exit 0" "$rc" 0
+S_NEW=$(sha "$dir/1000.conf")
+check "sync --all: the configs changed" test "$S_NEW" != "$S_OLD"
+eq "sync --all: every config the same new bytes" "$(sha256sum "$dir"/*.conf | cut -d' ' -f1 | sort -u)" "$S_NEW"
+now_us; t0=$now
+restore
+run --sysroot "$h" sync --all --quiet
+now_us; sync_us=$((now - t0))
+s_bad=0 s_mixed=0 s_allold=0 s_allnew=0 s_tmp_left=0 s_after_bad=0 s_lock=0
+for ((i = 1; i <= SYNC_RUNS; i++)); do
+	restore
+	rm -rf "$bak"
+	delay=$((RANDOM * RANDOM % (sync_us * 12 / 10 + 1)))
+	"$LXGPU" --sysroot "$h" sync --all --quiet >/dev/null 2>&1 &
+	pid=$!
+	nap "$(printf '0.%06d' "$delay")"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	shas=$(sha256sum "$dir"/*.conf | cut -d' ' -f1)
+	old=$(grep -cx "$S_OLD" <<<"$shas") new=$(grep -cx "$S_NEW" <<<"$shas")
+	s_bad=$((s_bad + SYNC_N - old - new))
+	if [ $old -gt 0 ] && [ $new -gt 0 ]; then s_mixed=$((s_mixed + 1)); fi
+	[ $new -gt 0 ] || s_allold=$((s_allold + 1))
+	[ $old -gt 0 ] || s_allnew=$((s_allnew + 1))
+	for ((k = 1000; k < 1000 + SYNC_N; k += 97)); do
+		flock -n "$h/run/lock/lxc/pve-config-$k.lock" true 2>/dev/null || [ ! -e "$h/run/lock/lxc/pve-config-$k.lock" ] || s_lock=$((s_lock + 1))
+	done
+	temps "$dir"
+	s_tmp_left=$((s_tmp_left + ${#tmps[@]}))
+	# the next run finishes: every config new, no temp file
+	"$LXGPU" --sysroot "$h" sync --all --quiet >/dev/null 2>&1 || s_after_bad=$((s_after_bad + 1))
+	temps "$dir"
+	[ ${#tmps[@]} = 0 ] && [ "$(sha256sum "$dir"/*.conf | cut -d' ' -f1 | sort -u)" = "$S_NEW" ] ||
+		s_after_bad=$((s_after_bad + 1))
+done
+eq "sync --all, kill -9: every config the old or the new bytes" "$s_bad" 0
+eq "sync --all, kill -9: the next sync --all leaves every config new and no temp file" "$s_after_bad" 0
+eq "sync --all, kill -9: no lock left held" "$s_lock" 0
+check "sync --all, kill -9: kills landed mid-run (some configs old, some new)" test "$s_mixed" -gt 0
+echo "# sync --all, kill -9: $SYNC_RUNS runs of $SYNC_N configs (a run ${sync_us} us): $s_mixed killed mid-run, $s_allold before any write, $s_allnew after the last; $s_bad configs neither old nor new; $s_tmp_left temp files left by the kills, all gone after the next run"
 
 now_us; echo "# total: $(((now - script_start) / 1000000)) s"
 done_testing

@@ -222,7 +222,26 @@ run --sysroot "$h" sync 101 --quiet
 unchanged "sync again after undo: the same bytes" "$conf" "$synced"
 
 # --- 6. what sync --all leaves alone
+# LXC's command sockets (/proc/net/unix, "Num RefCount Protocol Flags Type St
+# Inode Path"): web runs; 105 does not, though names like its own are there;
+# thousands of other sockets, as on a busy node
+mkdir -p "$h/proc/net"
+{
+	echo "Num       RefCount Protocol Flags    Type St Inode Path"
+	for i in $(seq 3000); do
+		printf '0000000000000000: 00000003 00000000 00000000 0001 03 %d /run/systemd/s%d\n' "$i" "$i"
+	done
+	for p in @/var/lib/lxc/1050/command @/var/lib/lxc/105/command2 @/var/lib/lxc/10/command \
+		"@/var/lib/lxc/105/command monitor" @/var/lib/lxc/web/command @/var/lib/lxc/web; do
+		printf '0000000000000000: 00000002 00000000 00010000 0001 01 41229 %s\n' "$p"
+	done
+} >"$h/proc/net/unix"
 run --sysroot "$h" sync --all --json
+rm "$h/proc/net/unix"
+contains "sync --all: a running CT's change applies at its next start" \
+	"$(jqr '.results[] | select(.ct == "web") | .message')" "(applies at its next start)"
+eq "sync --all: a CT whose name only others' sockets contain is not running" \
+	"$(jqr '.results[] | select(.ct == "105") | .message')" "3 lines rewritten"
 eq "sync --all with a locked CT: exit 1" "$rc" 1
 eq "sync --all: per-CT results (no GPU, other tools only, other node, generated: not listed)" \
 	"$(jqr '[.results[] | "\(.ct)=\(.result)"] | join(" ")')" \
