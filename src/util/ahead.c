@@ -97,8 +97,9 @@ struct ahead *ahead_start(size_t n, size_t window, size_t item_size, unsigned wo
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->space, NULL);
 	pthread_cond_init(&a->ready, NULL);
-	if (workers > n)
-		workers = (unsigned)n;
+	/* the taker prepares what no worker has claimed: one item needs none */
+	if (workers >= n)
+		workers = n > 0 ? (unsigned)(n - 1) : 0;
 	a->threads = xcalloc(workers + 1, sizeof(*a->threads));
 	for (unsigned t = 0; t < workers; t++)
 		if (pthread_create(&a->threads[a->nthreads], NULL, worker, a) == 0)

@@ -17,7 +17,8 @@ typedef void (*ahead_discard_fn)(void *ctx, void *item);
 
 struct ahead;
 
-/* workers: how many threads (0: none; fewer when the system gives fewer).
+/* workers: how many threads (0: none; fewer when the system gives fewer, and
+ * fewer than n).
  * Each item is item_size bytes, zeroed before prepare sees it. */
 struct ahead *ahead_start(size_t n, size_t window, size_t item_size, unsigned workers,
 			  ahead_prepare_fn prepare, ahead_discard_fn discard, void *ctx);
