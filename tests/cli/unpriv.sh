@@ -13,6 +13,14 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v unshare >/dev/null || skip_all "unshare not installed"
+command -v newuidmap >/dev/null || skip_all "newuidmap not installed (uidmap)"
+# unshare --map-users maps a range with newuidmap, which maps only what
+# /etc/subuid gives the caller: root's ranges where they are missing, as
+# tests/lxc/testbed.sh adds them (suites run in parallel: this one may be first)
+for f in /etc/subuid /etc/subgid; do
+	grep -qx 'root:100000:65536' "$f" 2>/dev/null || echo 'root:100000:65536' >>"$f" ||
+		bail "cannot give root 100000:65536 in $f"
+done
 
 V=580.159.04
 DEB=usr/lib/x86_64-linux-gnu
