@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,13 +44,16 @@ static void remove_stale_temp(int dirfd, const char *file)
 
 /* The directories a run writes into, made and opened once: sync --all
  * writes thousands of configs beneath one root (O_PATH fds, kept open until
- * the process ends; a new root starts over). */
+ * the process ends; a new root starts over). Under a mutex: sync's worker
+ * threads take locks (apply_lock) while its writer writes. */
 static struct {
 	int rootfd;
 	int state, lock;
 } dirs = { -1, -1, -1 };
+static pthread_mutex_t dirs_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-static int run_dir(int rootfd, const char *path, mode_t mode, int *slot, struct lxgpu_err *err)
+static int run_dir_locked(int rootfd, const char *path, mode_t mode, int *slot,
+			  struct lxgpu_err *err)
 {
 	int r;
 	if (dirs.rootfd != rootfd) {
@@ -71,6 +75,14 @@ static int run_dir(int rootfd, const char *path, mode_t mode, int *slot, struct 
 			return fd;
 	}
 	return *slot = fd;
+}
+
+static int run_dir(int rootfd, const char *path, mode_t mode, int *slot, struct lxgpu_err *err)
+{
+	pthread_mutex_lock(&dirs_mutex);
+	int fd = run_dir_locked(rootfd, path, mode, slot, err);
+	pthread_mutex_unlock(&dirs_mutex);
+	return fd;
 }
 
 /* apply_batch: the directories whose renames wait for one fsync each. */

@@ -22,7 +22,9 @@
 /* Proxmox's lock_config waits 10 s (PVE::AbstractConfig). */
 #define APPLY_LOCK_TIMEOUT_MS 10000
 
-/* Takes the container's config lock; returns the lock fd (close to release). */
+/* Takes the container's config lock; returns the lock fd (close to release).
+ * The one function here that may run on several threads at once (sync's
+ * workers lock for its writer); in a batch, call it after apply_batch_begin. */
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err);
 /* Removes the temp file a killed run left beside the config: apply_lock
  * does, but in a batch only the write that follows does (it retries the

@@ -35,10 +35,11 @@
 #include "util/ahead.h"
 #include "util/xalloc.h"
 
-/* Configs read and planned ahead of the one being written, and the threads
- * that do it. The writes (lock, undo file, temp, fsync, rename) stay on one
- * thread, in order; on a 16-CPU node 10,000 changed configs took 0.39 s with
- * two threads, 0.33 s with three and 0.32 s with six (the writer is then the
+/* Configs read, planned, locked and read again under the lock ahead of the
+ * one being written, and the threads that do it. The writes (undo file, temp,
+ * fsync, rename) stay on one thread, in order; on a 16-CPU node 10,000
+ * changed configs took 0.39 s with two threads, 0.33 s with three and 0.32 s
+ * with six, the lock and the second read still on the writer (it is the
  * bottleneck). Each thread's malloc arena costs about 200 KiB of RSS, and the
  * window as much again for every 8 configs it holds (a config is held until
  * its slot is next used, so twice the window at most). */
@@ -202,7 +203,49 @@ struct prepared {
 	bool failed;  /* err says why */
 	bool scanned; /* text may hold GPU lines (dl_text_may_scan) */
 	struct lxgpu_err err;
+	/* SYNC_EDIT, not a dry run: the config's lock, and text, c and the plan
+	 * from a read under it; lock < 0: lock_err says why */
+	int lock;
+	struct lxgpu_err lock_err;
 };
+
+/* Decided again from a read under the lock: only when the config changed
+ * since the first read. Nothing is written or printed (sync_one reports). */
+static void relock(const struct run *run, struct prepared *p)
+{
+	const char *id = p->id;
+	_cleanup_free_ char *again = NULL;
+	size_t len;
+
+	if (p->ct.format == CONF_PVE && (run->pve_readonly || conf_get(&p->c, "lock")))
+		return; /* not written: sync_one says why */
+	p->lock = apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->lock_err);
+	if (p->lock < 0 || ct_read(&p->ct, &again, &len, &p->lock_err) < 0) {
+		if (p->lock >= 0)
+			close(p->lock);
+		p->lock = -EBADF;
+		return;
+	}
+	if (len == p->len && memcmp(again, p->text, len) == 0)
+		return;
+	conf_edit_free(&p->e);
+	edit_report_free(&p->rep);
+	plan_free(&p->plan);
+	conf_free(&p->c);
+	free(p->text);
+	free(p->out);
+	p->out = NULL;
+	p->text = TAKE_PTR(again);
+	p->len = len;
+	p->scanned = dl_text_may_scan(p->text, p->len);
+	p->outcome = SYNC_NO_GPU;
+	p->failed = p->scanned &&
+		    (conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
+		     sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
+			       &p->outcome, &p->err) < 0);
+	if (!p->failed && p->outcome == SYNC_EDIT)
+		p->out = conf_render(&p->c, &p->e, &p->outlen);
+}
 
 /* The reads and the plan of one config: on a worker thread (ahead.h), so
  * nothing here writes, prints or touches run but to read it. */
@@ -210,6 +253,7 @@ static void prepare(const struct run *run, const char *id, bool listed, struct p
 {
 	p->id = id;
 	p->ct.dirfd = -EBADF;
+	p->lock = -EBADF;
 	if ((listed ? ct_open_listed : ct_open)(run->cli->rootfd, id, run->cli->lxcpath, &p->ct,
 						&p->err) < 0 ||
 	    ct_read(&p->ct, &p->text, &p->len, &p->err) < 0) {
@@ -222,8 +266,10 @@ static void prepare(const struct run *run, const char *id, bool listed, struct p
 	p->failed = conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
 		    sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
 			      &p->outcome, &p->err) < 0;
-	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run)
+	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run) {
 		p->out = conf_render(&p->c, &p->e, &p->outlen);
+		relock(run, p);
+	}
 }
 
 static void prepared_free(void *ctx, void *item)
@@ -236,6 +282,8 @@ static void prepared_free(void *ctx, void *item)
 	conf_free(&p->c);
 	free(p->out);
 	free(p->text);
+	if (p->lock >= 0)
+		close(p->lock); /* sync_one has taken it: only a run cut short */
 	ct_close(&p->ct);
 }
 
@@ -246,26 +294,22 @@ static void sync_one(struct run *run, struct prepared *p)
 	const char *id = p->id;
 	struct lxgpu_err err = { 0 };
 	struct lxgpu_ct *ct = &p->ct;
-	struct conf fresh = { 0 };
-	const struct conf *now = &p->c;
-	enum sync_outcome outcome = p->outcome;
-	_cleanup_free_ char *again = NULL, *rendered = NULL, *diff = NULL;
+	_cleanup_free_ char *diff = NULL;
 	_cleanup_free_ const char **added = NULL;
-	size_t len2, outlen = p->outlen;
-	const char *out = p->out;
 	char msg[512] = "";
 	bool copied = false, copy_failed = false, written = false;
-	_cleanup_close_ int lock = -EBADF;
+	/* the lock relock took on a worker: released here, after the write */
+	_cleanup_close_ int lock = TAKE_FD(p->lock);
 
 	if (p->failed) {
 		report(run, id, ct->path ? ct->path : id, R_FAILED, p->err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (!p->scanned || outcome == SYNC_NO_GPU) {
+	if (!p->scanned || p->outcome == SYNC_NO_GPU) {
 		report(run, id, ct->path, R_NO_GPU, NULL, NULL, NULL, NULL);
 		goto done;
 	}
-	if (outcome == SYNC_UNMANAGED) {
+	if (p->outcome == SYNC_UNMANAGED) {
 		/* its GPU lines are the admin's: lxgpu plans only from a record */
 		snprintf(msg, sizeof(msg),
 			 "hand-written GPU lines, left alone (lxgpu attach %s "
@@ -276,7 +320,7 @@ static void sync_one(struct run *run, struct prepared *p)
 	}
 	/* mode: the record's (sync_edit planned from it) */
 	resync_copy(run, ct, &p->c, p->plan.record.driver, msg, sizeof(msg), &copied, &copy_failed);
-	if (outcome == SYNC_IN_LINE) {
+	if (p->outcome == SYNC_IN_LINE) {
 		report(run, id, ct->path,
 		       copy_failed ? R_FAILED
 		       : copied    ? (cli->dry_run ? R_WOULD : R_CHANGED)
@@ -300,40 +344,11 @@ static void sync_one(struct run *run, struct prepared *p)
 		report(run, id, ct->path, R_WOULD, msg[0] ? msg : NULL, &p->e, &p->c, diff);
 		goto done;
 	}
-	/* the write: under the lock, from a fresh read; decided again only when
-	 * the config changed since the first read */
-	lock = apply_lock(cli->rootfd, ct, APPLY_LOCK_TIMEOUT_MS, &err);
-	if (lock < 0 || ct_read(ct, &again, &len2, &err) < 0) {
-		report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
+	if (lock < 0) {
+		report(run, id, ct->path, R_FAILED, p->lock_err.msg, NULL, NULL, NULL);
 		goto done;
 	}
-	if (len2 != p->len || memcmp(again, p->text, p->len) != 0) {
-		conf_edit_free(&p->e);
-		edit_report_free(&p->rep);
-		plan_free(&p->plan);
-		if (conf_parse(again, len2, ct->format, &fresh, &err) < 0) {
-			report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
-			goto done;
-		}
-		locked = ct->format == CONF_PVE ? conf_get(&fresh, "lock") : NULL;
-		if (locked) {
-			snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
-			report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
-			goto done;
-		}
-		if (sync_edit(&fresh, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
-			      &outcome, &err) < 0) {
-			report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
-			goto done;
-		}
-		if (outcome != SYNC_EDIT) {
-			report(run, id, ct->path, R_IN_LINE, NULL, NULL, NULL, NULL);
-			goto done;
-		}
-		now = &fresh;
-		out = rendered = conf_render(now, &p->e, &outlen);
-	}
-	if (apply_write(cli->rootfd, ct, again, len2, out, outlen, &err) < 0) {
+	if (apply_write(cli->rootfd, ct, p->text, p->len, p->out, p->outlen, &err) < 0) {
 		report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
 		goto done;
 	}
@@ -345,11 +360,10 @@ static void sync_one(struct run *run, struct prepared *p)
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%zu lines rewritten%s",
 		 msg[0] ? "; " : "", nadded,
 		 ct_running(cli->rootfd, ct) ? " (applies at its next start)" : "");
-	report(run, id, ct->path, copy_failed ? R_FAILED : R_CHANGED, msg, &p->e, now, NULL);
+	report(run, id, ct->path, copy_failed ? R_FAILED : R_CHANGED, msg, &p->e, &p->c, NULL);
 done:
 	if (lock >= 0 && !written)
 		apply_drop_temp(ct); /* what apply_lock leaves to a batch's write */
-	conf_free(&fresh);
 }
 
 /* The configs, read and planned ahead on worker threads (ahead.h). */
@@ -519,16 +533,16 @@ int cmd_sync(struct cli *cli)
 	}
 	/* reading and planning the next configs while this one is written:
 	 * the writes stay on this thread, one at a time, in order */
+	apply_batch_begin(); /* before the workers, which take locks */
 	struct ahead *configs =
 		ahead_start(nids, SYNC_AHEAD, sizeof(struct prepared), ahead_workers(SYNC_WORKERS),
 			    prepare_item, prepared_free, &list);
-	apply_batch_begin();
 	for (size_t i = 0; i < nids; i++) {
 		sync_one(&run, ahead_take(configs, i));
 		ahead_give_back(configs, i);
 	}
-	apply_batch_end();
 	ahead_stop(configs);
+	apply_batch_end();
 	ct_ids_free(&list.ids);
 	cluster_where_free(&where);
 	json_t *published = publish(&run);
