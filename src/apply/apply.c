@@ -44,8 +44,8 @@ static void remove_stale_temp(int dirfd, const char *file)
 
 /* The directories a run writes into, made and opened once: sync --all
  * writes thousands of configs beneath one root (O_PATH fds, kept open until
- * the process ends; a new root starts over). Under a mutex: sync's worker
- * threads take locks (apply_lock) while its writer writes. */
+ * the process ends; a new root starts over). Under a mutex, as the batch
+ * below: sync's worker threads lock and write configs side by side. */
 static struct {
 	int rootfd;
 	int state, lock;
@@ -87,6 +87,7 @@ static int run_dir(int rootfd, const char *path, mode_t mode, int *slot, struct 
 
 /* apply_batch: the directories whose renames wait for one fsync each. */
 #define BATCH_DIRS 16
+static pthread_mutex_t batch_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	bool on;
 	size_t n;
@@ -104,7 +105,7 @@ static char *backup_name(const struct lxgpu_ct *ct, const char *what)
  * both: a file torn by a crash is refused, never restored. Version 1, what
  * lxgpu wrote before, hashed with FNV-1a 64 a byte at a time; version 2
  * takes 8 bytes a step (undo_words): the byte-wise hash was about 4% of
- * sync --all's writing thread. Both are read. */
+ * sync --all's writes. Both are read. */
 #define UNDO_MAGIC    "lxgpu-undo 2 "
 #define UNDO_MAGIC_V1 "lxgpu-undo 1 "
 #define FNV_OFFSET    0xcbf29ce484222325ull
@@ -280,32 +281,39 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* The umask, asked once: a new file has its mode unless the umask takes bits
- * (then fchmod puts them back). */
+/* The process's umask and ids, asked once (apply_batch_begin asks before
+ * sync's workers start: umask can only be read by setting it). */
+static struct {
+	pthread_once_t once;
+	mode_t umask;
+	uid_t uid;
+	gid_t gid;
+} process = { .once = PTHREAD_ONCE_INIT };
+
+static void process_read(void)
+{
+	process.umask = umask(0);
+	umask(process.umask);
+	process.uid = geteuid();
+	process.gid = getegid();
+}
+
+/* A new file has its mode unless the umask takes bits (then fchmod puts
+ * them back). */
 static mode_t process_umask(void)
 {
-	static int cached = -1;
-	if (cached < 0) {
-		mode_t m = umask(0);
-		umask(m);
-		cached = (int)m;
-	}
-	return (mode_t)cached;
+	pthread_once(&process.once, process_read);
+	return process.umask;
 }
 
 /* Whether a file this process creates in a directory (dir: its stat, NULL
  * when not known) gets the owner st has already: no fchown needed then. */
 static bool owner_as_created(const struct stat *st, const struct stat *dir)
 {
-	static uid_t uid = (uid_t)-1;
-	static gid_t gid = (gid_t)-1;
 	if (!dir || (dir->st_mode & S_ISGID))
 		return false; /* a setgid directory gives its own group */
-	if (uid == (uid_t)-1) {
-		uid = geteuid();
-		gid = getegid();
-	}
-	return st->st_uid == uid && st->st_gid == gid;
+	pthread_once(&process.once, process_read);
+	return st->st_uid == process.uid && st->st_gid == process.gid;
 }
 
 /* Writes `file` in dirfd through a temp file, on disk before the rename, and
@@ -386,6 +394,7 @@ static int pve_writable(const struct lxgpu_ct *ct, struct stat *st, const struct
 
 void apply_batch_begin(void)
 {
+	pthread_once(&process.once, process_read);
 	batch.on = true;
 }
 
@@ -401,7 +410,7 @@ void apply_batch_end(void)
 
 /* The config's directory in the batch: false when there is none, or no
  * room (the caller then syncs it now). */
-static bool batch_dir(const struct lxgpu_ct *ct)
+static bool batch_dir_locked(const struct lxgpu_ct *ct)
 {
 	if (!batch.on)
 		return false;
@@ -416,6 +425,14 @@ static bool batch_dir(const struct lxgpu_ct *ct)
 	batch.fd[batch.n] = fd;
 	batch.dir[batch.n++] = xstrdup(ct->dir);
 	return true;
+}
+
+static bool batch_dir(const struct lxgpu_ct *ct)
+{
+	pthread_mutex_lock(&batch_mutex);
+	bool in = batch_dir_locked(ct);
+	pthread_mutex_unlock(&batch_mutex);
+	return in;
 }
 
 int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,

@@ -22,9 +22,12 @@
 /* Proxmox's lock_config waits 10 s (PVE::AbstractConfig). */
 #define APPLY_LOCK_TIMEOUT_MS 10000
 
-/* Takes the container's config lock; returns the lock fd (close to release).
- * The one function here that may run on several threads at once (sync's
- * workers lock for its writer); in a batch, call it after apply_batch_begin. */
+/* Threads: apply_lock, apply_drop_temp and apply_write may run on several
+ * threads at once for different containers (sync's workers), between
+ * apply_batch_begin and apply_batch_end, which run before the threads start
+ * and after they stop; the rest on one thread. */
+
+/* Takes the container's config lock; returns the lock fd (close to release). */
 int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxgpu_err *err);
 /* Removes the temp file a killed run left beside the config: apply_lock
  * does, but in a batch only the write that follows does (it retries the

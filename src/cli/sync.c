@@ -35,12 +35,13 @@
 #include "util/ahead.h"
 #include "util/xalloc.h"
 
-/* Configs read, planned, locked and read again under the lock ahead of the
- * one being written, and the threads that do it. The writes (undo file, temp,
- * fsync, rename) stay on one thread, in order; on a 16-CPU node 10,000
- * changed configs took 0.39 s with two threads, 0.33 s with three and 0.32 s
- * with six, the lock and the second read still on the writer (it is the
- * bottleneck). Each thread's malloc arena costs about 200 KiB of RSS, and the
+/* Configs read, planned and written (lock, second read, undo file, temp,
+ * fsync, rename) ahead of the one being reported, and the threads that do it;
+ * the reports, the log lines and copied drivers stay on one thread, in
+ * order. On a 16-CPU node 10,000 changed configs took 0.29 s with three
+ * threads and 0.28 s with four (0.32 s when the writes were on one thread):
+ * past three, the threads mostly wait on the config directory's lock in the
+ * kernel. Each thread's malloc arena costs about 200 KiB of RSS, and the
  * window as much again for every 8 configs it holds (a config is held until
  * its slot is next used, so twice the window at most). */
 #define SYNC_AHEAD   8
@@ -185,8 +186,8 @@ static void resync_copy(struct run *run, struct lxgpu_ct *ct, const struct conf 
 		driver_files_free(&d);
 }
 
-/* What a worker makes of one config before the writer takes it (ahead.h):
- * read, parsed and planned, with nothing written or printed. */
+/* What a worker makes of one config before the reporting thread takes it
+ * (ahead.h): read, parsed, planned and written, with nothing printed. */
 struct prepared {
 	const char *id;
 	char id_buf[CT_ID_BUF];
@@ -203,57 +204,62 @@ struct prepared {
 	bool failed;  /* err says why */
 	bool scanned; /* text may hold GPU lines (dl_text_may_scan) */
 	struct lxgpu_err err;
-	/* SYNC_EDIT, not a dry run: the config's lock, and text, c and the plan
-	 * from a read under it; lock < 0: lock_err says why */
-	int lock;
-	struct lxgpu_err lock_err;
+	/* SYNC_EDIT, not a dry run: write_config wrote the config (text, c and
+	 * the plan are then from the read under its lock); else write_err says
+	 * why, if sync_one does not */
+	bool written;
+	struct lxgpu_err write_err;
 };
 
-/* Decided again from a read under the lock: only when the config changed
- * since the first read. Nothing is written or printed (sync_one reports). */
-static void relock(const struct run *run, struct prepared *p)
+/* The write, under the config's lock, on the worker: the config read again,
+ * decided again only if it changed since the first read, and written
+ * (apply.h). Nothing is printed: sync_one reports, and says why a config
+ * that was to change was not written. */
+static void write_config(const struct run *run, struct prepared *p)
 {
 	const char *id = p->id;
 	_cleanup_free_ char *again = NULL;
 	size_t len;
 
 	if (p->ct.format == CONF_PVE && (run->pve_readonly || conf_get(&p->c, "lock")))
-		return; /* not written: sync_one says why */
-	p->lock = apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->lock_err);
-	if (p->lock < 0 || ct_read(&p->ct, &again, &len, &p->lock_err) < 0) {
-		if (p->lock >= 0)
-			close(p->lock);
-		p->lock = -EBADF;
 		return;
+	_cleanup_close_ int lock =
+		apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->write_err);
+	if (lock < 0 || ct_read(&p->ct, &again, &len, &p->write_err) < 0)
+		return;
+	if (len != p->len || memcmp(again, p->text, len) != 0) {
+		conf_edit_free(&p->e);
+		edit_report_free(&p->rep);
+		plan_free(&p->plan);
+		conf_free(&p->c);
+		free(p->text);
+		free(p->out);
+		p->out = NULL;
+		p->text = TAKE_PTR(again);
+		p->len = len;
+		p->scanned = dl_text_may_scan(p->text, p->len);
+		p->outcome = SYNC_NO_GPU;
+		p->failed = p->scanned &&
+			    (conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
+			     sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
+				       &p->outcome, &p->err) < 0);
+		if (!p->failed && p->outcome == SYNC_EDIT)
+			p->out = conf_render(&p->c, &p->e, &p->outlen);
 	}
-	if (len == p->len && memcmp(again, p->text, len) == 0)
-		return;
-	conf_edit_free(&p->e);
-	edit_report_free(&p->rep);
-	plan_free(&p->plan);
-	conf_free(&p->c);
-	free(p->text);
-	free(p->out);
-	p->out = NULL;
-	p->text = TAKE_PTR(again);
-	p->len = len;
-	p->scanned = dl_text_may_scan(p->text, p->len);
-	p->outcome = SYNC_NO_GPU;
-	p->failed = p->scanned &&
-		    (conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
-		     sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
-			       &p->outcome, &p->err) < 0);
-	if (!p->failed && p->outcome == SYNC_EDIT)
-		p->out = conf_render(&p->c, &p->e, &p->outlen);
+	p->written = !p->failed && p->outcome == SYNC_EDIT &&
+		     !(p->ct.format == CONF_PVE && conf_get(&p->c, "lock")) &&
+		     apply_write(run->cli->rootfd, &p->ct, p->text, p->len, p->out, p->outlen,
+				 &p->write_err) == 0;
+	if (!p->written)
+		apply_drop_temp(&p->ct); /* what apply_lock leaves to a batch's write */
 }
 
-/* The reads and the plan of one config: on a worker thread (ahead.h), so
- * nothing here writes, prints or touches run but to read it. */
+/* The reads, the plan and the write of one config: on a worker thread
+ * (ahead.h), so nothing here prints or touches run but to read it. */
 static void prepare(const struct run *run, const char *id, bool listed, struct prepared *p)
 {
 	p->id = id;
 	p->ct.dirfd = -EBADF;
-	p->lock = -EBADF;
 	if ((listed ? ct_open_listed : ct_open)(run->cli->rootfd, id, run->cli->lxcpath, &p->ct,
 						&p->err) < 0 ||
 	    ct_read(&p->ct, &p->text, &p->len, &p->err) < 0) {
@@ -268,7 +274,7 @@ static void prepare(const struct run *run, const char *id, bool listed, struct p
 			      &p->outcome, &p->err) < 0;
 	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run) {
 		p->out = conf_render(&p->c, &p->e, &p->outlen);
-		relock(run, p);
+		write_config(run, p);
 	}
 }
 
@@ -282,32 +288,28 @@ static void prepared_free(void *ctx, void *item)
 	conf_free(&p->c);
 	free(p->out);
 	free(p->text);
-	if (p->lock >= 0)
-		close(p->lock); /* sync_one has taken it: only a run cut short */
 	ct_close(&p->ct);
 }
 
-/* The rest, on the thread that writes: in the order of the ids. */
+/* The rest, in the order of the ids: the report, the log line, a copied
+ * driver copied again. */
 static void sync_one(struct run *run, struct prepared *p)
 {
 	struct cli *cli = run->cli;
 	const char *id = p->id;
-	struct lxgpu_err err = { 0 };
 	struct lxgpu_ct *ct = &p->ct;
 	_cleanup_free_ char *diff = NULL;
 	_cleanup_free_ const char **added = NULL;
 	char msg[512] = "";
-	bool copied = false, copy_failed = false, written = false;
-	/* the lock relock took on a worker: released here, after the write */
-	_cleanup_close_ int lock = TAKE_FD(p->lock);
+	bool copied = false, copy_failed = false;
 
 	if (p->failed) {
 		report(run, id, ct->path ? ct->path : id, R_FAILED, p->err.msg, NULL, NULL, NULL);
-		goto done;
+		return;
 	}
 	if (!p->scanned || p->outcome == SYNC_NO_GPU) {
 		report(run, id, ct->path, R_NO_GPU, NULL, NULL, NULL, NULL);
-		goto done;
+		return;
 	}
 	if (p->outcome == SYNC_UNMANAGED) {
 		/* its GPU lines are the admin's: lxgpu plans only from a record */
@@ -316,7 +318,7 @@ static void sync_one(struct run *run, struct prepared *p)
 			 "adopts them)",
 			 id);
 		report(run, id, ct->path, R_UNMANAGED, msg, NULL, NULL, NULL);
-		goto done;
+		return;
 	}
 	/* mode: the record's (sync_edit planned from it) */
 	resync_copy(run, ct, &p->c, p->plan.record.driver, msg, sizeof(msg), &copied, &copy_failed);
@@ -326,33 +328,28 @@ static void sync_one(struct run *run, struct prepared *p)
 		       : copied    ? (cli->dry_run ? R_WOULD : R_CHANGED)
 				   : R_IN_LINE,
 		       msg[0] ? msg : NULL, NULL, NULL, NULL);
-		goto done;
+		return;
 	}
 	const char *locked = ct->format == CONF_PVE ? conf_get(&p->c, "lock") : NULL;
 	if (locked) {
 		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
 		report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
-		goto done;
+		return;
 	}
 	if (run->pve_readonly && ct->format == CONF_PVE) {
 		report(run, id, ct->path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
 		       NULL, NULL);
-		goto done;
+		return;
 	}
 	if (cli->dry_run) {
 		diff = conf_diff(&p->c, &p->e, ct->path + 1);
 		report(run, id, ct->path, R_WOULD, msg[0] ? msg : NULL, &p->e, &p->c, diff);
-		goto done;
+		return;
 	}
-	if (lock < 0) {
-		report(run, id, ct->path, R_FAILED, p->lock_err.msg, NULL, NULL, NULL);
-		goto done;
+	if (!p->written) {
+		report(run, id, ct->path, R_FAILED, p->write_err.msg, NULL, NULL, NULL);
+		return;
 	}
-	if (apply_write(cli->rootfd, ct, p->text, p->len, p->out, p->outlen, &err) < 0) {
-		report(run, id, ct->path, R_FAILED, err.msg, NULL, NULL, NULL);
-		goto done;
-	}
-	written = true;
 	size_t nadded;
 	added = conf_edit_added(&p->e, &nadded);
 	apply_log(cli->rootfd, "sync %s: %zu lines added, %zu removed, GPUs %s", id, nadded,
@@ -361,12 +358,9 @@ static void sync_one(struct run *run, struct prepared *p)
 		 msg[0] ? "; " : "", nadded,
 		 ct_running(cli->rootfd, ct) ? " (applies at its next start)" : "");
 	report(run, id, ct->path, copy_failed ? R_FAILED : R_CHANGED, msg, &p->e, &p->c, NULL);
-done:
-	if (lock >= 0 && !written)
-		apply_drop_temp(ct); /* what apply_lock leaves to a batch's write */
 }
 
-/* The configs, read and planned ahead on worker threads (ahead.h). */
+/* The configs, read, planned and written ahead on worker threads (ahead.h). */
 struct sync_list {
 	const struct run *run;
 	struct ct_ids ids;

@@ -112,11 +112,16 @@ void *ahead_take(struct ahead *a, size_t i)
 	size_t mine;
 	bool old;
 	pthread_mutex_lock(&a->lock);
-	/* no worker has it yet: prepared here rather than waited for */
-	if (a->next == i && claim(a, &mine, &old))
-		run(a, mine, old);
-	while (a->state[i % a->window] != SLOT_READY)
-		pthread_cond_wait(&a->ready, &a->lock);
+	/* until item i is ready, the next unclaimed ones (i itself when no
+	 * worker has it) are prepared here: a sleep and a wake-up cost more than
+	 * an item (about 50 us on a 2-CPU VM: 10,000 configs took 1.0 s instead
+	 * of 0.6 s) */
+	while (a->state[i % a->window] != SLOT_READY) {
+		if (claim(a, &mine, &old))
+			run(a, mine, old);
+		else
+			pthread_cond_wait(&a->ready, &a->lock);
+	}
 	pthread_mutex_unlock(&a->lock);
 	return slot(a, i);
 }

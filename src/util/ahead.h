@@ -1,10 +1,10 @@
 /* ahead: items 0..n-1 prepared by worker threads while the caller takes
- * them, in order: `sync --all` reads and plans the next configs while it
- * writes this one. At most `window` items are prepared and not yet given
+ * them, in order: `sync --all` reads, plans and writes the next configs
+ * while it reports this one. At most `window` items are prepared and not yet given
  * back, so memory stays bounded whatever n is. prepare must be safe to run
  * on several threads at once (it gets its own item; ctx is shared, read
- * only). With no worker, or none free, the caller prepares the item it
- * takes itself. */
+ * only). While the item it takes is not ready, the caller prepares the
+ * next ones itself (all of them with no worker). */
 #ifndef LXGPU_AHEAD_H
 #define LXGPU_AHEAD_H
 

@@ -11,7 +11,9 @@
 #  4. a dead run's temp file goes with the next run, even one that writes
 #     nothing; every fsync (the directories' too) succeeds;
 #  5. sync --all killed at random moments (its worker threads too): every
-#     config the old or the new bytes, and the next run finishes the job.
+#     config the old or the new bytes, and the next run finishes the job;
+#  6. sync --all behind a held lock: a config is written from what it holds
+#     under the lock.
 # The valid states (detached/attached; GPU 0's/GPU 1's) are recorded before
 # any kill or race, from normal runs; every later check compares against them.
 #
@@ -420,8 +422,8 @@ if command -v strace >/dev/null; then
 	fi
 fi
 
-# --- 5. sync --all killed at random moments: its configs are read and planned
-# on worker threads while one thread writes them (src/cli/sync.c); each
+# --- 5. sync --all killed at random moments: its configs are read, planned
+# and written on worker threads, several at once (src/cli/sync.c); each
 # config is still the old or the new bytes, never anything else, and the next
 # sync --all finishes the job and leaves no temp file.
 SYNC_N=${SAFETY_SYNC_CONFIGS:-100}
@@ -480,6 +482,49 @@ eq "sync --all, kill -9: the next sync --all leaves every config new and no temp
 eq "sync --all, kill -9: no lock left held" "$s_lock" 0
 check "sync --all, kill -9: kills landed mid-run (some configs old, some new)" test "$s_mixed" -gt 0
 echo "# sync --all, kill -9: $SYNC_RUNS runs of $SYNC_N configs (a run ${sync_us} us): $s_mixed killed mid-run, $s_allold before any write, $s_allnew after the last; $s_bad configs neither old nor new; $s_tmp_left temp files left by the kills, all gone after the next run"
+
+# --- 6. sync --all behind a held lock: a config is written from what it holds
+# under its lock, not from the read before. CT 1050's lock is held (as pct
+# holds it) while sync --all runs; the configs before it are written
+# meanwhile; a line is added to 1050 while sync waits; once the lock is
+# released sync writes 1050 with that line kept, and every other config new.
+restore
+rm -rf "$bak"
+lock50=$h/run/lock/lxc/pve-config-1050.lock
+mkdir -p "${lock50%/*}"
+rm -f "$TMP/release" "$TMP/holder.out"
+mkfifo "$TMP/release"
+flock "$lock50" sh -c 'echo held; read -r x <"$1"' sh "$TMP/release" >"$TMP/holder.out" &
+holder=$!
+for _ in $(seq 200); do [ -s "$TMP/holder.out" ] && break; nap 0.01; done
+"$LXGPU" --sysroot "$h" sync --all >"$TMP/s6.out" 2>"$TMP/s6.err" &
+pid=$!
+s6_waiting=0
+for _ in $(seq 300); do
+	if find "/proc/$pid/fd" -maxdepth 1 -lname "$lock50" 2>/dev/null | grep -q .; then
+		s6_waiting=1
+		break
+	fi
+	nap 0.02
+done
+eq "held lock: sync --all waits for CT 1050's lock" "$s6_waiting" 1
+eq "held lock: the config before it is written meanwhile" "$(sha "$dir/1000.conf")" "$S_NEW"
+eq "held lock: CT 1050 untouched meanwhile" "$(sha "$dir/1050.conf")" "$S_OLD"
+# an admin's line, as pct would add it under that lock (a description line)
+{ echo '#added while sync waited'; cat "$TMP/stale/1050.conf"; } >"$dir/1050.conf.new"
+mv "$dir/1050.conf.new" "$dir/1050.conf"
+echo release >"$TMP/release"
+wait $holder
+wait $pid
+s6_rc=$?
+eq "held lock: sync --all exit 0" "$s6_rc" 0
+eq "held lock: sync --all says every config changed" "$(tail -n 1 "$TMP/s6.out")" "0 in line, $SYNC_N changed, 0 failed"
+eq "held lock: CT 1050 written from what it held under the lock (the added line kept)" \
+	"$(sha "$dir/1050.conf")" "$({ echo '#added while sync waited'; cat "$dir/1000.conf"; } | sha256sum | cut -d' ' -f1)"
+eq "held lock: every other config the new bytes" \
+	"$(ls "$dir"/*.conf | grep -v /1050.conf | xargs sha256sum | cut -d' ' -f1 | sort -u)" "$S_NEW"
+eq "held lock: the undo file of CT 1050 has what sync read under the lock" \
+	"$(undo_sha "$bak/pve-1050.undo" before)" "$({ echo '#added while sync waited'; cat "$TMP/stale/1050.conf"; } | sha256sum | cut -d' ' -f1)"
 
 now_us; echo "# total: $(((now - script_start) / 1000000)) s"
 done_testing

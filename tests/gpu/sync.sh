@@ -10,6 +10,8 @@
 #     (508, as after a reboot that renumbered nvidia-uvm): the guard refuses
 #     the start with its reason in the container's log; after `lxgpu sync` the
 #     container starts and runs the matmul.
+#  3. Five such containers and one `lxgpu sync --all` (its worker threads):
+#     each starts and lists the GPU, one runs the matmul.
 . "$(dirname "$0")/lib.sh"
 
 uvm=$(awk '$2 == "nvidia-uvm" { print $1 }' /proc/devices)
@@ -87,4 +89,33 @@ expect "synced: nvidia-smi -L lists the GPU" smi "$ct"
 expect "synced: CUDA matmul runs" matmul "$ct"
 "$GPULXC" stop "$ct" >/dev/null
 "$GPULXC" destroy "$ct" >/dev/null
+
+# --- 3. one sync --all for several stale containers: configs read, planned
+# and written on worker threads, several at once (src/cli/sync.c)
+cts=(lxgpu-all-1 lxgpu-all-2 lxgpu-all-3 lxgpu-all-4 lxgpu-all-5)
+for ct in "${cts[@]}"; do
+	"$GPULXC" destroy "$ct" >/dev/null 2>&1
+	conf=$("$GPULXC" create "$ct" hostro)
+	"$LXGPU" attach "$ct" --guard --quiet >/dev/null || not_ok "attach $ct"
+	sed -i -E "s/c $uvm:([01]) rwm/c 508:\\1 rwm/; s/(LXGPU_WROTE=.*)c$uvm:0,c$uvm:1/\\1c508:0,c508:1/" "$conf"
+done
+stale=0
+for ct in "${cts[@]}"; do grep -q "c 508:0 rwm" "$("$GPULXC" config "$ct")" && stale=$((stale + 1)); done
+expect "5 containers made stale" test "$stale" = 5
+refuse "stale and guarded: ${cts[0]} is refused" timeout 60 "$GPULXC" start "${cts[0]}"
+lxc-stop -n "${cts[0]}" -k >/dev/null 2>&1
+out=$("$LXGPU" sync --all 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+expect "lxgpu sync --all: exit 0" test "$rc" = 0
+expect "lxgpu sync --all: 5 changed" grep -q "^0 in line, 5 changed, 0 failed$" <<<"$out"
+for ct in "${cts[@]}"; do
+	expect "sync --all: $ct starts" "$GPULXC" start "$ct"
+	expect "sync --all: nvidia-smi -L in $ct" smi "$ct"
+done
+expect "sync --all: CUDA matmul runs in ${cts[4]}" matmul "${cts[4]}"
+for ct in "${cts[@]}"; do
+	"$GPULXC" stop "$ct" >/dev/null
+	"$GPULXC" destroy "$ct" >/dev/null
+done
 done_testing
