@@ -211,13 +211,36 @@ struct prepared {
 	struct lxgpu_err write_err;
 };
 
+/* p->text planned: parsed, edited and, where it changes and this is not a
+ * dry run, rendered. */
+static void plan_config(const struct run *run, struct prepared *p)
+{
+	p->scanned = dl_text_may_scan(p->text, p->len);
+	p->outcome = SYNC_NO_GPU;
+	p->failed = p->scanned && (conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
+				   sync_edit(&p->c, p->id, &run->inv, &run->facts, &p->plan, &p->e,
+					     &p->rep, &p->outcome, &p->err) < 0);
+	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run)
+		p->out = conf_render(&p->c, &p->e, &p->outlen);
+}
+
+/* What plan_config made, freed. */
+static void plan_config_free(struct prepared *p)
+{
+	conf_edit_free(&p->e);
+	edit_report_free(&p->rep);
+	plan_free(&p->plan);
+	conf_free(&p->c);
+	free(p->out);
+	p->out = NULL;
+}
+
 /* The write, under the config's lock, on the worker: the config read again,
- * decided again only if it changed since the first read, and written
+ * planned again only if it changed since the first read, and written
  * (apply.h). Nothing is printed: sync_one reports, and says why a config
  * that was to change was not written. */
 static void write_config(const struct run *run, struct prepared *p)
 {
-	const char *id = p->id;
 	_cleanup_free_ char *again = NULL;
 	size_t len;
 
@@ -225,28 +248,17 @@ static void write_config(const struct run *run, struct prepared *p)
 		return;
 	_cleanup_close_ int lock =
 		apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->write_err);
-	if (lock < 0 || ct_read(&p->ct, &again, &len, &p->write_err) < 0)
+	if (lock < 0)
 		return;
-	if (len != p->len || memcmp(again, p->text, len) != 0) {
-		conf_edit_free(&p->e);
-		edit_report_free(&p->rep);
-		plan_free(&p->plan);
-		conf_free(&p->c);
+	bool read = ct_read(&p->ct, &again, &len, &p->write_err) == 0;
+	if (read && (len != p->len || memcmp(again, p->text, len) != 0)) {
+		plan_config_free(p);
 		free(p->text);
-		free(p->out);
-		p->out = NULL;
 		p->text = TAKE_PTR(again);
 		p->len = len;
-		p->scanned = dl_text_may_scan(p->text, p->len);
-		p->outcome = SYNC_NO_GPU;
-		p->failed = p->scanned &&
-			    (conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
-			     sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
-				       &p->outcome, &p->err) < 0);
-		if (!p->failed && p->outcome == SYNC_EDIT)
-			p->out = conf_render(&p->c, &p->e, &p->outlen);
+		plan_config(run, p);
 	}
-	p->written = !p->failed && p->outcome == SYNC_EDIT &&
+	p->written = read && !p->failed && p->outcome == SYNC_EDIT &&
 		     !(p->ct.format == CONF_PVE && conf_get(&p->c, "lock")) &&
 		     apply_write(run->cli->rootfd, &p->ct, p->text, p->len, p->out, p->outlen,
 				 &p->write_err) == 0;
@@ -266,27 +278,16 @@ static void prepare(const struct run *run, const char *id, bool listed, struct p
 		p->failed = true;
 		return;
 	}
-	p->scanned = dl_text_may_scan(p->text, p->len);
-	if (!p->scanned)
-		return;
-	p->failed = conf_parse(p->text, p->len, p->ct.format, &p->c, &p->err) < 0 ||
-		    sync_edit(&p->c, id, &run->inv, &run->facts, &p->plan, &p->e, &p->rep,
-			      &p->outcome, &p->err) < 0;
-	if (!p->failed && p->outcome == SYNC_EDIT && !run->cli->dry_run) {
-		p->out = conf_render(&p->c, &p->e, &p->outlen);
+	plan_config(run, p);
+	if (p->out)
 		write_config(run, p);
-	}
 }
 
 static void prepared_free(void *ctx, void *item)
 {
-	(void)ctx;
 	struct prepared *p = item;
-	conf_edit_free(&p->e);
-	edit_report_free(&p->rep);
-	plan_free(&p->plan);
-	conf_free(&p->c);
-	free(p->out);
+	(void)ctx;
+	plan_config_free(p);
 	free(p->text);
 	ct_close(&p->ct);
 }
