@@ -386,9 +386,19 @@ group_sync() {
 			"$lxgpu" "${lxc_args[@]}" sync --all >"$dir/out" 2>&1 ||
 			die "sync: sync --all under strace: $(tail -n 3 "$dir/out")"
 		# strace -y: "fsync(7</path>) = 0", "renameat(4</dir>, "old",
-		# 4</dir>, "new") = 0", "rename("/old", "/new") = 0"
+		# 4</dir>, "new") = 0", "rename("/old", "/new") = 0"; each line
+		# starts with the thread's id, and a call another thread interrupts
+		# is split: "ID call(args <unfinished ...>", later "ID <... call
+		# resumed>) = 0" (sync writes on several threads): joined first
 		read -r renamed synced < <(awk '
 			function fdpath(s) { sub(/^[^<]*</, "", s); sub(/>.*/, "", s); return s }
+			/ <unfinished \.\.\.>$/ { sub(/ <unfinished \.\.\.>$/, ""); split_call[$1] = $0; next }
+			/ <\.\.\. [a-z0-9_]+ resumed>/ {
+				id = $1
+				sub(/^.*<\.\.\. [a-z0-9_]+ resumed>/, "")
+				$0 = split_call[id] $0
+				delete split_call[id]
+			}
 			!/ = 0$/ { next }
 			/ (fsync|fdatasync)\(/ { done[fdpath($0)] = 1 }
 			/ syncfs\(/ { all = 1 }

@@ -320,17 +320,19 @@ static bool owner_as_created(const struct stat *st, const struct stat *dir)
  * the rename; `mode` for new files. sync_dir: the directory on disk too
  * before it returns; without (a batch syncs it later), the name is the old
  * file or the new one, whole, whenever it stops. dir_stat: dirfd's stat,
- * when the caller has it. */
+ * file_stat: the file's, when the caller has them. */
 static int replace_file(int dirfd, const char *file, const char *shown, const char *text,
 			size_t len, mode_t mode, bool sync_dir, const struct stat *dir_stat,
-			struct lxgpu_err *err)
+			const struct stat *file_stat, struct lxgpu_err *err)
 {
 	char tmp[512];
 	struct stat st;
 	bool exists = false;
 	int r;
 
-	if (fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (file_stat)
+		st = *file_stat;
+	if (file_stat || fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		exists = true;
 		if (!S_ISREG(st.st_mode))
 			return lxgpu_failx(err, EINVAL, "%s is not a regular file", shown);
@@ -438,11 +440,11 @@ static bool batch_dir(const struct lxgpu_ct *ct)
 int apply_file(int dirfd, const char *file, const char *shown, const char *text, size_t len,
 	       mode_t mode, struct lxgpu_err *err)
 {
-	return replace_file(dirfd, file, shown, text, len, mode, true, NULL, err);
+	return replace_file(dirfd, file, shown, text, len, mode, true, NULL, NULL, err);
 }
 
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
-		const char *new_text, size_t newlen, struct lxgpu_err *err)
+		const char *new_text, size_t newlen, const struct stat *st, struct lxgpu_err *err)
 {
 	struct stat dir_st;
 	const struct stat *dir;
@@ -467,7 +469,7 @@ int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t o
 	if ((r = write_undo(state, undo, old, oldlen, new_text, newlen, err)) < 0)
 		return r;
 	return replace_file(ct->dirfd, ct->file, ct->path, new_text, newlen, 0640, !batch_dir(ct),
-			    dir, err);
+			    dir, st, err);
 }
 
 /* The config before lxgpu's last change, when the config is still what
@@ -536,8 +538,8 @@ int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err)
 	if ((r = ct_read(ct, &current, &clen, err)) < 0 ||
 	    (r = read_backup(state, ct, current, clen, &store, &before, &blen, err)) < 0)
 		return r;
-	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, true, dir, err)) <
-	    0)
+	if ((r = replace_file(ct->dirfd, ct->file, ct->path, before, blen, 0640, true, dir, NULL,
+			      err)) < 0)
 		return r;
 	const char *const what[] = { "undo", "after", "before" };
 	for (size_t i = 0; i < 3; i++) {

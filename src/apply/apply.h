@@ -33,9 +33,10 @@ int apply_lock(int rootfd, const struct lxgpu_ct *ct, int timeout_ms, struct lxg
  * does, but in a batch only the write that follows does (it retries the
  * name); a batch that takes the lock and does not write calls this. */
 void apply_drop_temp(const struct lxgpu_ct *ct);
-/* Replaces the config with `new`, keeping `old` for undo. The lock must be held. */
+/* Replaces the config with `new`, keeping `old` for undo. The lock must be
+ * held; st: the config's stat from the read under it, NULL when not taken. */
 int apply_write(int rootfd, const struct lxgpu_ct *ct, const char *old, size_t oldlen,
-		const char *new_text, size_t newlen, struct lxgpu_err *err);
+		const char *new_text, size_t newlen, const struct stat *st, struct lxgpu_err *err);
 /* Puts back the config as it was before lxgpu's last change, if the config
  * is still what that change wrote. The lock must be held. */
 int apply_undo(int rootfd, const struct lxgpu_ct *ct, struct lxgpu_err *err);

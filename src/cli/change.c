@@ -269,7 +269,7 @@ int change_finish(struct cli *cli, struct change *ch, const char *verb, bool wit
 		ch->new_text = conf_render(&ch->conf, &ch->edit, &ch->new_len);
 	if (changed && !cli->dry_run) {
 		if ((r = apply_write(cli->rootfd, &ch->ct, ch->old_text, ch->old_len, ch->new_text,
-				     ch->new_len, &err)) < 0) {
+				     ch->new_len, NULL, &err)) < 0) {
 			if (err.code == EROFS) /* the command and CT: nothing else says them */
 				lxgpu_wrap(&err, "%s %s", cli->cmd ? cli->cmd->name : "",
 					   ch->ct.id);

@@ -239,10 +239,11 @@ static void plan_config_free(struct prepared *p)
  * planned again only if it changed since the first read, and written
  * (apply.h). Nothing is printed: sync_one reports, and says why a config
  * that was to change was not written. */
-static void write_config(const struct run *run, struct prepared *p)
+static void write_config(const struct run *run, struct prepared *p, int fd, const struct stat *was)
 {
 	_cleanup_free_ char *again = NULL;
 	size_t len;
+	struct stat st;
 
 	if (p->ct.format == CONF_PVE && (run->pve_readonly || conf_get(&p->c, "lock")))
 		return;
@@ -250,7 +251,7 @@ static void write_config(const struct run *run, struct prepared *p)
 		apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->write_err);
 	if (lock < 0)
 		return;
-	bool read = ct_read(&p->ct, &again, &len, &p->write_err) == 0;
+	bool read = ct_read_again(&p->ct, fd, was, &st, &again, &len, &p->write_err) == 0;
 	if (read && (len != p->len || memcmp(again, p->text, len) != 0)) {
 		plan_config_free(p);
 		free(p->text);
@@ -260,7 +261,7 @@ static void write_config(const struct run *run, struct prepared *p)
 	}
 	p->written = read && !p->failed && p->outcome == SYNC_EDIT &&
 		     !(p->ct.format == CONF_PVE && conf_get(&p->c, "lock")) &&
-		     apply_write(run->cli->rootfd, &p->ct, p->text, p->len, p->out, p->outlen,
+		     apply_write(run->cli->rootfd, &p->ct, p->text, p->len, p->out, p->outlen, &st,
 				 &p->write_err) == 0;
 	if (!p->written)
 		apply_drop_temp(&p->ct); /* what apply_lock leaves to a batch's write */
@@ -270,17 +271,22 @@ static void write_config(const struct run *run, struct prepared *p)
  * (ahead.h), so nothing here prints or touches run but to read it. */
 static void prepare(const struct run *run, const char *id, bool listed, struct prepared *p)
 {
+	/* the config stays open for the read under the lock */
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
 	p->id = id;
 	p->ct.dirfd = -EBADF;
 	if ((listed ? ct_open_listed : ct_open)(run->cli->rootfd, id, run->cli->lxcpath, &p->ct,
 						&p->err) < 0 ||
-	    ct_read(&p->ct, &p->text, &p->len, &p->err) < 0) {
+	    ct_read_keep(&p->ct, run->cli->dry_run ? NULL : &fd, &st, &p->text, &p->len, &p->err) <
+		    0) {
 		p->failed = true;
 		return;
 	}
 	plan_config(run, p);
 	if (p->out)
-		write_config(run, p);
+		write_config(run, p, fd, &st);
 }
 
 static void prepared_free(void *ctx, void *item)

@@ -101,7 +101,7 @@ static void unhook_one(struct cli *cli, struct tally *t, const char *id)
 		return;
 	}
 	ch.new_text = conf_render(&ch.conf, &ch.edit, &ch.new_len);
-	if (apply_write(cli->rootfd, &ch.ct, ch.old_text, ch.old_len, ch.new_text, ch.new_len,
+	if (apply_write(cli->rootfd, &ch.ct, ch.old_text, ch.old_len, ch.new_text, ch.new_len, NULL,
 			&err) < 0) {
 		report(cli, t, id, ch.ct.path, U_FAILED, err.msg, NULL, NULL);
 	} else {

@@ -199,13 +199,32 @@ void ct_close(struct lxgpu_ct *ct)
 	ct->dirfd = -EBADF;
 }
 
+int ct_read_keep(const struct lxgpu_ct *ct, int *fd, struct stat *st, char **text, size_t *len,
+		 struct lxgpu_err *err)
+{
+	_cleanup_close_ int file =
+		fs_open_child(ct->dirfd, ct->file, O_RDONLY | O_NOCTTY | O_NONBLOCK, err);
+	if (file < 0)
+		return lxgpu_wrap(err, "%s", ct->dir);
+	int r = fs_read_fd_stat(file, ct->path, CONF_MAX, text, len, st, err);
+	if (r == 0 && fd)
+		*fd = TAKE_FD(file);
+	return r;
+}
+
 int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err)
 {
-	_cleanup_close_ int fd =
-		fs_open_child(ct->dirfd, ct->file, O_RDONLY | O_NOCTTY | O_NONBLOCK, err);
-	if (fd < 0)
-		return lxgpu_wrap(err, "%s", ct->dir);
-	return fs_read_fd(fd, ct->path, CONF_MAX, text, len, err);
+	struct stat st;
+	return ct_read_keep(ct, NULL, &st, text, len, err);
+}
+
+int ct_read_again(const struct lxgpu_ct *ct, int fd, const struct stat *was, struct stat *st,
+		  char **text, size_t *len, struct lxgpu_err *err)
+{
+	if (fd >= 0 && fstatat(ct->dirfd, ct->file, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st->st_ino == was->st_ino && st->st_dev == was->st_dev)
+		return fs_pread_whole(fd, st, ct->path, CONF_MAX, text, len, err);
+	return ct_read_keep(ct, NULL, st, text, len, err);
 }
 
 /* The abstract socket names of /proc/net/unix, read once per run and sorted:

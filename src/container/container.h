@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "config/config.h"
 #include "util/err.h"
@@ -35,6 +36,15 @@ int ct_open_listed(int rootfd, const char *arg, const char *lxcpath, struct lxgp
 void ct_close(struct lxgpu_ct *ct);
 /* Reads the config (at most CONF_MAX bytes; a regular file, not followed). */
 int ct_read(const struct lxgpu_ct *ct, char **text, size_t *len, struct lxgpu_err *err);
+/* ct_read, keeping the file open (*fd, when fd is not NULL) and its stat. */
+int ct_read_keep(const struct lxgpu_ct *ct, int *fd, struct stat *st, char **text, size_t *len,
+		 struct lxgpu_err *err);
+/* The config read again (sync: under its lock, after a first read without):
+ * through fd, which ct_read_keep gave with the stat `was`, while the name
+ * still names that file (pread: an edit in place shows); else opened anew.
+ * *st: its stat now. Two system calls instead of four, a config. */
+int ct_read_again(const struct lxgpu_ct *ct, int fd, const struct stat *was, struct stat *st,
+		  char **text, size_t *len, struct lxgpu_err *err);
 
 /* Every container of this node: /etc/pve/lxc/<vmid>.conf and
  * <lxcpath>/<name>/config (on Proxmox, the generated /var/lib/lxc/<vmid> is

@@ -82,17 +82,17 @@ int fs_open_child(int dirfd, const char *name, int flags, struct lxgpu_err *err)
 	return fd;
 }
 
-int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, struct lxgpu_err *err)
+/* fd's regular file (st: its stat), read from the current offset, or with
+ * pread from the start (positioned: the offset stays). */
+static int read_whole(int fd, const struct stat *st, bool positioned, const char *what, size_t max,
+		      char **out, size_t *len, struct lxgpu_err *err)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return lxgpu_fail(err, errno, "%s", what);
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return lxgpu_failx(err, EINVAL, "%s: not a regular file", what);
 
 	/* /proc and /sys report size 0 or a page: read until EOF, whatever st_size
 	 * says; a file with a size gets a buffer of its size (sync holds dozens) */
-	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 4096;
 	if (cap > max + 1)
 		cap = max + 1;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);
@@ -105,7 +105,8 @@ int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, st
 			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
-		ssize_t r = read(fd, buf + n, cap - n);
+		ssize_t r = positioned ? pread(fd, buf + n, cap - n, (off_t)n)
+				       : read(fd, buf + n, cap - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -117,7 +118,7 @@ int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, st
 		/* a regular file that gave its whole size with room to spare is at
 		 * its end (a short read of a regular file is one); /proc's size 0
 		 * never matches */
-		if (n == (size_t)st.st_size && n < cap)
+		if (n == (size_t)st->st_size && n < cap)
 			break;
 	}
 	if (n > max)
@@ -127,6 +128,26 @@ int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, st
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int fs_read_fd_stat(int fd, const char *what, size_t max, char **out, size_t *len, struct stat *st,
+		    struct lxgpu_err *err)
+{
+	if (fstat(fd, st) < 0)
+		return lxgpu_fail(err, errno, "%s", what);
+	return read_whole(fd, st, false, what, max, out, len, err);
+}
+
+int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, struct lxgpu_err *err)
+{
+	struct stat st;
+	return fs_read_fd_stat(fd, what, max, out, len, &st, err);
+}
+
+int fs_pread_whole(int fd, const struct stat *st, const char *what, size_t max, char **out,
+		   size_t *len, struct lxgpu_err *err)
+{
+	return read_whole(fd, st, true, what, max, out, len, err);
 }
 
 int fs_read_in(int rootfd, const char *path, size_t max, char **out, size_t *len,

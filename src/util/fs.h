@@ -35,6 +35,13 @@ int fs_open_in_nosymlinks(int rootfd, const char *path, int flags, struct lxgpu_
 /* Reads a whole regular file into a NUL-terminated buffer; EFBIG past max. */
 int fs_read_fd(int fd, const char *what, size_t max, char **out, size_t *len,
 	       struct lxgpu_err *err);
+/* fs_read_fd, and *st: the file's stat. */
+int fs_read_fd_stat(int fd, const char *what, size_t max, char **out, size_t *len, struct stat *st,
+		    struct lxgpu_err *err);
+/* The file again from its start with pread (fd's offset stays), st: its
+ * stat now, for its size. */
+int fs_pread_whole(int fd, const struct stat *st, const char *what, size_t max, char **out,
+		   size_t *len, struct lxgpu_err *err);
 int fs_read_in(int rootfd, const char *path, size_t max, char **out, size_t *len,
 	       struct lxgpu_err *err);
 int fs_read_child(int dirfd, const char *name, size_t max, char **out, size_t *len,

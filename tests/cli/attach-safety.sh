@@ -12,8 +12,8 @@
 #     nothing; every fsync (the directories' too) succeeds;
 #  5. sync --all killed at random moments (its worker threads too): every
 #     config the old or the new bytes, and the next run finishes the job;
-#  6. sync --all behind a held lock: a config is written from what it holds
-#     under the lock.
+#  6. sync --all behind held locks: a config is written from what it holds
+#     under its lock, whether it was renamed over or changed in place.
 # The valid states (detached/attached; GPU 0's/GPU 1's) are recorded before
 # any kill or race, from normal runs; every later check compares against them.
 #
@@ -483,18 +483,20 @@ eq "sync --all, kill -9: no lock left held" "$s_lock" 0
 check "sync --all, kill -9: kills landed mid-run (some configs old, some new)" test "$s_mixed" -gt 0
 echo "# sync --all, kill -9: $SYNC_RUNS runs of $SYNC_N configs (a run ${sync_us} us): $s_mixed killed mid-run, $s_allold before any write, $s_allnew after the last; $s_bad configs neither old nor new; $s_tmp_left temp files left by the kills, all gone after the next run"
 
-# --- 6. sync --all behind a held lock: a config is written from what it holds
-# under its lock, not from the read before. CT 1050's lock is held (as pct
-# holds it) while sync --all runs; the configs before it are written
-# meanwhile; a line is added to 1050 while sync waits; once the lock is
-# released sync writes 1050 with that line kept, and every other config new.
+# --- 6. sync --all behind held locks: a config is written from what it holds
+# under its lock, not from the read before. The locks of CTs 1050 and 1060 are
+# held (as pct holds them) while sync --all runs; the configs before them are
+# written meanwhile; while sync waits, a line is added to 1050 by a rename
+# over it (as pct writes) and to 1060 in place (the same file, as an editor
+# may); once the locks are released sync writes both with that line kept,
+# and every other config new.
 restore
 rm -rf "$bak"
-lock50=$h/run/lock/lxc/pve-config-1050.lock
+lock50=$h/run/lock/lxc/pve-config-1050.lock lock60=$h/run/lock/lxc/pve-config-1060.lock
 mkdir -p "${lock50%/*}"
 rm -f "$TMP/release" "$TMP/holder.out"
 mkfifo "$TMP/release"
-flock "$lock50" sh -c 'echo held; read -r x <"$1"' sh "$TMP/release" >"$TMP/holder.out" &
+flock "$lock50" flock "$lock60" sh -c 'echo held; read -r x <"$1"' sh "$TMP/release" >"$TMP/holder.out" &
 holder=$!
 for _ in $(seq 200); do [ -s "$TMP/holder.out" ] && break; nap 0.01; done
 "$LXGPU" --sysroot "$h" sync --all >"$TMP/s6.out" 2>"$TMP/s6.err" &
@@ -507,24 +509,32 @@ for _ in $(seq 300); do
 	fi
 	nap 0.02
 done
-eq "held lock: sync --all waits for CT 1050's lock" "$s6_waiting" 1
-eq "held lock: the config before it is written meanwhile" "$(sha "$dir/1000.conf")" "$S_NEW"
-eq "held lock: CT 1050 untouched meanwhile" "$(sha "$dir/1050.conf")" "$S_OLD"
-# an admin's line, as pct would add it under that lock (a description line)
-{ echo '#added while sync waited'; cat "$TMP/stale/1050.conf"; } >"$dir/1050.conf.new"
+eq "held locks: sync --all waits for CT 1050's lock" "$s6_waiting" 1
+eq "held locks: the config before it is written meanwhile" "$(sha "$dir/1000.conf")" "$S_NEW"
+eq "held locks: CTs 1050 and 1060 untouched meanwhile" "$(sha "$dir/1050.conf") $(sha "$dir/1060.conf")" "$S_OLD $S_OLD"
+added() { echo '#added while sync waited'; cat "$1"; }
+ino60=$(stat -c %i "$dir/1060.conf")
+added "$TMP/stale/1050.conf" >"$dir/1050.conf.new"
 mv "$dir/1050.conf.new" "$dir/1050.conf"
+added "$TMP/stale/1060.conf" >"$TMP/1060.added"
+cat "$TMP/1060.added" >"$dir/1060.conf"
+eq "held locks: CT 1060 changed in place (the same inode)" "$(stat -c %i "$dir/1060.conf")" "$ino60"
 echo release >"$TMP/release"
 wait $holder
 wait $pid
 s6_rc=$?
-eq "held lock: sync --all exit 0" "$s6_rc" 0
-eq "held lock: sync --all says every config changed" "$(tail -n 1 "$TMP/s6.out")" "0 in line, $SYNC_N changed, 0 failed"
-eq "held lock: CT 1050 written from what it held under the lock (the added line kept)" \
-	"$(sha "$dir/1050.conf")" "$({ echo '#added while sync waited'; cat "$dir/1000.conf"; } | sha256sum | cut -d' ' -f1)"
-eq "held lock: every other config the new bytes" \
-	"$(ls "$dir"/*.conf | grep -v /1050.conf | xargs sha256sum | cut -d' ' -f1 | sort -u)" "$S_NEW"
-eq "held lock: the undo file of CT 1050 has what sync read under the lock" \
-	"$(undo_sha "$bak/pve-1050.undo" before)" "$({ echo '#added while sync waited'; cat "$TMP/stale/1050.conf"; } | sha256sum | cut -d' ' -f1)"
+eq "held locks: sync --all exit 0" "$s6_rc" 0
+eq "held locks: sync --all says every config changed" "$(tail -n 1 "$TMP/s6.out")" "0 in line, $SYNC_N changed, 0 failed"
+want_added=$(added "$dir/1000.conf" | sha256sum | cut -d' ' -f1)
+eq "held locks: CT 1050 (renamed over) written from what it held under the lock, the added line kept" \
+	"$(sha "$dir/1050.conf")" "$want_added"
+eq "held locks: CT 1060 (changed in place) written from what it held under the lock, the added line kept" \
+	"$(sha "$dir/1060.conf")" "$want_added"
+eq "held locks: every other config the new bytes" \
+	"$(ls "$dir"/*.conf | grep -v -e /1050.conf -e /1060.conf | xargs sha256sum | cut -d' ' -f1 | sort -u)" "$S_NEW"
+eq "held locks: the undo files of CTs 1050 and 1060 have what sync read under the lock" \
+	"$(undo_sha "$bak/pve-1050.undo" before) $(undo_sha "$bak/pve-1060.undo" before)" \
+	"$(sha "$TMP/1060.added") $(sha "$TMP/1060.added")"
 
 now_us; echo "# total: $(((now - script_start) / 1000000)) s"
 done_testing
