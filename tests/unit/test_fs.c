@@ -102,6 +102,47 @@ static void test_reads_regular_files_only(void **state)
 	}
 }
 
+/* fs_pread_whole: the file again from its start through an fd already read
+ * to its end, the offset left alone; an edit in place shows, longer or
+ * shorter (sync's read under the lock, container.h). */
+static void test_pread_whole_reads_again(void **state)
+{
+	(void)state;
+	struct lxgpu_err err = { 0 };
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+
+	put("again", "first\n");
+	int fd = fs_open_child(rootfd, "again", O_RDONLY, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_read_fd_stat(fd, "/again", 4096, &text, &len, &st, &err), 0);
+	assert_string_equal(text, "first\n");
+	assert_int_equal(st.st_size, 6);
+	free(text);
+
+	const char *const edits[] = { "second, longer than the first\n", "3\n", "" };
+	for (size_t i = 0; i < 3; i++) {
+		put("again", edits[i]); /* the same file, rewritten in place */
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(fs_pread_whole(fd, &st, "/again", 4096, &text, &len, &err), 0);
+		assert_string_equal(text, edits[i]);
+		assert_int_equal(len, strlen(edits[i]));
+		free(text);
+	}
+	/* a stat that says less than is there: read to the end all the same */
+	put("again", "0123456789\n");
+	st.st_size = 3;
+	assert_int_equal(fs_pread_whole(fd, &st, "/again", 4096, &text, &len, &err), 0);
+	assert_string_equal(text, "0123456789\n");
+	free(text);
+	/* and the limit holds */
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(fs_pread_whole(fd, &st, "/again", 4, &text, &len, &err), -EFBIG);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 6); /* the offset stays */
+	close(fd);
+}
+
 static void test_size_limit(void **state)
 {
 	(void)state;
@@ -170,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_magic_links_refused),
 		cmocka_unit_test(test_reads_regular_files_only),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_pread_whole_reads_again),
 		cmocka_unit_test(test_open_child_one_component),
 		cmocka_unit_test(test_cloexec),
 		cmocka_unit_test(test_messages_name_host_paths),
