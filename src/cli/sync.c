@@ -38,10 +38,11 @@
 /* Configs read, planned and written (lock, second read, undo file, temp,
  * fsync, rename) ahead of the one being reported, and the threads that do it;
  * the reports, the log lines and copied drivers stay on one thread, in
- * order. On a 16-CPU node 10,000 changed configs took 0.29 s with three
- * threads and 0.28 s with four (0.32 s when the writes were on one thread):
- * past three, the threads mostly wait on the config directory's lock in the
- * kernel. Each thread's malloc arena costs about 200 KiB of RSS, and the
+ * order. On a 16-CPU VM 10,000 changed configs took 0.29 s with three
+ * threads (0.32 s when the writes were on one thread); four were 5% faster
+ * there and 14% slower on a slower VM of the same kind, five 28% slower
+ * (the kernel's file creations and renames on tmpfs are most of the time).
+ * Each thread's malloc arena costs about 200 KiB of RSS, and the
  * window as much again for every 8 configs it holds (a config is held until
  * its slot is next used, so twice the window at most). */
 #define SYNC_AHEAD   8
