@@ -327,16 +327,14 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 {
 	char tmp[512];
 	struct stat st;
-	bool exists = false;
 	int r;
 
-	if (file_stat)
-		st = *file_stat;
-	if (file_stat || fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		exists = true;
-		if (!S_ISREG(st.st_mode))
+	if (!file_stat && fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		file_stat = &st;
+	if (file_stat) {
+		if (!S_ISREG(file_stat->st_mode))
 			return lxgpu_failx(err, EINVAL, "%s is not a regular file", shown);
-		mode = st.st_mode & 07777;
+		mode = file_stat->st_mode & 07777;
 	}
 	temp_name(tmp, sizeof(tmp), file);
 	/* Like PVE::Tools::file_set_contents: O_EXCL, and a stale name is retried. */
@@ -350,8 +348,8 @@ static int replace_file(int dirfd, const char *file, const char *shown, const ch
 	if (fd < 0)
 		return lxgpu_fail(err, errno, "create a temporary file beside %s", shown);
 	/* keep the owner too (best effort: pmxcfs has only root's) */
-	if (exists && !owner_as_created(&st, dir_stat))
-		(void)!fchown(fd, st.st_uid, st.st_gid);
+	if (file_stat && !owner_as_created(file_stat, dir_stat))
+		(void)!fchown(fd, file_stat->st_uid, file_stat->st_gid);
 	if ((r = write_all(fd, text, len)) < 0 ||
 	    ((mode & process_umask()) && fchmod(fd, mode) < 0) ||
 	    (fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) || close(TAKE_FD(fd)) < 0) {

@@ -212,6 +212,13 @@ struct prepared {
 	struct lxgpu_err write_err;
 };
 
+/* A Proxmox config's `lock:` (a backup, a migration...): such a config is
+ * not synced. */
+static const char *pve_lock(const struct prepared *p)
+{
+	return p->ct.format == CONF_PVE ? conf_get(&p->c, "lock") : NULL;
+}
+
 /* p->text planned: parsed, edited and, where it changes and this is not a
  * dry run, rendered. */
 static void plan_config(const struct run *run, struct prepared *p)
@@ -246,7 +253,7 @@ static void write_config(const struct run *run, struct prepared *p, int fd, cons
 	size_t len;
 	struct stat st;
 
-	if (p->ct.format == CONF_PVE && (run->pve_readonly || conf_get(&p->c, "lock")))
+	if (pve_lock(p) || (p->ct.format == CONF_PVE && run->pve_readonly))
 		return;
 	_cleanup_close_ int lock =
 		apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->write_err);
@@ -260,8 +267,7 @@ static void write_config(const struct run *run, struct prepared *p, int fd, cons
 		p->len = len;
 		plan_config(run, p);
 	}
-	p->written = read && !p->failed && p->outcome == SYNC_EDIT &&
-		     !(p->ct.format == CONF_PVE && conf_get(&p->c, "lock")) &&
+	p->written = read && !p->failed && p->outcome == SYNC_EDIT && !pve_lock(p) &&
 		     apply_write(run->cli->rootfd, &p->ct, p->text, p->len, p->out, p->outlen, &st,
 				 &p->write_err) == 0;
 	if (!p->written)
@@ -338,7 +344,7 @@ static void sync_one(struct run *run, struct prepared *p)
 		       msg[0] ? msg : NULL, NULL, NULL, NULL);
 		return;
 	}
-	const char *locked = ct->format == CONF_PVE ? conf_get(&p->c, "lock") : NULL;
+	const char *locked = pve_lock(p);
 	if (locked) {
 		snprintf(msg, sizeof(msg), "CT %s is locked (%s): not synced", id, locked);
 		report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
@@ -533,8 +539,8 @@ int cmd_sync(struct cli *cli)
 	} else {
 		nids = (size_t)cli->nargs;
 	}
-	/* reading and planning the next configs while this one is written:
-	 * the writes stay on this thread, one at a time, in order */
+	/* the next configs read, planned and written on the workers while this
+	 * thread reports them, one at a time, in order */
 	apply_batch_begin(); /* before the workers, which take locks */
 	struct ahead *configs =
 		ahead_start(nids, SYNC_AHEAD, sizeof(struct prepared), ahead_workers(SYNC_WORKERS),
