@@ -10,7 +10,8 @@
 #
 # Groups (--only) and their figures; targets from issue 15 unless said:
 #   discover  discover / floor <= 1.3 (bench/discover-floor reads only what any
-#             discover must; binding on the GPU machine); discover /
+#             discover must; binding on the GPU machine), with `lxgpu
+#             --version` (lxgpu's start alone) as a second reference; discover /
 #             `nvidia-smi -L` <= 0.1 where the NVIDIA driver and nvidia-smi
 #             are; peak RSS of discover.
 #   sync      `sync --all` over generated Proxmox configs (bench/pve-configs.awk)
@@ -220,15 +221,20 @@ if ldd "$null" >/dev/null 2>&1; then null_kind=dynamic; else null_kind=static; f
 
 group_discover() {
 	owes discover.floor discover.nvidia-smi rss.discover
-	log "== discover: lxgpu discover --json, discover-floor, nvidia-smi -L; $runs runs each, alternating"
-	local cmds=(discover "$lxgpu ${host_args[*]} discover --json" floor "$floor $host_root") smi=''
+	log "== discover: lxgpu discover --json, discover-floor, lxgpu --version, nvidia-smi -L; $runs runs each, alternating"
+	# lxgpu --version: lxgpu's start and exit alone (it reads nothing), to
+	# tell what discover adds to the floor by starting a larger program from
+	# what it adds by its reads, parsing and output
+	local cmds=(discover "$lxgpu ${host_args[*]} discover --json" floor "$floor $host_root"
+		start "$lxgpu --version") smi=''
 	if [ $host_kind = real ] && smi=$(command -v nvidia-smi) && "$smi" -L >/dev/null 2>&1; then
 		cmds+=(nvidia-smi-L "$smi -L")
 	fi
 	measure "$runs" "${cmds[@]}"
 	local d f
 	d=$(median discover) f=$(median floor)
-	figure discover.floor "discover / floor (binding: GPU machine)" "$d" ms "floor=$f" "ratio<=1.3" gpu
+	figure discover.floor "discover / floor (binding: GPU machine)" "$d" ms \
+		"floor=$f;lxgpu --version=$(median start)" "ratio<=1.3" gpu
 	if [ -n "$(median nvidia-smi-L)" ]; then
 		figure discover.nvidia-smi "discover / nvidia-smi -L" "$d" ms "nvidia-smi -L=$(median nvidia-smi-L)" \
 			"ratio<=0.1" gpu
