@@ -219,6 +219,13 @@ static const char *pve_lock(const struct prepared *p)
 	return p->ct.format == CONF_PVE ? conf_get(&p->c, "lock") : NULL;
 }
 
+/* Whether p's config sits in /etc/pve while it is read-only (no quorum):
+ * such a config is not synced either. */
+static bool pve_readonly_for(const struct run *run, const struct prepared *p)
+{
+	return p->ct.format == CONF_PVE && run->pve_readonly;
+}
+
 /* p->text planned: parsed, edited and, where it changes and this is not a
  * dry run, rendered. */
 static void plan_config(const struct run *run, struct prepared *p)
@@ -253,8 +260,8 @@ static void write_config(const struct run *run, struct prepared *p, int fd, cons
 	size_t len;
 	struct stat st;
 
-	if (pve_lock(p) || (p->ct.format == CONF_PVE && run->pve_readonly))
-		return;
+	if (pve_lock(p) || pve_readonly_for(run, p))
+		return; /* sync_one says why */
 	_cleanup_close_ int lock =
 		apply_lock(run->cli->rootfd, &p->ct, APPLY_LOCK_TIMEOUT_MS, &p->write_err);
 	if (lock < 0)
@@ -350,7 +357,7 @@ static void sync_one(struct run *run, struct prepared *p)
 		report(run, id, ct->path, R_FAILED, msg, NULL, NULL, NULL);
 		return;
 	}
-	if (run->pve_readonly && ct->format == CONF_PVE) {
+	if (pve_readonly_for(run, p)) {
 		report(run, id, ct->path, R_FAILED, "/etc/pve is read-only (no quorum yet)", NULL,
 		       NULL, NULL);
 		return;
